@@ -1,0 +1,27 @@
+"""The whole DRF surface. Each app's api.py exposes `register(router)` and extra `urlpatterns`."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from assistant import api as assistant_api
+from crm import api as crm_api
+from llm import api as llm_api
+from notifications import api as notifications_api
+from nudges import api as nudges_api
+from tickets import api as tickets_api
+
+APPS = [crm_api, llm_api, tickets_api, nudges_api, notifications_api, assistant_api]
+
+router = DefaultRouter(trailing_slash="/?")
+for app_api in APPS:
+    app_api.register(router)
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("token/", obtain_auth_token, name="api-token"),
+    *[p for app_api in APPS for p in app_api.urlpatterns],
+    path("", include(router.urls)),
+]

@@ -1,0 +1,26 @@
+"""Test settings: the real settings with a fake provider key and fast hashing.
+
+DATABASE_URL and REDIS_URL still come from the environment, so the same suite runs on the
+zero-config default (SQLite, eager tasks) and against PostgreSQL and Redis in CI.
+"""
+
+import os
+
+# A fake key: any model call the tests forgot to fake fails loudly instead of reaching out.
+os.environ.setdefault("ANTHROPIC_API_KEY", "sk-ant-test-fake-key-never-valid")
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests call tasks directly; enqueueing from views runs in-process so results are visible.
+CELERY_TASK_ALWAYS_EAGER = True
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SECURE_SSL_REDIRECT = False
+# pytest-django turns DEBUG off; the live server still serves static files from the app folders.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

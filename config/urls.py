@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from crm import views as crm_views
+
+urlpatterns = [
+    path("", crm_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", crm_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/", include("config.api_urls")),
+    path("crm/", include("crm.urls")),
+    path("deals/", include("nudges.urls")),
+    path("inbox/", include("tickets.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("assistant/", include("assistant.urls")),
+    path("settings/", crm_views.settings_index, name="settings"),
+    path("settings/ai/", include("llm.urls")),
+]

@@ -1,0 +1,173 @@
+"""Personas shared by every app's tests: an agent, a teammate, a manager, an admin, and an
+outsider on another team who must see nothing."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from crm.models import ADMIN_GROUP, AGENT_GROUP, MANAGER_GROUP, Account, Contact, Deal, Membership, Stage, Team
+
+PASSWORD = "correct-horse-battery"
+
+
+def _user(username, team, group):
+    user = get_user_model().objects.create_user(
+        username=username, password=PASSWORD, email=f"{username}@example.com", first_name=username.title()
+    )
+    user.groups.add(Group.objects.get_or_create(name=group)[0])
+    if team is not None:
+        Membership.objects.create(user=user, team=team)
+    return user
+
+
+@pytest.fixture
+def team(db):
+    return Team.objects.create(name="Blue Team", slug="blue")
+
+
+@pytest.fixture
+def other_team(db):
+    return Team.objects.create(name="Red Team", slug="red")
+
+
+@pytest.fixture
+def agent(team):
+    return _user("agent", team, AGENT_GROUP)
+
+
+@pytest.fixture
+def teammate(team):
+    return _user("teammate", team, AGENT_GROUP)
+
+
+@pytest.fixture
+def manager(team):
+    return _user("manager", team, MANAGER_GROUP)
+
+
+@pytest.fixture
+def admin_user(db):
+    return _user("boss", None, ADMIN_GROUP)
+
+
+@pytest.fixture
+def outsider(other_team):
+    return _user("outsider", other_team, AGENT_GROUP)
+
+
+@pytest.fixture
+def stages(db):
+    rows = [("lead", 14), ("proposal", 7), ("negotiation", 5), ("won", None), ("lost", None)]
+    return {
+        slug: Stage.objects.update_or_create(
+            slug=slug, defaults={"name": slug.title(), "order": i, "stale_after_days": days}
+        )[0]
+        for i, (slug, days) in enumerate(rows)
+    }
+
+
+@pytest.fixture
+def account(team):
+    return Account.objects.create(
+        team=team, name="TechGiant", industry="Electronics", lifetime_value=3500, churn_risk=0.8
+    )
+
+
+@pytest.fixture
+def foreign_account(other_team):
+    return Account.objects.create(team=other_team, name="Secret Corp")
+
+
+@pytest.fixture
+def contact(account):
+    return Contact.objects.create(account=account, name="Dana Smith", email="dana@techgiant.example")
+
+
+@pytest.fixture
+def deal(account, contact, agent, stages):
+    return Deal.objects.create(
+        team=account.team,
+        account=account,
+        primary_contact=contact,
+        owner=agent,
+        name="TechGiant renewal",
+        stage=stages["proposal"],
+        amount=5000,
+    )
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent)
+    return client
+
+
+@pytest.fixture
+def outsider_client(client, outsider):
+    client.force_login(outsider)
+    return client
+
+
+@pytest.fixture
+def api(agent):
+    c = APIClient()
+    c.force_authenticate(agent)
+    return c
+
+
+@pytest.fixture
+def outsider_api(outsider):
+    c = APIClient()
+    c.force_authenticate(outsider)
+    return c
+
+
+# --- Browser tests -------------------------------------------------------------------------
+# Debian's chromium driven by Playwright for Python; never a downloaded browser.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser_page(live_server):
+    """A fresh Chromium page; tests using it need `@pytest.mark.django_db(transaction=True)`."""
+    import os
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing and REQUIRE_BROWSER is set")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test
+    # body are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def browser_login(page, live_server, user, password=PASSWORD):
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")

@@ -1,0 +1,9 @@
+from rest_framework.pagination import CursorPagination
+
+
+class NewestFirstCursorPagination(CursorPagination):
+    """Keyset pagination: page 1,000 costs what page 1 costs, and no COUNT over the table."""
+
+    ordering = "-id"
+    page_size_query_param = "limit"
+    max_page_size = 200

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from crm import views
+
+app_name = "crm"
+urlpatterns = [
+    path("accounts/", views.account_list, name="account_list"),
+    path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
+    path("accounts/<int:pk>/timeline/", views.account_timeline, name="account_timeline"),
+    path("accounts/<int:pk>/activities/", views.account_log_activity, name="account_log_activity"),
+    path("deals/", views.deal_list, name="deal_list"),
+    path("deals/<int:pk>/", views.deal_detail, name="deal_detail"),
+    path("deals/<int:pk>/stage/", views.deal_change_stage, name="deal_change_stage"),
+]

@@ -1,0 +1,7 @@
+"""REST endpoints for tickets. `register(router)` adds viewsets; `urlpatterns` holds any plain API paths."""
+
+urlpatterns: list = []
+
+
+def register(router) -> None:
+    """Nothing registered yet."""
