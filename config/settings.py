@@ -182,8 +182,22 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 # Static beat schedule; each feature adds its entries here.
 CELERY_BEAT_SCHEDULE: dict = {
     # --- nudges (issue 5) ---
+    "nudges-scan": {
+        "task": "nudges.tasks.scan_nudges_task",
+        "schedule": timedelta(minutes=env_int("NUDGES_SCAN_INTERVAL_MINUTES", 60, minimum=1)),
+    },
     # --- tickets (issue 4) ---
+    "tickets-refresh-scores": {
+        "task": "tickets.tasks.refresh_open_tickets_task",
+        # Ages scores, flags SLA breaches, resurfaces due follow-ups (TICKETS_AGING_MINUTES, below).
+        "schedule": timedelta(minutes=env_int("TICKETS_AGING_MINUTES", 5, minimum=1)),
+    },
     # --- llm (issue 3) ---
+    "llm-collect-batches": {
+        "task": "llm.tasks.collect_batches_task",
+        "schedule": timedelta(minutes=env_int("LLM_BATCH_COLLECT_MINUTES", 2, minimum=1)),
+    },
+    "llm-purge-cache": {"task": "llm.tasks.purge_expired_cache_task", "schedule": crontab(hour=3, minute=17)},
 }
 
 # REST API
@@ -224,10 +238,140 @@ LOGGING = {
 CONSOLE_PAGE_SIZE = env_int("CONSOLE_PAGE_SIZE", 25, minimum=1)
 
 # --- llm (issue 3) -----------------------------------------------------------------------
+# Full reference: docs/llm.md. Unset LLM_PROVIDER means anthropic when ANTHROPIC_API_KEY is set,
+# otherwise the offline provider (deterministic writers, no network).
+from llm import config as _llm_config  # noqa: E402  (pure parsers, no models)
+
+ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
+LLM_BASE_URL = env_str("LLM_BASE_URL")  # openai-compatible server, e.g. http://10.0.0.5:8000/v1
+LLM_API_KEY = env_str("LLM_API_KEY")  # bearer token for LLM_BASE_URL, if it wants one
+LLM_PROVIDER = env_choice("LLM_PROVIDER", "anthropic" if ANTHROPIC_API_KEY else "offline", _llm_config.PROVIDERS)
+LLM_MODEL = env_str("LLM_MODEL", _llm_config.DEFAULT_ANTHROPIC_MODEL if LLM_PROVIDER == "anthropic" else "")
+# Per-feature model override: "tickets.draft=claude-haiku-4-5,assistant.chat=claude-opus-4-5".
+LLM_MODELS = _llm_config.parse_feature_map(env_str("LLM_MODELS"), name="LLM_MODELS")
+_llm_config.check_provider(
+    provider=LLM_PROVIDER, anthropic_key=ANTHROPIC_API_KEY, base_url=LLM_BASE_URL, model=LLM_MODEL
+)
+# One HTTP attempt may take LLM_TIMEOUT_SECONDS; the whole ask() with retries and retry-after
+# waits stops by LLM_DEADLINE_SECONDS, below Celery's soft limit (240 s) so a task is never cut.
+LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 60.0)
+LLM_CONNECT_TIMEOUT_SECONDS = env_float("LLM_CONNECT_TIMEOUT_SECONDS", 10.0)
+LLM_DEADLINE_SECONDS = env_float("LLM_DEADLINE_SECONDS", 200.0)
+_llm_config.check_timeouts(
+    timeout=LLM_TIMEOUT_SECONDS, deadline=LLM_DEADLINE_SECONDS, soft_limit=CELERY_TASK_SOFT_TIME_LIMIT
+)
+# Retries on temporary errors happen in the gateway only (the SDK's own retries are off).
+LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 2, minimum=0)
+# A 429's retry-after longer than this ends in the offline fallback instead of a wait.
+LLM_RETRY_AFTER_MAX_SECONDS = env_float("LLM_RETRY_AFTER_MAX_SECONDS", 30.0)
+# Input budget: all input values together are trimmed to this many characters (~4 chars/token,
+# so 60,000 chars is ~15k tokens: a long email thread fits, a pasted log file does not).
+LLM_MAX_INPUT_CHARS = env_int("LLM_MAX_INPUT_CHARS", 60_000, minimum=1_000)
+# Output guardrail: text replies are cut (at a sentence end) beyond this many characters.
+LLM_MAX_OUTPUT_CHARS = env_int("LLM_MAX_OUTPUT_CHARS", 8_000, minimum=100)
+# Daily budgets per feature ("*" is the default for features not named):
+# "tickets.draft=200000tok,nudges.nudge=5usd,*=2mtok". Empty: no budget.
+LLM_BUDGETS = _llm_config.parse_budgets(env_str("LLM_BUDGETS"))
+# Prices in USD per million tokens, input/output[/cache read[/cache write]], merged over built-in
+# list prices for Claude families: "my-local-model=0/0,claude-haiku=1/5/0.1/1.25".
+LLM_PRICES = _llm_config.parse_prices(env_str("LLM_PRICES"))
+# Reply cache (database, shared by all workers): default TTL and per-feature TTLs, in seconds.
+LLM_CACHE_TTL = env_int("LLM_CACHE_TTL", 3600, minimum=0)
+LLM_CACHE_TTLS = _llm_config.parse_ttls(env_str("LLM_CACHE_TTLS"))
+# openai-compatible structured output: "json_object" (widely supported) or "json_schema" (vLLM,
+# llama.cpp, recent servers); the schema is also stated in the system prompt either way.
+LLM_JSON_MODE = env_choice("LLM_JSON_MODE", "json_object", ("json_object", "json_schema"))
+# ask_many(): at least this many uncached items go through the Anthropic Message Batches API
+# (half price, results within 24 h); fewer run synchronously.
+LLM_BATCH_MIN_ITEMS = env_int("LLM_BATCH_MIN_ITEMS", 20, minimum=1)
+LLM_BATCH_COLLECT_MINUTES = env_int("LLM_BATCH_COLLECT_MINUTES", 2, minimum=1)
 
 # --- nudges (issue 5) --------------------------------------------------------------------
+# The seed's rule: a deal idle at least this many days (stages may set their own) ...
+NUDGES_MIN_IDLE_DAYS = env_int("NUDGES_MIN_IDLE_DAYS", 7, minimum=0)
+# ... and urgency = idle days x amount in EUR above this is stale.
+NUDGES_MIN_URGENCY = env_float("NUDGES_MIN_URGENCY", 250.0)
+# Ghosted: silent for more than k x the contact's own median reply time, and at least this long.
+NUDGES_GHOST_FACTOR = env_float("NUDGES_GHOST_FACTOR", 3.0)
+NUDGES_GHOST_MIN_HOURS = env_int("NUDGES_GHOST_MIN_HOURS", 48, minimum=0)
+NUDGES_NEXT_STEP_GRACE_DAYS = env_int("NUDGES_NEXT_STEP_GRACE_DAYS", 0, minimum=0)
+NUDGES_STALLED_IN_STAGE_DAYS = env_int("NUDGES_STALLED_IN_STAGE_DAYS", 30, minimum=1)
+NUDGES_SINGLE_THREADED_MIN_AMOUNT = env_int("NUDGES_SINGLE_THREADED_MIN_AMOUNT", 10000, minimum=0)
+# Scans fan out this many deal ids per task (one task per deal would flood the broker).
+NUDGES_SCAN_CHUNK_SIZE = env_int("NUDGES_SCAN_CHUNK_SIZE", 500, minimum=1)
+NUDGES_SCAN_INTERVAL_MINUTES = env_int("NUDGES_SCAN_INTERVAL_MINUTES", 60, minimum=1)
+# The seed used a ~60-token completion; a nudge is one or two sentences.
+NUDGES_MAX_TOKENS = env_int("NUDGES_MAX_TOKENS", 80, minimum=16)
+# Stream: how often it looks for new nudges (the 200 ms first-event target), heartbeat comments
+# that keep proxies from closing an idle connection, and the longest a connection stays open
+# before the browser reconnects with Last-Event-ID.
+NUDGES_STREAM_POLL_SECONDS = env_float("NUDGES_STREAM_POLL_SECONDS", 0.1)
+NUDGES_STREAM_HEARTBEAT_SECONDS = env_float("NUDGES_STREAM_HEARTBEAT_SECONDS", 15.0)
+NUDGES_STREAM_MAX_SECONDS = env_float("NUDGES_STREAM_MAX_SECONDS", 300.0)
+NUDGES_EXPORT_PATH = env_str("NUDGES_EXPORT_PATH", "out/nudges.json")
+# Addresses on these domains are "our side" in imported email threads (besides team members).
+NUDGES_OUR_EMAIL_DOMAINS = env_list("NUDGES_OUR_EMAIL_DOMAINS")
+# Largest import upload accepted in the console and the API.
+NUDGES_IMPORT_MAX_BYTES = env_int("NUDGES_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 
 # --- tickets (issue 4) -------------------------------------------------------------------
+# Smart inbox scoring: environment defaults for weight set version 1 (managers add newer versions
+# in Settings > Inbox scoring). See docs/inbox.md for the formula.
+SCORING_CHURN_WEIGHT = env_float("SCORING_CHURN_WEIGHT", 3.0)
+SCORING_VALUE_WEIGHT = env_float("SCORING_VALUE_WEIGHT", 2.0)  # per 1,000 of lifetime value
+SCORING_URGENCY_WEIGHT = env_float("SCORING_URGENCY_WEIGHT", 1.5)
+# Age: SCORING_AGE_WEIGHT x share of the response target already used, capped at SCORING_AGE_CAP shares.
+SCORING_AGE_WEIGHT = env_float("SCORING_AGE_WEIGHT", 1.0)
+SCORING_AGE_CAP = env_float("SCORING_AGE_CAP", 2.0)
+SCORING_EASY_BONUS = env_float("SCORING_EASY_BONUS", 1.0)
+SCORING_COMPLEX_PENALTY = env_float("SCORING_COMPLEX_PENALTY", -1.5)
+SCORING_SENTIMENT_BOOST = env_float("SCORING_SENTIMENT_BOOST", 2.0)
+SCORING_SENTIMENT_THRESHOLD = env_float("SCORING_SENTIMENT_THRESHOLD", 0.3)  # sentiment 0 (angry) .. 1 (happy)
+TOPIC_ALERT_BOOST = env_float("TOPIC_ALERT_BOOST", 5.0)
+
+
+def _minutes_by_priority(name: str, default: str) -> dict[str, int]:
+    """ "urgent=60,high=240,normal=480,low=1440" -> {"urgent": 60, ...}; every priority must be given."""
+    raw = env_str(name, default)
+    out: dict[str, int] = {}
+    for part in raw.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not value.strip().isdigit() or int(value) < 1:
+            raise ImproperlyConfigured(f"{name} must look like {default!r}, got {raw!r}")
+        out[key.strip()] = int(value)
+    if set(out) != {"urgent", "high", "normal", "low"}:
+        raise ImproperlyConfigured(f"{name} must give minutes for urgent, high, normal and low, got {raw!r}")
+    return out
+
+
+# SLA response targets in minutes per priority: the first reply, and each reply after a customer message.
+TICKETS_SLA_FIRST_RESPONSE = _minutes_by_priority(
+    "TICKETS_SLA_FIRST_RESPONSE", "urgent=60,high=240,normal=480,low=1440"
+)
+TICKETS_SLA_NEXT_RESPONSE = _minutes_by_priority("TICKETS_SLA_NEXT_RESPONSE", "urgent=120,high=480,normal=960,low=2880")
+# Triage values are applied automatically only at or above this confidence (agent edits always win).
+TICKETS_TRIAGE_MIN_CONFIDENCE = env_float("TICKETS_TRIAGE_MIN_CONFIDENCE", 0.6)
+# Auto-escalation: churn risk at least X, sentiment below Y, lifetime value at least Z.
+TICKETS_ESCALATE_ENABLED = env_bool("TICKETS_ESCALATE_ENABLED", True)
+TICKETS_ESCALATE_MIN_CHURN = env_float("TICKETS_ESCALATE_MIN_CHURN", 0.7)
+TICKETS_ESCALATE_MAX_SENTIMENT = env_float("TICKETS_ESCALATE_MAX_SENTIMENT", 0.3)
+TICKETS_ESCALATE_MIN_LTV = env_float("TICKETS_ESCALATE_MIN_LTV", 1000.0)
+# Customers with churn risk at least this get "extra care" drafts (as VIPs do).
+TICKETS_HIGH_CHURN = env_float("TICKETS_HIGH_CHURN", 0.7)
+# Inbound messages from an unknown sender: create a person account + contact (1) or reject (0).
+TICKETS_INBOUND_CREATE_CONTACTS = env_bool("TICKETS_INBOUND_CREATE_CONTACTS", True)
+# SMS, chat and phone replies go to this webhook, signed with HMAC-SHA256 of the body.
+TICKETS_OUTBOUND_WEBHOOK_URL = env_str("TICKETS_OUTBOUND_WEBHOOK_URL")
+TICKETS_OUTBOUND_WEBHOOK_SECRET = env_str("TICKETS_OUTBOUND_WEBHOOK_SECRET")
+TICKETS_OUTBOUND_TIMEOUT_SECONDS = env_float("TICKETS_OUTBOUND_TIMEOUT_SECONDS", 10.0)
+TICKETS_SEND_MAX_ATTEMPTS = env_int("TICKETS_SEND_MAX_ATTEMPTS", 5, minimum=1)
+TICKETS_EMAIL_SIGNATURE = env_str("TICKETS_EMAIL_SIGNATURE", "The NextTouch support team")
+# The inbox list refreshes itself this often (seconds); the draft panel polls every 2 s while pending.
+TICKETS_INBOX_REFRESH_SECONDS = env_int("TICKETS_INBOX_REFRESH_SECONDS", 30, minimum=5)
+TICKETS_PAGE_SIZE = env_int("TICKETS_PAGE_SIZE", 50, minimum=1)
+# Age scores, SLA breaches and due follow-ups are refreshed by Celery beat this often (minutes).
+TICKETS_AGING_MINUTES = env_int("TICKETS_AGING_MINUTES", 5, minimum=1)
+
 
 # --- notifications -----------------------------------------------------------------------
 

@@ -1,0 +1,181 @@
+"""Stale-deal rules, pure: which deals need a nudge now, which warnings fired, and why.
+
+The seed's rule is the default: idle ≥ 7 days and urgency = idle_days × amount_eur > 250. A stage
+with `stale_after_days` replaces the 7 for deals in it. Never a nudge for won or lost deals, while
+a snooze is active, or while a next step is scheduled in the future: sales teams ignore flags that
+ignore a known plan or a known reason for the pause.
+
+Warnings that open a nudge: no activity, ghosted, next step overdue, stalled in stage.
+Single-threaded only qualifies a nudge that another warning opened (otherwise every one-contact
+deal would be nagged forever).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from nudges import metrics
+
+NO_ACTIVITY = "no_activity"
+GHOSTED = "ghosted"
+NEXT_STEP_OVERDUE = "next_step_overdue"
+STALLED_IN_STAGE = "stalled_in_stage"
+SINGLE_THREADED = "single_threaded"
+ALL_WARNINGS = frozenset({NO_ACTIVITY, GHOSTED, NEXT_STEP_OVERDUE, STALLED_IN_STAGE, SINGLE_THREADED})
+TRIGGERS = (NO_ACTIVITY, GHOSTED, NEXT_STEP_OVERDUE, STALLED_IN_STAGE)
+LABELS = {
+    NO_ACTIVITY: "No activity",
+    GHOSTED: "Ghosted",
+    NEXT_STEP_OVERDUE: "Next step overdue",
+    STALLED_IN_STAGE: "Stalled in stage",
+    SINGLE_THREADED: "Single-threaded",
+}
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    min_idle_days: int = 7
+    min_urgency: float = 250.0
+    ghost_factor: float = 3.0
+    ghost_min_hours: float = 48
+    next_step_grace_days: int = 0
+    stalled_in_stage_days: int = 30
+    single_threaded_min_amount: float = 10000
+    enabled: frozenset = ALL_WARNINGS
+
+
+@dataclass(frozen=True)
+class DealFacts:
+    deal_id: int
+    amount: float
+    last_touch_at: datetime | None
+    created_at: datetime
+    status: str = "open"
+    stage_name: str = ""
+    stage_stale_after_days: int | None = None
+    stage_changed_at: datetime | None = None
+    next_step_due: date | None = None
+    snoozed_until: date | None = None
+    contacts_engaged: int = 0
+    contact_name: str = ""
+    # Email signals (from metrics): when we started waiting for their answer, their usual time.
+    waiting_since: datetime | None = None
+    usual_reply_hours: float | None = None
+    # A call, meeting or note after our unanswered email restarts the silence clock: the rep
+    # already followed up another way (e.g. marked a nudge done).
+    last_other_touch_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    detail: str
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.code]
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "label": self.label, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    deal_id: int
+    nudge: bool
+    idle_days: int
+    urgency: float
+    threshold_days: int
+    warnings: tuple[Finding, ...] = field(default_factory=tuple)
+    reason: str = ""  # why there is no nudge, or the "why now" text when there is
+
+    @property
+    def codes(self) -> list[str]:
+        return [w.code for w in self.warnings]
+
+
+def idle_days(last_touch_at: datetime | None, created_at: datetime, now: datetime) -> int:
+    """Whole days since the last meaningful touch (or creation when never touched)."""
+    since = last_touch_at or created_at
+    return max(0, (now - since).days)
+
+
+def urgency(idle: int, amount: float) -> float:
+    return float(idle) * float(amount)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _hours_text(hours: float) -> str:
+    if hours < 36:
+        return _plural(max(1, round(hours)), "hour")
+    return _plural(round(hours / 24), "day")
+
+
+def evaluate(facts: DealFacts, config: RuleConfig, now: datetime) -> Verdict:
+    today = now.date()
+    idle = idle_days(facts.last_touch_at, facts.created_at, now)
+    score = urgency(idle, facts.amount)
+    threshold = facts.stage_stale_after_days or config.min_idle_days
+
+    def no(reason: str) -> Verdict:
+        return Verdict(facts.deal_id, False, idle, score, threshold, (), reason)
+
+    if facts.status != "open":
+        return no(f"deal is {facts.status}")
+    if facts.snoozed_until and facts.snoozed_until > today:
+        return no(f"snoozed until {facts.snoozed_until.isoformat()}")
+    if facts.next_step_due and facts.next_step_due >= today:
+        return no(f"next step scheduled for {facts.next_step_due.isoformat()}")
+
+    on = config.enabled
+    found: list[Finding] = []
+    stage = facts.stage_name or "this stage"
+    if NO_ACTIVITY in on and idle >= threshold and score > config.min_urgency:
+        expects = (
+            f"where this stage expects {facts.stage_stale_after_days}"
+            if facts.stage_stale_after_days
+            else f"past the {config.min_idle_days}-day threshold"
+        )
+        found.append(Finding(NO_ACTIVITY, f"idle {_plural(idle, 'day')} in {stage} {expects}"))
+    if GHOSTED in on:
+        waiting = facts.waiting_since
+        if waiting is not None and facts.last_other_touch_at is not None and facts.last_other_touch_at > waiting:
+            waiting = facts.last_other_touch_at
+        ghost = metrics.ghosted(
+            waiting_since=waiting,
+            usual_hours=facts.usual_reply_hours,
+            now=now,
+            factor=config.ghost_factor,
+            min_hours=config.ghost_min_hours,
+        )
+        if ghost.ghosted:
+            who = facts.contact_name.split()[0] if facts.contact_name else "the buyer"
+            found.append(
+                Finding(
+                    GHOSTED,
+                    f"{who} usually answers within {_hours_text(ghost.usual_hours)} "
+                    f"and has been silent for {_hours_text(ghost.silent_hours)}",
+                )
+            )
+    if NEXT_STEP_OVERDUE in on and facts.next_step_due is not None:
+        late = (today - facts.next_step_due).days
+        if late > config.next_step_grace_days:
+            found.append(Finding(NEXT_STEP_OVERDUE, f"next step was due {_plural(late, 'day')} ago"))
+    if STALLED_IN_STAGE in on and facts.stage_changed_at is not None:
+        in_stage = (now - facts.stage_changed_at).days
+        if in_stage >= config.stalled_in_stage_days:
+            found.append(Finding(STALLED_IN_STAGE, f"{_plural(in_stage, 'day')} in {stage}"))
+    if not found:
+        if idle < threshold:
+            return no(f"idle {idle} of {threshold} days")
+        return no(f"urgency {score:.0f} not above {config.min_urgency:.0f}")
+    if SINGLE_THREADED in on and facts.contacts_engaged <= 1 and facts.amount >= config.single_threaded_min_amount:
+        found.append(
+            Finding(SINGLE_THREADED, "only one contact ever engaged" if facts.contacts_engaged else "no contact engaged")
+        )
+    why = "; ".join(f.detail for f in found)
+    return Verdict(facts.deal_id, True, idle, score, threshold, tuple(found), why[0].upper() + why[1:])

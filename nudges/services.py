@@ -1,0 +1,265 @@
+"""Nudge workflows: refresh the nudges of a chunk of deals, fan a scan out, act on a nudge, export."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from crm import audit
+from crm import services as crm_services
+from crm.models import Activity, AuditEvent, Deal
+from nudges import ai, metrics, rules, scan
+from nudges.models import Nudge, NudgeSettings, codes_column
+
+
+@dataclass
+class RefreshSummary:
+    deals: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    expired: int = 0
+    suppressed: int = 0
+
+    def add(self, other: RefreshSummary) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def chunked(ids: list[int], size: int):
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def candidate_deal_ids(*, team_ids=None, now: datetime | None = None) -> list[int]:
+    """Open deals a scan must look at: not snoozed, no future next step, or with an open nudge
+    (which may need closing)."""
+    today = (now or timezone.now()).date()
+    deals = Deal.objects.open()
+    nudges = Nudge.objects.open()
+    if team_ids is not None:
+        deals = deals.filter(team_id__in=team_ids)
+        nudges = nudges.filter(team_id__in=team_ids)
+    waiting = deals.exclude(snoozed_until__gt=today).exclude(next_step_due__gte=today)
+    return sorted(set(waiting.values_list("id", flat=True)) | set(nudges.values_list("deal_id", flat=True)))
+
+
+def _configs(team_ids) -> dict[int, rules.RuleConfig]:
+    existing = {s.team_id: s for s in NudgeSettings.objects.filter(team_id__in=team_ids)}
+    return {tid: (existing.get(tid) or NudgeSettings(team_id=tid)).rule_config() for tid in team_ids}
+
+
+def _threads(deal_ids) -> dict[int, list[metrics.Message]]:
+    out: dict[int, list[metrics.Message]] = defaultdict(list)
+    rows = (
+        Activity.objects.filter(deal_id__in=deal_ids, kind=Activity.Kind.EMAIL)
+        .order_by("occurred_at", "id")
+        .values_list("deal_id", "direction", "occurred_at", "body")
+    )
+    for deal_id, direction, at, body in rows:
+        side = metrics.THEIRS if direction == Activity.Direction.INBOUND else metrics.OURS
+        out[deal_id].append(metrics.Message(side=side, at=at, body=body))
+    return out
+
+
+def _hash(inputs: dict) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: bool = False) -> RefreshSummary:
+    """Evaluate the deals and bring their open nudges in line; idempotent (a rerun changes nothing)."""
+    now = now or timezone.now()
+    summary = RefreshSummary()
+    facts = scan.collect_facts(deal_ids=deal_ids)
+    summary.deals = len(facts)
+    configs = _configs({team_id for team_id, _ in facts})
+    verdicts = {f.deal_id: (team_id, rules.evaluate(f, configs[team_id], now)) for team_id, f in facts}
+    open_nudges = {n.deal_id: n for n in Nudge.objects.open().filter(deal_id__in=deal_ids)}
+    # Expire open nudges whose deal no longer qualifies (touched, scheduled, snoozed, closed).
+    stale_ids = {deal_id for deal_id, (_, v) in verdicts.items() if v.nudge}
+    expire = [n.pk for deal_id, n in open_nudges.items() if deal_id not in stale_ids]
+    if expire:
+        summary.expired = Nudge.objects.filter(pk__in=expire, status=Nudge.Status.OPEN).update(
+            status=Nudge.Status.EXPIRED, acted_at=now, updated_at=now
+        )
+    if not stale_ids:
+        return summary
+    # A dismissed nudge stays dismissed until the deal is touched or a new warning appears.
+    dismissed: dict[int, Nudge] = {}
+    for n in Nudge.objects.filter(deal_id__in=stale_ids, status=Nudge.Status.DISMISSED).order_by("acted_at"):
+        dismissed[n.deal_id] = n
+    deals = Deal.objects.select_related("account", "stage", "owner", "primary_contact").in_bulk(list(stale_ids))
+    threads = _threads(list(stale_ids))
+    to_create: list[Nudge] = []
+    to_update: list[Nudge] = []
+    for deal_id in stale_ids:
+        team_id, verdict = verdicts[deal_id]
+        deal = deals[deal_id]
+        prior = dismissed.get(deal_id)
+        if (
+            prior is not None
+            and (deal.last_activity_at is None or prior.acted_at > deal.last_activity_at)
+            and set(verdict.codes) <= set(prior.warning_list)
+        ):
+            summary.suppressed += 1
+            continue
+        thread = threads.get(deal_id, [])
+        tone = metrics.classify_tone(m.body for m in thread) if thread else Nudge.Tone.FORMAL
+        last_ours = next((m.body for m in reversed(thread) if m.side == metrics.OURS), "")
+        last_theirs = next((m.body for m in reversed(thread) if m.side == metrics.THEIRS), "")
+        inputs = ai.nudge_inputs(
+            deal=deal,
+            facts_why=verdict.reason,
+            codes=verdict.codes,
+            details=[w.detail for w in verdict.warnings],
+            tone=tone,
+            last_ours=last_ours,
+            last_theirs=last_theirs,
+        )
+        digest = _hash(inputs)
+        existing = open_nudges.get(deal_id)
+        if existing is not None and existing.input_hash == digest and not force:
+            summary.unchanged += 1
+            continue
+        written = ai.write_nudge(inputs, about=deal, force_refresh=force)
+        values = {
+            "warnings": [w.as_dict() for w in verdict.warnings],
+            "warning_codes": codes_column(verdict.codes),
+            "why_now": verdict.reason,
+            "text": written.text,
+            "urgency": verdict.urgency,
+            "idle_days": verdict.idle_days,
+            "tone": tone,
+            "offline": written.offline,
+            "provider": written.provider,
+            "input_hash": digest,
+            "flags": written.flags,
+        }
+        if existing is None:
+            to_create.append(Nudge(team_id=team_id, deal_id=deal_id, created_at=now, **values))
+        else:
+            for k, v in values.items():
+                setattr(existing, k, v)
+            existing.updated_at = now
+            to_update.append(existing)
+    with transaction.atomic():
+        if to_create:
+            # A concurrent scan of the same deal loses quietly to the one-open-nudge constraint.
+            Nudge.objects.bulk_create(to_create, ignore_conflicts=True, batch_size=1000)
+        if to_update:
+            Nudge.objects.bulk_update(to_update, [*values.keys(), "updated_at"], batch_size=1000)
+    summary.created = len(to_create)
+    summary.updated = len(to_update)
+    return summary
+
+
+def scan_nudges(*, team_ids=None, now: datetime | None = None, chunk_size: int | None = None) -> int:
+    """Fan the scan out over the task queue in chunks of deal ids; returns the number of chunks."""
+    from nudges.tasks import refresh_nudges_task
+
+    ids = candidate_deal_ids(team_ids=team_ids, now=now)
+    n = 0
+    for chunk in chunked(ids, chunk_size or settings.NUDGES_SCAN_CHUNK_SIZE):
+        refresh_nudges_task.delay_on_commit(chunk)
+        n += 1
+    return n
+
+
+class ActionError(ValueError):
+    pass
+
+
+@transaction.atomic
+def act_on_nudge(
+    *,
+    nudge: Nudge,
+    actor,
+    action: str,
+    reason: str = "",
+    until: date | None = None,
+    kind: str = Activity.Kind.NOTE,
+    note: str = "",
+    via: str = "console",
+    now: datetime | None = None,
+) -> Nudge:
+    """Done logs the touch (resetting the idle clock); snooze sets the deal's snooze; dismiss records why."""
+    now = now or timezone.now()
+    nudge = Nudge.objects.select_for_update().select_related("deal", "deal__account").get(pk=nudge.pk)
+    if nudge.status != Nudge.Status.OPEN:
+        raise ActionError(f"This nudge is already {nudge.get_status_display().lower()}.")
+    deal = nudge.deal
+    before = audit.snapshot(nudge)
+    if action == "done":
+        crm_services.log_activity(
+            actor=actor,
+            account=deal.account,
+            deal=deal,
+            contact=deal.primary_contact,
+            kind=kind,
+            subject="Follow-up",
+            body=note or f"Followed up: {nudge.text}",
+            occurred_at=now,
+            via=via,
+        )
+        nudge.close(status=Nudge.Status.DONE, actor=actor, reason=note[:300], now=now)
+    elif action == "snooze":
+        if until is None or until <= now.date():
+            raise ActionError("Snooze until a future date.")
+        if not reason.strip():
+            raise ActionError("Say why the deal is paused.")
+        deal_before = audit.snapshot(deal)
+        deal.snooze(until, reason.strip())
+        audit.record(actor=actor, action=AuditEvent.Action.UPDATE, obj=deal, before=deal_before, via=via)
+        nudge.close(status=Nudge.Status.SNOOZED, actor=actor, reason=reason.strip(), until=until, now=now)
+    elif action == "dismiss":
+        if not reason.strip():
+            raise ActionError("Say why the nudge is dismissed.")
+        nudge.close(status=Nudge.Status.DISMISSED, actor=actor, reason=reason.strip(), now=now)
+    else:
+        raise ActionError(f"Unknown action {action!r}.")
+    audit.record(actor=actor, action=AuditEvent.Action.UPDATE, obj=nudge, before=before, via=via)
+    return nudge
+
+
+def nudge_payload(n: Nudge) -> dict:
+    """The JSON shape shared by the stream, the export and the API (seed fields first)."""
+    deal = n.deal
+    return {
+        "deal_id": deal.external_id or str(deal.pk),
+        "nudge": n.text,
+        "urgency": round(n.urgency, 2),
+        "id": n.pk,
+        "deal": deal.pk,
+        "deal_name": deal.name,
+        "account": deal.account.name,
+        "stage": deal.stage.slug,
+        "owner": deal.owner.get_username() if deal.owner else None,
+        "idle_days": n.idle_days,
+        "warnings": n.warning_list,
+        "why_now": n.why_now,
+        "tone": n.tone,
+        "offline": n.offline,
+        "created_at": n.created_at.isoformat(),
+    }
+
+
+def export_nudges(*, path: str | Path, team_ids=None) -> int:
+    """Write the open nudges, most urgent first, as the seed's out/nudges.json list."""
+    qs = Nudge.objects.open().select_related("deal", "deal__account", "deal__stage", "deal__owner")
+    if team_ids is not None:
+        qs = qs.filter(team_id__in=team_ids)
+    items = [nudge_payload(n) for n in qs.order_by("-urgency", "pk")]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(items, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)  # readers never see a half-written file
+    return len(items)
