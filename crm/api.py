@@ -1,10 +1,11 @@
 """REST endpoints for the customer graph. Every queryset starts from `visible_to(request.user)`."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from crm import audit, services
@@ -18,6 +19,12 @@ from crm.serializers import (
     OrderSerializer,
     StageSerializer,
 )
+
+
+class Conflict(APIException):
+    status_code = 409
+    default_detail = "Other records still depend on this one."
+    default_code = "conflict"
 
 
 class AuditedModelViewSet(viewsets.ModelViewSet):
@@ -50,7 +57,10 @@ class AuditedModelViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         with transaction.atomic():
             before = audit.snapshot(instance)
-            instance.delete()
+            try:
+                instance.delete()
+            except ProtectedError as exc:
+                raise Conflict(f"Other records still depend on this {instance._meta.verbose_name}.") from exc
             instance.pk = before.get("id")
             audit.record(
                 actor=self.request.user, action=AuditEvent.Action.DELETE, obj=instance, before=before, via="api"
