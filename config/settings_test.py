@@ -8,6 +8,9 @@ import os
 
 # A fake key: any model call the tests forgot to fake fails loudly instead of reaching out.
 os.environ.setdefault("ANTHROPIC_API_KEY", "sk-ant-test-fake-key-never-valid")
+# ...but features' tests run on the offline provider; llm/tests build the real providers against
+# fake transports explicitly (llm.use_provider), so nothing reaches the network by default.
+os.environ.setdefault("LLM_PROVIDER", "offline")
 
 from config.settings import *  # noqa: E402,F403
 

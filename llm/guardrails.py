@@ -1,14 +1,220 @@
-"""Checks shared by every AI feature (first cut; issue 3 completes them)."""
+"""Checks shared by every AI feature. Pure functions over strings; the gateway records what they find
+in `LLMResult.flags` and in the usage ledger.
+
+- `looks_like_injection(text)`: customer text that tries to instruct the model. The item is tagged
+  for human review; nothing is ever done because of it.
+- `find_invented(outputs, sources)`: seed 5's "never invents" rule. Names, phone numbers, email
+  addresses, amounts (and percentages) and dates in a reply that appear nowhere in what the model
+  was given. Heuristic by design: a flag sends the draft to a human, it does not block it (unless
+  the feature asks with `grounding="fallback"`).
+- `limit_output(text, max_chars)`: the output length limit, cut at a sentence end.
+"""
+
+from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
+
+# --- prompt injection ------------------------------------------------------------------------
 
 _INJECTION = re.compile(
-    r"ignore (all |any )?(previous|prior|above) (instructions|prompts?)|disregard (the )?(system|previous)|"
-    r"you are now|system prompt|act as (an? )?(admin|developer)",
-    re.IGNORECASE,
+    r"\b(ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your|the|any)\b"
+    r"[^.\n]{0,20}\b(instructions?|prompts?|rules|guidelines|directions|messages)\b"
+    r"|\byou are now\b|\bfrom now on,? you\b|\bnew instructions?\s*:"
+    r"|\b(system|developer) (prompt|message|mode)\b|\bjailbreak"
+    r"|\b(reveal|print|show|repeat) (me )?(your|the) (system )?(prompt|instructions)"
+    r"|\bact as (an? |the )?(admin|administrator|developer|system|root|different)"
+    r"|\bpretend (to be|you are)\b"
+    r"|</?\s*(system|assistant|instructions?|data)\s*>|\[/?(system|INST)\]|^\s*#{2,}\s*(system|instructions?)\b",
+    re.IGNORECASE | re.MULTILINE,
 )
 
 
 def looks_like_injection(text: str) -> bool:
     """True when customer text tries to instruct the model; the item goes to human review."""
-    return bool(_INJECTION.search(text or ""))
+    return bool(text) and bool(_INJECTION.search(text))
+
+
+def screen_inputs(values: dict[str, str]) -> list[str]:
+    """Names of the inputs that look like injection attempts."""
+    return [name for name, value in values.items() if value and _INJECTION.search(value)]
+
+
+# --- output length ---------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[.!?…](?=\s)|\n")
+
+
+def limit_output(text: str, max_chars: int) -> tuple[str, bool]:
+    """(text, was_cut). Cut at the last sentence end inside the limit, else at a word boundary."""
+    if len(text) <= max_chars:
+        return text, False
+    head = text[:max_chars]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head)]
+    if ends and ends[-1] > max_chars // 2:
+        return head[: ends[-1]].rstrip(), True
+    space = head.rfind(" ")
+    return (head[:space] if space > max_chars // 2 else head).rstrip() + "…", True
+
+
+# --- never invents ---------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ]
+    )
+    for m in names
+}
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE = re.compile(
+    r"\b(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})"
+    r"|\b(?P<a>\d{1,2})[/.](?P<b>\d{1,2})[/.](?P<c>\d{2,4})\b"
+    rf"|\b(?P<dd>\d{{1,2}})(?:st|nd|rd|th)?(?: of)? (?P<dm>{_MONTH_RE})\.?(?:,? (?P<dy>\d{{4}}))?\b"
+    rf"|\b(?P<mm>{_MONTH_RE})\.? (?P<md>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,? (?P<my>\d{{4}}))?",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d[\d\s().-]{5,}\d(?![\w])")
+_AMOUNT = re.compile(
+    r"(?P<cur>[£$€])\s?(?P<n1>\d[\d,]*(?:\.\d+)?)\s?(?P<m1>k|m|bn|million|thousand)?\b"
+    r"|\b(?P<n2>\d[\d,]*(?:\.\d+)?)\s?(?P<m2>k|m|million|thousand)?\s?(?P<code>EUR|USD|GBP|euros?|dollars?|pounds?)\b"
+    r"|\b(?P<n3>\d+(?:\.\d+)?)\s?(?P<pct>%|per ?cent)",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?:\s+[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?){1,2}\b")
+_GREETING_NAME = re.compile(r"\b(?:Hi|Hello|Dear|Hey|Morning|Afternoon|Evening)\s+(?P<name>[A-Z][a-z]+)\b")
+_MULT = {"k": 1000, "thousand": 1000, "m": 1_000_000, "million": 1_000_000, "bn": 1_000_000_000}
+# Capitalised words that are not people's or companies' names (sentence starts, sign-offs, roles).
+_COMMON = set(
+    """a an the our your my we i you they he she it this that these those thank thanks hi hello dear hey kind
+    best warm many regards sincerely cheers please good morning afternoon evening team customer customers
+    support service services success sales account manager management director head department office
+    monday tuesday wednesday thursday friday saturday sunday today tomorrow yesterday next last week month
+    year quarter q1 q2 q3 q4 mr mrs ms miss dr prof sir madam re fwd subject order invoice contract renewal
+    proposal meeting call email phone update follow up let me us if as at on in for of to with and or but
+    also just here there as ok yes no note action priority urgent important routine high medium low
+    p0 p1 p2 energy billing payment plan tariff price pricing offer discount product products""".split()
+) | set(_MONTHS)
+
+
+def _dates(text: str) -> set[tuple[int | None, int, int]]:
+    found = set()
+    for m in _DATE.finditer(text):
+        try:
+            if m["iy"]:
+                found.add((int(m["iy"]), int(m["im"]), int(m["id"])))
+            elif m["a"]:
+                year = int(m["c"]) + (2000 if len(m["c"]) == 2 else 0)
+                a, b = int(m["a"]), int(m["b"])
+                found.add((year, b, a))  # day/month (British)
+                found.add((year, a, b))  # month/day
+            elif m["dm"]:
+                found.add((int(m["dy"]) if m["dy"] else None, _MONTHS[m["dm"].lower()], int(m["dd"])))
+            else:
+                found.add((int(m["my"]) if m["my"] else None, _MONTHS[m["mm"].lower()], int(m["md"])))
+        except (KeyError, ValueError):
+            continue
+    return found
+
+
+def _to_decimal(raw: str, mult: str | None = None) -> Decimal | None:
+    try:
+        value = Decimal(raw.replace(",", ""))
+    except InvalidOperation:
+        return None
+    return value * _MULT.get((mult or "").lower(), 1)
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+class _Sources:
+    """What the model was given, indexed once per check."""
+
+    def __init__(self, sources: list[str]):
+        text = "\n".join(s for s in sources if s)
+        self.lower = text.lower()
+        self.words = set(re.findall(r"[a-z][a-z'-]*", self.lower))
+        self.dates = _dates(text)
+        date_free = _DATE.sub(" ", text)
+        self.phone_keys = {_digits(m.group(0))[-9:] for m in _PHONE.finditer(date_free)}
+        self.digit_runs = _digits(text)
+        self.numbers = set()
+        for m in _NUMBER.finditer(text):
+            value = _to_decimal(m.group(0))
+            if value is not None:
+                self.numbers.add(value)
+        for m in _AMOUNT.finditer(text):
+            value = _to_decimal(m["n1"] or m["n2"] or m["n3"], m["m1"] or m["m2"])
+            if value is not None:
+                self.numbers.add(value)
+
+    def has_date(self, date: tuple[int | None, int, int]) -> bool:
+        year, month, day = date
+        return any(m == month and d == day and (year is None or y is None or y == year) for y, m, d in self.dates)
+
+
+def find_invented(outputs: list[str], sources: list[str]) -> list[str]:
+    """Flags like "invented:phone:+44 20 7946 0999" for facts in `outputs` absent from `sources`."""
+    src = _Sources(sources)
+    flags: list[str] = []
+
+    def flag(kind: str, value: str) -> None:
+        item = f"invented:{kind}:{value.strip()}"
+        if item not in flags:
+            flags.append(item)
+
+    for text in outputs:
+        if not text:
+            continue
+        for m in _EMAIL.finditer(text):
+            if m.group(0).lower() not in src.lower:
+                flag("email", m.group(0))
+        without_emails = _EMAIL.sub(" ", text)
+        for m in _DATE.finditer(without_emails):
+            if not any(src.has_date(d) for d in _dates(m.group(0))):
+                flag("date", m.group(0))
+        date_free = _DATE.sub(" ", without_emails)
+        for m in _PHONE.finditer(date_free):
+            digits = _digits(m.group(0))
+            if not 7 <= len(digits) <= 15:
+                continue
+            if digits[-9:] not in src.phone_keys and digits not in src.digit_runs:
+                flag("phone", m.group(0))
+        phone_free = _PHONE.sub(" ", date_free)
+        for m in _AMOUNT.finditer(phone_free):
+            value = _to_decimal(m["n1"] or m["n2"] or m["n3"], m["m1"] or m["m2"])
+            if value is not None and value not in src.numbers:
+                flag("percent" if m["pct"] else "amount", m.group(0))
+        for m in _NAME.finditer(without_emails):
+            words = re.split(r"\s+", m.group(0))
+            while words and words[0].lower() in _COMMON:
+                words.pop(0)
+            if len(words) < 2:
+                continue
+            if m.group(0).lower() in src.lower:
+                continue
+            unknown = [w for w in words if w.lower() not in src.words and w.lower() not in _COMMON]
+            if unknown:
+                flag("name", " ".join(words))
+        for m in _GREETING_NAME.finditer(text):
+            name = m["name"]
+            if name.lower() not in src.words and name.lower() not in _COMMON:
+                flag("name", name)
+    return flags
