@@ -8,11 +8,14 @@ from datetime import timedelta
 
 from django.conf import settings
 
+import llm
 from llm import ask, offline_writer
 from llm.guardrails import looks_like_injection
 from nudges.prompts import NUDGE_PROMPT, NUDGE_SYSTEM
 
 FEATURE = "nudges.nudge"
+# Part of every nudge's input hash: bump it when the offline writer changes so nudges regenerate.
+WRITER_VERSION = "2"
 # A nudge is one sentence; the model may add a trailing clause. Hard cap for the column.
 MAX_CHARS = 300
 
@@ -25,23 +28,33 @@ class NudgeText:
     flags: list[str] = field(default_factory=list)
 
 
-_TOPIC_STOP = re.compile(r"^(hi|hey|hello|dear|good \w+)\b[^,!:]*[,!:-]*\s*", re.IGNORECASE)
-_CHANNEL_VERB = {"phone": "Call", "linkedin": "Message on LinkedIn", "whatsapp": "WhatsApp", "sms": "Text"}
+_LEAD_IN = re.compile(r"^[^.?!:]{1,25}:\s+")  # "Kofi - quick one: ..."
+_GREETING = re.compile(r"^(hi|hey|hello|dear|good \w+)\b[^,!:]*[,!:-]*\s*", re.IGNORECASE)
 
 
-def _topic(text: str) -> str:
-    """The first question or sentence of our last email, without greeting: what to chase."""
-    body = _TOPIC_STOP.sub("", (text or "").strip().split("\n\n")[0]).strip()
-    for sentence in re.split(r"(?<=[.?!])\s+", body):
-        if "?" in sentence:
-            body = sentence
-            break
-    else:
-        body = re.split(r"(?<=[.?!])\s+", body)[0] if body else ""
-    body = body.rstrip(".?! ")
-    if len(body) > 90:
-        body = body[:87].rsplit(" ", 1)[0] + "…"
-    return body
+def _topic(text: str) -> tuple[str, bool]:
+    """(what to chase, is it a question): the first question of our last email, else its first
+    sentence, without greeting or sign-off."""
+    body = _GREETING.sub("", (text or "").strip().split("\n\n")[0]).strip()
+    body = _LEAD_IN.sub("", body)
+    sentences = [x for x in re.split(r"(?<=[.?!])\s+", body) if x]
+    question = next((x for x in sentences if x.endswith("?")), "")
+    topic = question or (sentences[0] if sentences else "")
+    topic = topic.rstrip(".! ")
+    if len(topic) > 90:
+        topic = topic[:87].rsplit(" ", 1)[0] + "…"
+    if topic:
+        topic = topic[0].upper() + topic[1:]
+    return topic, bool(question)
+
+
+def _verb(channel: str, casual: bool, *, switch: bool = False) -> tuple[str, str]:
+    """(verb, suffix): how to reach the person; `switch` moves off email when it went quiet."""
+    if channel == "linkedin":
+        return "Message", " on LinkedIn"
+    if channel in ("phone", "whatsapp", "sms") or switch:
+        return ("Give", " a call") if casual else ("Call", "")
+    return ("Ping", "") if casual else ("Email", "")
 
 
 @offline_writer(FEATURE)
@@ -49,24 +62,29 @@ def write_offline(inputs: dict) -> str:
     first = (inputs.get("contact_name") or "").split(" ")[0] or "the buyer"
     codes = {w.split(":")[0] for w in (inputs.get("warnings") or "").split("; ") if w}
     casual = inputs.get("tone") == "casual"
-    topic = _topic(inputs.get("last_ours") or "")
-    if "ghosted" in codes:
-        # Email has gone quiet: switch channel.
-        verb = "Call" if inputs.get("preferred_channel") != "linkedin" else "Message on LinkedIn"
-        ask_about = f"ask whether {topic[0].lower() + topic[1:]}" if topic else "ask what is blocking a reply"
-        return f"{verb} {first} today: {ask_about}."[:MAX_CHARS]
-    if "next_step_overdue" in codes and inputs.get("next_step"):
-        return f"Close the overdue step with {first} today: {inputs['next_step']}."[:MAX_CHARS]
-    if "stalled_in_stage" in codes and "no_activity" not in codes:
-        return f"Ask {first} what must happen to move past {inputs.get('stage', 'this stage')}, and agree a date."[
-            :MAX_CHARS
-        ]
-    verb = _CHANNEL_VERB.get(inputs.get("preferred_channel") or "", "Email")
-    if casual and verb == "Email":
-        verb = "Ping"
-    follow = f"follow up on “{topic}”" if topic else f"propose a next step for {inputs.get('deal_name', 'the deal')}"
-    extra = " and ask who else should join" if "single_threaded" in codes else ""
-    return f"{verb} {first} today: {follow}{extra}."[:MAX_CHARS]
+    channel = inputs.get("preferred_channel") or "email"
+    topic, is_question = _topic(inputs.get("last_ours") or "")
+    if "next_step_overdue" in codes and inputs.get("next_step") not in (None, "", "none"):
+        text = f"Close the overdue step with {first} today: {inputs['next_step'].rstrip('.')}."
+    elif "ghosted" in codes:
+        verb, suffix = _verb(channel, casual, switch=True)
+        ask_about = f"ask “{topic}”" if is_question else "ask what is holding things up"
+        text = f"{verb} {first}{suffix} today, email has gone quiet: {ask_about}."
+    elif "stalled_in_stage" in codes and "no_activity" not in codes:
+        text = f"Ask {first} what must happen to leave {inputs.get('stage', 'this stage')}, and agree a date."
+    else:
+        verb, suffix = _verb(channel, casual)
+        if topic and is_question:
+            chase = f"ask again: “{topic}”"
+        elif topic:
+            chase = f"follow up on “{topic}”"
+        else:
+            chase = f"propose the next step for {inputs.get('deal_name', 'the deal')}"
+        text = f"{verb} {first}{suffix} today and {chase}."
+    text = text.replace("?”.", "?”")
+    if "single_threaded" in codes:
+        text += " Ask who else should be involved."
+    return text[:MAX_CHARS]
 
 
 def nudge_inputs(
@@ -107,3 +125,38 @@ def write_nudge(inputs: dict, *, about=None, force_refresh: bool = False) -> Nud
     )
     text = " ".join((result.text or "").split())[:MAX_CHARS] or write_offline(inputs)
     return NudgeText(text=text, offline=result.offline, provider=result.provider, flags=[*flags, *result.flags])
+
+
+def write_nudges(items: list[tuple[str, dict, object]], *, force_refresh: bool = False) -> dict[str, NudgeText]:
+    """Many nudges at once: [(key, inputs, about)] -> {key: NudgeText}.
+
+    Uses the gateway's bulk entry (one ledger insert for a whole chunk offline, cache lookups in
+    bulk online) when it has one, otherwise one `ask` per item.
+    """
+    if not items:
+        return {}
+    ask_many = getattr(llm, "ask_many", None)
+    if ask_many is None:
+        return {key: write_nudge(inputs, about=about, force_refresh=force_refresh) for key, inputs, about in items}
+    run = ask_many(
+        feature=FEATURE,
+        system=NUDGE_SYSTEM,
+        prompt=NUDGE_PROMPT,
+        items=[llm.BulkItem(key=key, inputs=inputs, about=about) for key, inputs, about in items],
+        max_tokens=settings.NUDGES_MAX_TOKENS,
+        ttl=timedelta(days=1),
+        force_refresh=force_refresh,
+        mode="sync",  # a nudge is needed now; the batch API answers within hours
+    )
+    out = {}
+    for key, inputs, _ in items:
+        result = run.results.get(key)
+        if result is None:
+            out[key] = NudgeText(write_offline(inputs), True, "offline", ["missing_result"])
+            continue
+        flags = list(result.flags)
+        if looks_like_injection(inputs.get("last_theirs", "")) and "possible_injection" not in flags:
+            flags.append("possible_injection")
+        text = " ".join((result.text or "").split())[:MAX_CHARS] or write_offline(inputs)
+        out[key] = NudgeText(text=text, offline=result.offline, provider=result.provider, flags=flags)
+    return out

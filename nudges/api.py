@@ -1,7 +1,131 @@
-"""REST endpoints for nudges. `register(router)` adds viewsets; `urlpatterns` holds any plain API paths."""
+"""REST endpoints for nudges: list (filters warning, owner, stage, status), act, scan, imports,
+and the SSE stream at /api/nudges/stream/ (session or token auth)."""
 
-urlpatterns: list = []
+import django_filters
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from nudges import importers, services, stream
+from nudges.models import Nudge, Warning
+from nudges.serializers import (
+    ImportReportSerializer,
+    ImportSerializer,
+    NudgeActionSerializer,
+    NudgeSerializer,
+    ScanResultSerializer,
+    ScanSerializer,
+)
+from nudges.views import _stream_response, api_unauthorized
+
+
+class NudgeFilter(django_filters.FilterSet):
+    warning = django_filters.ChoiceFilter(choices=Warning.choices, method="filter_warning")
+    owner = django_filters.NumberFilter(field_name="deal__owner_id")
+    stage = django_filters.CharFilter(field_name="deal__stage__slug")
+    status = django_filters.ChoiceFilter(choices=Nudge.Status.choices)
+    deal = django_filters.NumberFilter(field_name="deal_id")
+
+    class Meta:
+        model = Nudge
+        fields = ["warning", "owner", "stage", "status", "deal"]
+
+    def filter_warning(self, queryset, name, value):
+        return queryset.with_warning(value)
+
+
+class NudgeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Nudges in your teams, newest first. `?status=open` for the open ones."""
+
+    serializer_class = NudgeSerializer
+    filterset_class = NudgeFilter
+
+    def get_queryset(self):
+        return Nudge.objects.visible_to(self.request.user).select_related("deal", "deal__stage")
+
+    @extend_schema(request=NudgeActionSerializer, responses=NudgeSerializer)
+    @action(detail=True, methods=["post"])
+    def act(self, request, pk=None):
+        """Done (logs a touch), snooze until a date with a reason, or dismiss with a reason."""
+        nudge = self.get_object()
+        payload = NudgeActionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            nudge = services.act_on_nudge(
+                nudge=nudge,
+                actor=request.user,
+                action=data["action"],
+                reason=data["reason"],
+                until=data["until"],
+                kind=data["kind"],
+                note=data["note"],
+                via="api",
+            )
+        except services.ActionError as exc:
+            return Response({"non_field_errors": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(NudgeSerializer(self.get_queryset().get(pk=nudge.pk)).data)
+
+    @extend_schema(request=ScanSerializer, responses={202: ScanResultSerializer})
+    @action(detail=False, methods=["post"])
+    def scan(self, request):
+        """Start a scan of your teams' open deals (or one team), fanned out in chunks."""
+        payload = ScanSerializer(data=request.data, context={"request": request})
+        payload.is_valid(raise_exception=True)
+        team = payload.validated_data.get("team")
+        team_ids = [team.pk] if team else stream.team_ids_for(request.user)
+        chunks = services.scan_nudges(team_ids=team_ids)
+        return Response({"chunks": chunks}, status=status.HTTP_202_ACCEPTED)
+
+    def _import(self, request, importer):
+        payload = ImportSerializer(data=request.data, context={"request": request})
+        payload.is_valid(raise_exception=True)
+        report = importer(
+            payload.validated_data["file"].read(), team=payload.validated_data["team"], actor=request.user
+        )
+        code = status.HTTP_400_BAD_REQUEST if report.failed else status.HTTP_200_OK
+        return Response(report.as_dict(), status=code)
+
+    @extend_schema(request={"multipart/form-data": ImportSerializer}, responses=ImportReportSerializer)
+    @action(detail=False, methods=["post"], url_path="import/crm-events", parser_classes=[MultiPartParser, FormParser])
+    def import_crm_events(self, request):
+        """Import the seed's crm_events.csv into a team; a row-level report of what was skipped."""
+        return self._import(request, importers.import_crm_events)
+
+    @extend_schema(request={"multipart/form-data": ImportSerializer}, responses=ImportReportSerializer)
+    @action(detail=False, methods=["post"], url_path="import/emails", parser_classes=[MultiPartParser, FormParser])
+    def import_emails(self, request):
+        """Import the seed's emails.json threads onto already-imported deals."""
+        return self._import(request, importers.import_emails)
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("last_event_id", int, required=False)],
+    responses={(200, "text/event-stream"): str},
+)
+@login_not_required
+async def stream_api(request):
+    """Server-Sent Events of new open nudges in your teams; honours Last-Event-ID."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        header = request.headers.get("Authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() == "token" and key.strip():
+            token = await Token.objects.select_related("user").filter(key=key.strip()).afirst()
+            if token is not None and token.user.is_active:
+                user = token.user
+    if not user.is_authenticated:
+        return api_unauthorized()
+    return await _stream_response(request, user)
+
+
+urlpatterns = [path("nudges/stream/", stream_api, name="nudges-stream")]
 
 
 def register(router) -> None:
-    """Nothing registered yet."""
+    router.register("nudges", NudgeViewSet, basename="nudge")

@@ -401,9 +401,7 @@ def _message_id(deal_id: str, m: MessageRow) -> str:
 
 
 def _ours_predicate(team: Team, thread: ThreadRow):
-    member_emails = {
-        e.lower() for e in Membership.objects.filter(team=team).values_list("user__email", flat=True) if e
-    }
+    member_emails = {e.lower() for e in Membership.objects.filter(team=team).values_list("user__email", flat=True) if e}
     domains = {d.lower() for d in settings.NUDGES_OUR_EMAIL_DOMAINS}
     first = min(thread.messages, key=lambda m: m.at).sender.lower() if thread.messages else ""
 
@@ -434,9 +432,7 @@ def import_emails(raw: bytes | str, *, team: Team, actor=None) -> ImportReport:
         return report
     deals = {
         d.external_id: d
-        for d in Deal.objects.filter(team=team, external_id__in={t.deal_id for t in threads}).select_related(
-            "account"
-        )
+        for d in Deal.objects.filter(team=team, external_id__in={t.deal_id for t in threads}).select_related("account")
     }
     good: list[ThreadRow] = []
     for t in threads:
@@ -469,7 +465,10 @@ def import_emails(raw: bytes | str, *, team: Team, actor=None) -> ImportReport:
                     contact = contacts.get(other.lower())
                     if contact is None:
                         contact = Contact.objects.create(
-                            account=account, name=_contact_name(other), email=other, external_id=f"email:{other.lower()}"
+                            account=account,
+                            name=_contact_name(other),
+                            email=other,
+                            external_id=f"email:{other.lower()}",
                         )
                         contacts[other.lower()] = contact
                         if account.extra.get(PLACEHOLDER):
@@ -505,4 +504,3 @@ def import_emails(raw: bytes | str, *, team: Team, actor=None) -> ImportReport:
             else:
                 report.unchanged += 1
     return report
-

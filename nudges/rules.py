@@ -175,7 +175,9 @@ def evaluate(facts: DealFacts, config: RuleConfig, now: datetime) -> Verdict:
         return no(f"urgency {score:.0f} not above {config.min_urgency:.0f}")
     if SINGLE_THREADED in on and facts.contacts_engaged <= 1 and facts.amount >= config.single_threaded_min_amount:
         found.append(
-            Finding(SINGLE_THREADED, "only one contact ever engaged" if facts.contacts_engaged else "no contact engaged")
+            Finding(
+                SINGLE_THREADED, "only one contact ever engaged" if facts.contacts_engaged else "no contact engaged"
+            )
         )
     why = "; ".join(f.detail for f in found)
     return Verdict(facts.deal_id, True, idle, score, threshold, tuple(found), why[0].upper() + why[1:])

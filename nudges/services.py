@@ -16,7 +16,7 @@ from django.utils import timezone
 from crm import audit
 from crm import services as crm_services
 from crm.models import Activity, AuditEvent, Deal
-from nudges import ai, metrics, rules, scan
+from nudges import ai, metrics, prompts, rules, scan
 from nudges.models import Nudge, NudgeSettings, codes_column
 
 
@@ -71,7 +71,9 @@ def _threads(deal_ids) -> dict[int, list[metrics.Message]]:
 
 
 def _hash(inputs: dict) -> str:
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    """Same inputs, same prompt, same writer: same nudge; anything else regenerates it."""
+    material = [inputs, prompts.NUDGE_SYSTEM, prompts.NUDGE_PROMPT, ai.WRITER_VERSION]
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: bool = False) -> RefreshSummary:
@@ -100,7 +102,8 @@ def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: b
     threads = _threads(list(stale_ids))
     to_create: list[Nudge] = []
     to_update: list[Nudge] = []
-    for deal_id in stale_ids:
+    pending: list[tuple] = []
+    for deal_id in sorted(stale_ids):
         team_id, verdict = verdicts[deal_id]
         deal = deals[deal_id]
         prior = dismissed.get(deal_id)
@@ -129,7 +132,12 @@ def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: b
         if existing is not None and existing.input_hash == digest and not force:
             summary.unchanged += 1
             continue
-        written = ai.write_nudge(inputs, about=deal, force_refresh=force)
+        pending.append((str(deal_id), inputs, deal, team_id, verdict, tone, digest, existing))
+    written_all = ai.write_nudges([(key, inputs, deal) for key, inputs, deal, *_ in pending], force_refresh=force)
+    fields = ["warnings", "warning_codes", "why_now", "text", "urgency", "idle_days", "tone", "offline"]
+    fields += ["provider", "input_hash", "flags", "updated_at"]
+    for key, _inputs, _deal, team_id, verdict, tone, digest, existing in pending:
+        written = written_all[key]
         values = {
             "warnings": [w.as_dict() for w in verdict.warnings],
             "warning_codes": codes_column(verdict.codes),
@@ -142,20 +150,20 @@ def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: b
             "provider": written.provider,
             "input_hash": digest,
             "flags": written.flags,
+            "updated_at": now,
         }
         if existing is None:
-            to_create.append(Nudge(team_id=team_id, deal_id=deal_id, created_at=now, **values))
+            to_create.append(Nudge(team_id=team_id, deal_id=int(key), created_at=now, **values))
         else:
             for k, v in values.items():
                 setattr(existing, k, v)
-            existing.updated_at = now
             to_update.append(existing)
     with transaction.atomic():
         if to_create:
             # A concurrent scan of the same deal loses quietly to the one-open-nudge constraint.
             Nudge.objects.bulk_create(to_create, ignore_conflicts=True, batch_size=1000)
         if to_update:
-            Nudge.objects.bulk_update(to_update, [*values.keys(), "updated_at"], batch_size=1000)
+            Nudge.objects.bulk_update(to_update, fields, batch_size=1000)
     summary.created = len(to_create)
     summary.updated = len(to_update)
     return summary
