@@ -316,6 +316,8 @@ def _items_with_lines(text: str) -> list[tuple[int, object, str]]:
     i = skip(i + 1)
     items = []
     if i < n and text[i] == "]":
+        if skip(i + 1) < n:
+            raise ImportError_(f"line {line_of(skip(i + 1))}: unexpected text after the list")
         return items
     while True:
         try:

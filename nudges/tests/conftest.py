@@ -1,0 +1,58 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crm.models import Activity, Deal
+
+
+def add_email(deal, *, direction, days_ago, body="Hello", hours=0):
+    contact = deal.primary_contact
+    return Activity.objects.create(
+        account=deal.account,
+        deal=deal,
+        contact=contact,
+        kind=Activity.Kind.EMAIL,
+        direction=direction,
+        occurred_at=timezone.now() - timedelta(days=days_ago, hours=hours),
+        body=body,
+        thread_id=f"t-{deal.pk}",
+        from_addr="seller@us.example" if direction == "out" else contact.email,
+        to_addr=contact.email if direction == "out" else "seller@us.example",
+    )
+
+
+@pytest.fixture
+def stale_deal(deal):
+    """Proposal stage (expects a touch every 7 days), idle 12 days, 5,000 EUR."""
+    add_email(deal, direction="out", days_ago=13, body="Dear Dana,\nDid the revised pricing reach procurement?")
+    add_email(deal, direction="in", days_ago=12, body="Kind regards, we are reviewing it.")
+    Deal.objects.filter(pk=deal.pk).update(last_activity_at=timezone.now() - timedelta(days=12))
+    deal.refresh_from_db()
+    return deal
+
+
+@pytest.fixture
+def fresh_deal(account, contact, agent, stages):
+    return Deal.objects.create(
+        team=account.team,
+        account=account,
+        primary_contact=contact,
+        owner=agent,
+        name="Fresh expansion",
+        stage=stages["proposal"],
+        amount=9000,
+        last_activity_at=timezone.now() - timedelta(days=1),
+    )
+
+
+@pytest.fixture
+def foreign_stale_deal(foreign_account, stages):
+    return Deal.objects.create(
+        team=foreign_account.team,
+        account=foreign_account,
+        name="Secret deal",
+        stage=stages["proposal"],
+        amount=80000,
+        last_activity_at=timezone.now() - timedelta(days=30),
+    )
