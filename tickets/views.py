@@ -1,5 +1,391 @@
-from django.shortcuts import render
+"""Console pages for the support inbox. HTTP only: fetch visible rows, validate, call a service, render."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import prefetch_related_objects
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm.models import Membership, Team, is_manager
+from tickets import inbox, services
+from tickets.forms import (
+    EscalateForm,
+    FollowUpForm,
+    InboxFilterForm,
+    NewTicketForm,
+    RegenerateForm,
+    ReplyForm,
+    TicketUpdateForm,
+    TopicAlertForm,
+    TriageForm,
+    WeightSetForm,
+)
+from tickets.models import Delivery, Draft, EscalationNotice, Ticket, TopicAlert, WeightSet
 
 
-def inbox(request):
-    return render(request, "tickets/inbox.html", {})
+def _errors(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{' '.join(v)}" for v in exc.message_dict.values())
+    return "; ".join(exc.messages)
+
+
+def _prefetch_groups(user) -> None:
+    # visible_to() asks is_admin(user), which reads the user's groups: load them once per request.
+    prefetch_related_objects([user], "groups")
+
+
+@require_GET
+def inbox_view(request):
+    """The smart inbox. Queries: session, user, groups, filter choices, and one (no alert) or two
+    (alert) ticket queries; the agent's saved alert is cached and invalidated when it changes."""
+    _prefetch_groups(request.user)
+    memberships = list(
+        Membership.objects.filter(team__in=Team.objects.visible_to(request.user)).select_related("team", "user")
+    )
+    form = InboxFilterForm(request.GET or None, memberships=memberships)
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    alert = cached_alert(request.user)
+    weights_boost = cached_boost()
+    try:
+        page = inbox.page(
+            request.user,
+            status=data.get("status") or "open",
+            channel=data.get("channel") or "",
+            team_id=data.get("team"),
+            assignee=data.get("assignee") or None,
+            terms=alert["terms"] if alert else [],
+            boost=weights_boost,
+            limit=settings.TICKETS_PAGE_SIZE,
+            cursor=data.get("cursor") or None,
+        )
+    except inbox.BadCursor as exc:
+        messages.error(request, str(exc))
+        return redirect("tickets:inbox")
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context = {
+        "form": form,
+        "page": page,
+        "alert": alert,
+        "alert_form": TopicAlertForm(initial={"text": alert["text"] if alert else ""}),
+        "filter_query": query.urlencode(),
+        "refresh_seconds": settings.TICKETS_INBOX_REFRESH_SECONDS,
+        "boost": weights_boost,
+        "now": timezone.now(),
+    }
+    template = (
+        "tickets/inbox.html#inbox-list"
+        if request.htmx and request.htmx.target == "inbox-list"
+        else "tickets/inbox.html"
+    )
+    return render(request, template, context)
+
+
+def _alert_cache_key(user_id: int) -> str:
+    return f"tickets:alert:{user_id}"
+
+
+def cached_alert(user) -> dict | None:
+    from django.core.cache import cache
+
+    key = _alert_cache_key(user.pk)
+    value = cache.get(key)
+    if value is None:
+        alert = TopicAlert.objects.active().filter(user=user).first()
+        value = {"text": alert.text, "terms": alert.terms, "expires_at": alert.expires_at} if alert else {}
+        cache.set(key, value, 300)
+    if value and value["expires_at"] and value["expires_at"] <= timezone.now():
+        return None
+    return value or None
+
+
+def forget_alert(user) -> None:
+    from django.core.cache import cache
+
+    cache.delete(_alert_cache_key(user.pk))
+
+
+def cached_boost() -> float:
+    from django.core.cache import cache
+
+    boost = cache.get("tickets:boost")
+    if boost is None:
+        boost = WeightSet.current().topic_alert_boost
+        cache.set("tickets:boost", boost, 60)
+    return boost
+
+
+@require_POST
+def alert_set(request):
+    form = TopicAlertForm(request.POST)
+    if form.is_valid():
+        try:
+            alert = services.set_topic_alert(
+                user=request.user, text=form.cleaned_data["text"], expires_at=form.expires_at()
+            )
+            messages.success(request, f"Topic alert on: {', '.join(alert.terms)}.")
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+    else:
+        messages.error(
+            request, "Could not save the alert: " + "; ".join(e for errs in form.errors.values() for e in errs)
+        )
+    forget_alert(request.user)
+    return redirect("tickets:inbox")
+
+
+@require_POST
+def alert_clear(request):
+    services.clear_topic_alert(user=request.user)
+    forget_alert(request.user)
+    messages.success(request, "Topic alert cleared.")
+    return redirect("tickets:inbox")
+
+
+def _ticket(request, pk):
+    return get_object_or_404(
+        Ticket.objects.visible_to(request.user).select_related("account", "contact", "assignee", "team"), pk=pk
+    )
+
+
+def _draft_context(ticket):
+    draft = Draft.objects.filter(ticket=ticket).select_related("previous").first()
+    return {
+        "ticket": ticket,
+        "draft": draft,
+        "regenerate_form": RegenerateForm(),
+        "reply_form": ReplyForm(
+            initial={
+                "body": draft.content if draft and draft.status == Draft.Status.READY else "",
+                "idempotency_key": uuid.uuid4().hex,
+                "draft": draft.pk if draft and draft.status == Draft.Status.READY else None,
+            }
+        ),
+    }
+
+
+@require_GET
+def ticket_detail(request, pk):
+    _prefetch_groups(request.user)
+    ticket = _ticket(request, pk)
+    now = timezone.now()
+    alert = cached_alert(request.user)
+    terms = alert["terms"] if alert else []
+    boost = cached_boost()
+    matches = bool(terms) and ticket.keywords.filter(keyword__in=terms).exists()
+    similar, shared = services.similar_tickets(ticket)
+    average = services.average_open_score(ticket.team_id)
+    weights = WeightSet.objects.filter(version=ticket.weights_version).first() or WeightSet.current()
+    context = {
+        **_draft_context(ticket),
+        "now": now,
+        "conversation": ticket.messages.select_related("author", "delivery"),
+        "account": ticket.account,
+        "orders": ticket.account.orders.all()[:5],
+        "order_count": ticket.account.orders.count(),
+        "past_tickets": Ticket.objects.filter(account=ticket.account).exclude(pk=ticket.pk).order_by("-created_at")[:5],
+        "similar": similar,
+        "shared": shared,
+        "components": ticket.stored_components(topic_alert=boost if matches else 0.0),
+        "total": ticket.score + (boost if matches else 0.0),
+        "matches_alert": matches,
+        "average": average,
+        "weights": weights,
+        "weights_current": WeightSet.current(),
+        "triage_form": TriageForm(initial={f: getattr(ticket, f) for f in Ticket.TRIAGE_FIELDS}, auto_id="triage_%s"),
+        "follow_up_form": FollowUpForm(),
+        "escalate_form": EscalateForm(),
+        "update_form": TicketUpdateForm(
+            team_id=ticket.team_id,
+            initial={
+                "status": ticket.status,
+                "priority": ticket.priority,
+                "assignee": ticket.assignee_id,
+                "resolution": ticket.resolution,
+            },
+        ),
+        "events": ticket.events.select_related("actor")[:15],
+    }
+    return render(request, "tickets/ticket_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def draft_panel(request, pk):
+    """GET: the panel (polled every 2 s while pending). POST: regenerate with an optional instruction."""
+    ticket = _ticket(request, pk)
+    if request.method == "POST":
+        form = RegenerateForm(request.POST)
+        instruction = form.cleaned_data["instruction"] if form.is_valid() else ""
+        services.request_draft(ticket=ticket, actor=request.user, instruction=instruction)
+        if not request.htmx:
+            return redirect(ticket)
+    elif not Draft.objects.filter(ticket=ticket).exists():
+        services.request_draft(ticket=ticket, actor=request.user)
+    return render(request, "tickets/ticket_detail.html#draft-panel", _draft_context(ticket))
+
+
+@require_POST
+def reply(request, pk):
+    ticket = _ticket(request, pk)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The reply form was incomplete: reload the page and try again.")
+        return redirect(ticket)
+    draft = None
+    if form.cleaned_data.get("draft"):
+        draft = Draft.objects.filter(ticket=ticket, pk=form.cleaned_data["draft"]).first()
+    try:
+        message, created = services.send_reply(
+            actor=request.user,
+            ticket=ticket,
+            body=form.cleaned_data["body"],
+            idempotency_key=form.cleaned_data["idempotency_key"],
+            draft=draft,
+        )
+    except ValidationError as exc:
+        messages.error(request, "Not sent: " + _errors(exc))
+        return redirect(ticket)
+    messages.success(
+        request, "Reply queued for delivery." if created else "Already sent: this reply was not sent twice."
+    )
+    return redirect(ticket)
+
+
+@require_POST
+def retry_delivery(request, pk):
+    delivery = get_object_or_404(Delivery.objects.visible_to(request.user).select_related("message"), pk=pk)
+    if services.retry_delivery(actor=request.user, delivery=delivery):
+        messages.success(request, "Delivery queued again.")
+    else:
+        messages.error(request, "Only a failed delivery can be retried.")
+    return redirect("tickets:detail", pk=delivery.message.ticket_id)
+
+
+@require_POST
+def triage_edit(request, pk):
+    ticket = _ticket(request, pk)
+    form = TriageForm(request.POST)
+    if form.is_valid():
+        try:
+            services.edit_triage(actor=request.user, ticket=ticket, changes=form.changes(ticket))
+            messages.success(request, "Triage saved; your values will not be overwritten automatically.")
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+    else:
+        messages.error(request, "Triage not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect(ticket)
+
+
+@require_POST
+def follow_up(request, pk):
+    ticket = _ticket(request, pk)
+    form = FollowUpForm(request.POST)
+    if form.is_valid():
+        at = timezone.now() + timedelta(days=form.cleaned_data["days"])
+        services.set_follow_up(actor=request.user, ticket=ticket, at=at, note=form.cleaned_data["note"])
+        messages.success(
+            request, f"Follow-up set: back in the inbox on {at:%d %b %H:%M} if the customer has not replied."
+        )
+    else:
+        messages.error(request, "Follow-up not set: choose 1 to 60 days.")
+    return redirect(ticket)
+
+
+@require_POST
+def escalate(request, pk):
+    ticket = _ticket(request, pk)
+    form = EscalateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for the escalation.")
+    elif services.escalate(ticket=ticket, actor=request.user, reason=form.cleaned_data["reason"]):
+        messages.success(request, "Escalated: the team's managers have been notified.")
+    else:
+        messages.info(request, "This ticket was already escalated.")
+    return redirect(ticket)
+
+
+@require_POST
+def update(request, pk):
+    ticket = _ticket(request, pk)
+    form = TicketUpdateForm(request.POST, team_id=ticket.team_id)
+    if form.is_valid():
+        try:
+            services.update_ticket(actor=request.user, ticket=ticket, changes=form.cleaned_data)
+            messages.success(request, "Ticket updated.")
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+    else:
+        messages.error(request, "Not updated: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect(ticket)
+
+
+@require_http_methods(["GET", "POST"])
+def ticket_new(request):
+    form = NewTicketForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = services.create_ticket(
+                actor=request.user,
+                account=data["account"],
+                contact=data["contact"],
+                channel=data["channel"],
+                priority=data["priority"],
+                subject=data["subject"],
+                body=data["body"],
+            )
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+        else:
+            messages.success(request, "Ticket created.")
+            return redirect(ticket)
+    return render(request, "tickets/ticket_new.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def weights(request):
+    current = WeightSet.current()
+    can_edit = is_manager(request.user)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Only managers can change the scoring weights.")
+        form = WeightSetForm(request.POST)
+        if form.is_valid():
+            ws = services.create_weight_set(
+                actor=request.user,
+                values={f: form.cleaned_data[f] for f in WeightSet.FIELDS},
+                note=form.cleaned_data["note"],
+            )
+            from django.core.cache import cache
+
+            cache.delete("tickets:boost")
+            messages.success(request, f"Weights v{ws.version} in force; open tickets rescored.")
+            return redirect("tickets:weights")
+    else:
+        form = WeightSetForm(initial={f: getattr(current, f) for f in WeightSet.FIELDS})
+    return render(
+        request,
+        "tickets/weights.html",
+        {
+            "form": form,
+            "current": current,
+            "versions": WeightSet.objects.select_related("created_by")[:20],
+            "can_edit": can_edit,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def notices(request):
+    qs = EscalationNotice.objects.filter(recipient=request.user).select_related("ticket")
+    if request.method == "POST":
+        qs.unread().update(read_at=timezone.now())
+        return redirect("tickets:notices")
+    return render(request, "tickets/notices.html", {"notices": qs[:50]})
