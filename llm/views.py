@@ -1,5 +1,58 @@
+"""Settings -> AI usage. Managers and admins only (usage is organisation-wide spend, not customer
+data, but it is not an agent's business either); anyone else gets 404 like any hidden page."""
+
+from django.conf import settings
+from django.http import Http404
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from crm.models import is_manager
+from llm import gateway
+from llm import usage as usage_summary
+from llm.forms import UsageFilterForm
+from llm.models import LLMCall
 
 
+def budget_rows() -> list[dict]:
+    """Today's consumption of every configured budget (a "*" budget applies to each feature seen)."""
+    features = set(settings.LLM_BUDGETS) - {"*"}
+    if "*" in settings.LLM_BUDGETS:
+        features |= set(LLMCall.objects.values_list("feature", flat=True).distinct())
+    rows = []
+    for feature in sorted(features):
+        budget, used = gateway.budget_status(feature)
+        rows.append(
+            {
+                "feature": feature,
+                "describe": budget.describe(used),
+                "percent": min(100, int(used * 100 / budget.limit)) if budget.limit else 100,
+                "exhausted": used >= budget.limit,
+            }
+        )
+    return rows
+
+
+@require_GET
 def usage(request):
-    return render(request, "llm/usage.html", {})
+    if not is_manager(request.user):
+        raise Http404
+    form = UsageFilterForm(request.GET)
+    summary = None
+    if form.is_valid():
+        data = form.cleaned_data
+        summary = usage_summary.summarize(
+            since=data["since"], until=data["until"], features=[data["feature"]] if data["feature"] else None
+        )
+    provider = gateway.get_provider()
+    return render(
+        request,
+        "llm/usage.html",
+        {
+            "form": form,
+            "summary": summary,
+            "provider": provider.name,
+            "model": provider.default_model,
+            "budgets": budget_rows(),
+            "features": LLMCall.objects.order_by("feature").values_list("feature", flat=True).distinct(),
+        },
+    )
