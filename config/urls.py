@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("crm/", include("crm.urls")),
     path("deals/", include("nudges.urls")),
+    path("nudges", include("nudges.root_urls")),  # the seed's GET /nudges SSE stream
     path("inbox/", include("tickets.urls")),
     path("notifications/", include("notifications.urls")),
     path("assistant/", include("assistant.urls")),

@@ -150,3 +150,7 @@ def test_async_generator_releases_itself_when_the_client_disconnects(stale_deal,
         first = asyncio.run(scenario())
     assert first[1].startswith("id: ")
     assert "nudge stream closed after 1 events" in caplog.text
+
+
+def test_seed_path_get_nudges_streams_too(agent_client, nudges):
+    assert len(parse(read(agent_client.get("/nudges")))) == 2
