@@ -73,7 +73,7 @@ def trim_values(values: dict[str, str], budget: int) -> Trimmed:
         if len(value) <= cap:
             out[name] = value
             continue
-        keep = max(0, cap - len(_TRIM_MARK.format(n=len(value))))
+        keep = max(0, cap - len(_TRIM_MARK.format(n=f"{len(value):,}")))
         head = (keep * 2) // 3
         tail = keep - head
         cut = len(value) - keep

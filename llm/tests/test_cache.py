@@ -1,0 +1,139 @@
+"""The reply cache: keyed on everything that shapes a reply, shared through the database."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from llm import ask, use_provider
+from llm.models import CachedReply, LLMCall, Outcome
+from llm.testing import FakeProvider, reply
+
+pytestmark = pytest.mark.django_db
+
+BASE = {
+    "feature": "test.draft",
+    "system": "You write follow-ups.",
+    "prompt": "Follow up on {deal}.",
+    "inputs": {"deal": "TechGiant renewal", "summary": "Asked for pricing.", "campaign": ""},
+    "ttl": timedelta(hours=1),
+}
+
+
+def asked(fake, **changes):
+    args = {**BASE, **changes}
+    with use_provider(fake):
+        return ask(**args)
+
+
+@pytest.fixture
+def fake():
+    return FakeProvider([reply("Following up on the TechGiant renewal pricing.")])
+
+
+def test_identical_inputs_hit_the_cache(fake):
+    first = asked(fake)
+    second = asked(fake)
+    assert len(fake.requests) == 1
+    assert not first.cached and second.cached and second.text == first.text
+    outcomes = list(LLMCall.objects.order_by("id").values_list("outcome", "cache_hit", "input_tokens"))
+    assert outcomes == [(Outcome.OK, False, 100), (Outcome.CACHE_HIT, True, 0)]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"prompt": "Follow up politely on {deal}."},
+        {"system": "You write short follow-ups."},
+        {"context": "Company context v2"},
+        {"inputs": {**BASE["inputs"], "deal": "TechGiant expansion"}},
+        {"inputs": {**BASE["inputs"], "summary": "Asked for pricing again."}},
+        {"inputs": {**BASE["inputs"], "extra": "new key"}},
+        {"schema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+        {"max_tokens": 100},
+        {"feature": "test.structured"},
+    ],
+    ids=["template", "system", "context", "input-value", "other-input", "new-input", "schema", "max-tokens", "feature"],
+)
+def test_changing_any_one_part_misses(fake, change):
+    fake.script = [reply("Following up.", data={"text": "x"})] if "schema" in change else fake.script
+    asked(fake)
+    result = asked(fake, **change)
+    assert not result.cached and len(fake.requests) == 2
+
+
+def test_model_and_provider_are_part_of_the_key(fake, settings):
+    asked(fake)
+    settings.LLM_MODELS = {"test.draft": "claude-haiku-4-5"}
+    assert not asked(fake).cached
+    other = FakeProvider([reply("From the local model.")], name="openai-compatible")
+    assert not asked(other).cached
+
+
+def test_ttl_expiry_misses(fake):
+    asked(fake)
+    CachedReply.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert not asked(fake).cached and len(fake.requests) == 2
+
+
+def test_per_feature_ttl_from_settings(fake, settings):
+    settings.LLM_CACHE_TTLS = {"test.draft": 120}
+    asked(fake, ttl=None)
+    entry = CachedReply.objects.get()
+    assert 110 <= (entry.expires_at - entry.created_at).total_seconds() <= 120
+
+
+def test_ttl_zero_never_stores(fake):
+    asked(fake, ttl=0)
+    asked(fake, ttl=0)
+    assert CachedReply.objects.count() == 0 and len(fake.requests) == 2
+
+
+def test_force_refresh_calls_the_model_and_replaces_the_entry(fake):
+    asked(fake)
+    fake.script = [reply("A fresher follow-up.")]
+    refreshed = asked(fake, force_refresh=True)
+    assert not refreshed.cached and refreshed.text == "A fresher follow-up."
+    assert asked(fake).text == "A fresher follow-up."
+    assert CachedReply.objects.count() == 1
+
+
+def test_fallbacks_are_not_cached(settings):
+    from llm.errors import PermanentLLMError
+
+    failing = FakeProvider([PermanentLLMError("bad key", status=401)])
+    first = asked(failing)
+    assert first.offline and CachedReply.objects.count() == 0
+    assert asked(FakeProvider([reply("Now it works.")])).text == "Now it works."
+
+
+def test_purge_task_drops_expired_rows_and_is_idempotent(fake):
+    from llm.tasks import purge_expired_cache_task
+
+    asked(fake)
+    asked(fake, prompt="Another {deal}")
+    CachedReply.objects.filter(pk=CachedReply.objects.first().pk).update(expires_at=timezone.now())
+    assert purge_expired_cache_task() == 1
+    assert purge_expired_cache_task() == 0
+    assert CachedReply.objects.count() == 1
+
+
+# Seed 2 kept five hashes per recommendation: enriched CRM data, the deal summary, the prompt
+# template, the company context file and the campaign context. Each maps onto one part of the key:
+FIVE_HASHES = {
+    "enriched_data_hash": {"inputs": {**BASE["inputs"], "deal": "TechGiant renewal (stage: negotiation)"}},
+    "summary_hash": {"inputs": {**BASE["inputs"], "summary": "Asked for pricing; legal review pending."}},
+    "prompt_hash": {"prompt": "Follow up, citing the last email, on {deal}."},
+    "company_context_hash": {"context": "Company context, version 1.1 (learned: keep emails short)"},
+    "campaign_context_hash": {"inputs": {**BASE["inputs"], "campaign": "Q4 product launch"}},
+}
+
+
+@pytest.mark.parametrize("name", FIVE_HASHES)
+def test_seed_2_five_hash_invalidation(fake, name):
+    baseline = {"context": "Company context, version 1.0"}
+    asked(fake, **baseline)
+    assert asked(fake, **baseline).cached  # nothing changed: the seed's cache hit
+    changed = {**baseline, **FIVE_HASHES[name]}
+    assert not asked(fake, **changed).cached  # one of the five changed: regenerate
+    assert asked(fake, **changed).cached
