@@ -292,11 +292,30 @@ def receive_inbound(
                 external_id=external_id,
                 now=now,
             )
+        except _Reject as reject:
+            # Stored outside the rolled-back transaction: a rejected message is never lost.
+            record = InboundMessage.objects.create(
+                team=team,
+                channel=channel,
+                sender=sender[:254],
+                sender_name=sender_name[:200],
+                subject=subject[:300],
+                body=body,
+                external_id=external_id,
+                received_at=now,
+                status=InboundMessage.Status.REJECTED,
+                reason=str(reject)[:300],
+            )
+            raise InboundRejected(record) from None
         except IntegrityError:
             # Two deliveries raced to open the same contact's ticket: the second appends to it.
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+class _Reject(Exception):
+    pass
 
 
 @transaction.atomic
@@ -315,11 +334,7 @@ def _receive_inbound(*, team, channel, sender, body, sender_name, subject, exter
     contact = _find_contact(team, channel, sender)
     if contact is None:
         if not settings.TICKETS_INBOUND_CREATE_CONTACTS:
-            record.status = InboundMessage.Status.REJECTED
-            record.reason = f"No contact in {team.name} with address {sender!r}, and creating contacts is off."
-            with transaction.atomic():
-                record.save()
-            raise InboundRejected(record)
+            raise _Reject(f"No contact in {team.name} with address {sender!r}, and creating contacts is off.")
         name = sender_name.strip() or sender
         account = Account.objects.create(team=team, name=name[:200], kind=Account.Kind.PERSON)
         contact = Contact.objects.create(
@@ -775,7 +790,12 @@ def triage_and_draft(*, ticket_id: int) -> str:
         result = ai.triage(subject=ticket.subject, text=text, about=ticket)
         source = "rules" if result.offline else "model"
     apply_triage(ticket=ticket, fields=result.fields, source=source)
-    request_draft(ticket=ticket)
+    # One draft per customer message: a redelivered triage task finds it and queues nothing.
+    fresh = Draft.objects.filter(ticket=ticket, created_at__gte=ticket.last_customer_message_at).exclude(
+        status=Draft.Status.FAILED
+    )
+    if not fresh.exists():
+        request_draft(ticket=ticket)
     return "done"
 
 
