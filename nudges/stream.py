@@ -121,7 +121,6 @@ def events(team_ids, after: int, *, html: bool = False):
                 yield HEARTBEAT
             time.sleep(poll)
     finally:
-        from django.db import close_old_connections
-
-        close_old_connections()
+        # The database connection is released by Django's request_finished handling when the
+        # server closes the response (also on disconnect).
         logger.debug("nudge stream closed after %d events (last id %d)", sent, after)
