@@ -153,7 +153,7 @@ def _as_dict(value) -> dict | None:
 
 
 _ISSUE = {
-    "delivery": "I've checked order #{number}: it is {tracking}.",
+    "delivery": "I've checked order #{number}: its latest tracking status is: {tracking}.",
     "damaged": "I'm sorry order #{number} arrived damaged.",
     "refund": "I've picked up your refund request for order #{number}.",
     "fraud": "I've flagged the payment you asked about to our security team straight away.",
