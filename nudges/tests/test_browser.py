@@ -39,6 +39,7 @@ def test_rep_streams_nudges_then_marks_one_done_and_snoozes_another(
     browser_page, live_server, agent, two_stale_deals, settings
 ):
     settings.NUDGES_STREAM_MAX_SECONDS = 20
+    settings.NUDGES_STREAM_HEARTBEAT_SECONDS = 0.2  # the server notices the browser leaving quickly
     page = browser_page
     browser_login(page, live_server, agent)
     page.goto(f"{live_server.url}/crm/deals/")
@@ -74,4 +75,4 @@ def test_rep_streams_nudges_then_marks_one_done_and_snoozes_another(
     assert (big.status, small.status) == (Nudge.Status.DONE, Nudge.Status.SNOOZED)
     deal = Deal.objects.get(name="Small pilot")
     assert deal.snooze_reason == "budget freeze until January"
-    page.close()  # the browser disconnects from the stream
+    page.close()  # the browser disconnects; the next heartbeat write ends the stream server-side

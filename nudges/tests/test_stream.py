@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
@@ -128,6 +129,7 @@ def test_asgi_stream_is_async_and_delivers_nudges_stored_after_connecting(async_
         await asyncio.sleep(0.05)
         await sync_to_async(services.refresh_nudges)(deal_ids=[stale_deal.pk])
         await reader
+        await sync_to_async(connections.close_all)()  # the executor thread's connection
         return "".join(chunks)
 
     body = asyncio.run(scenario())
@@ -144,6 +146,7 @@ def test_async_generator_releases_itself_when_the_client_disconnects(stale_deal,
         gen = stream.aevents(None, 0)
         first = [await gen.__anext__(), await gen.__anext__()]
         await gen.aclose()  # what Django does when the browser goes away
+        await sync_to_async(connections.close_all)()
         return first
 
     with caplog.at_level(logging.DEBUG, logger="nudges.stream"):
