@@ -41,6 +41,7 @@ class TicketListView(TicketMixin, APIView):
         parameters=[s.TicketListQuerySerializer],
         responses={200: s.TicketListSerializer, 400: OpenApiResponse(description="Invalid filter or cursor")},
         summary="Tickets in smart order",
+        operation_id="tickets_list",
     )
     def get(self, request):
         prefetch_related_objects([request.user], "groups")
@@ -89,7 +90,12 @@ class TicketListView(TicketMixin, APIView):
             }
         )
 
-    @extend_schema(request=s.TicketCreateSerializer, responses={201: s.TicketDetailSerializer}, summary="Open a ticket")
+    @extend_schema(
+        request=s.TicketCreateSerializer,
+        responses={201: s.TicketDetailSerializer},
+        summary="Open a ticket",
+        operation_id="tickets_create",
+    )
     def post(self, request):
         payload = s.TicketCreateSerializer(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
@@ -113,11 +119,16 @@ class TicketListView(TicketMixin, APIView):
 
 
 class TicketDetailView(TicketMixin, APIView):
-    @extend_schema(responses=s.TicketDetailSerializer, summary="One ticket")
+    @extend_schema(responses=s.TicketDetailSerializer, summary="One ticket", operation_id="tickets_detail")
     def get(self, request, pk):
         return Response(s.TicketDetailSerializer(self.ticket(request, pk)).data)
 
-    @extend_schema(request=s.TicketUpdateSerializer, responses=s.TicketDetailSerializer, summary="Update a ticket")
+    @extend_schema(
+        request=s.TicketUpdateSerializer,
+        responses=s.TicketDetailSerializer,
+        summary="Update a ticket",
+        operation_id="tickets_update",
+    )
     def patch(self, request, pk):
         ticket = self.ticket(request, pk)
         payload = s.TicketUpdateSerializer(data=request.data, partial=True, context={"ticket": ticket})
@@ -136,6 +147,7 @@ class ScoreBreakdownView(TicketMixin, APIView):
         parameters=[OpenApiParameter("topic_alerts", OpenApiTypes.STR, required=False)],
         responses=s.ScoreBreakdownSerializer,
         summary="Why this ticket has its score",
+        operation_id="tickets_score_breakdown",
     )
     def get(self, request, pk):
         ticket = self.ticket(request, pk)
@@ -158,7 +170,10 @@ class ScoreBreakdownView(TicketMixin, APIView):
 
 class TriageView(TicketMixin, APIView):
     @extend_schema(
-        request=s.TriageEditSerializer, responses=s.TicketDetailSerializer, summary="Edit triage (agent wins)"
+        request=s.TriageEditSerializer,
+        responses=s.TicketDetailSerializer,
+        summary="Edit triage (agent wins)",
+        operation_id="tickets_triage_edit",
     )
     def patch(self, request, pk):
         ticket = self.ticket(request, pk)
@@ -172,7 +187,9 @@ class TriageView(TicketMixin, APIView):
 
 
 class MessagesView(TicketMixin, APIView):
-    @extend_schema(responses=s.MessageSerializer(many=True), summary="The conversation")
+    @extend_schema(
+        responses=s.MessageSerializer(many=True), summary="The conversation", operation_id="tickets_messages_list"
+    )
     def get(self, request, pk):
         ticket = self.ticket(request, pk)
         rows = ticket.messages.select_related("delivery").order_by("created_at", "id")[:500]
@@ -195,6 +212,7 @@ class MessagesView(TicketMixin, APIView):
             400: OpenApiResponse(description="Empty or too long"),
         },
         summary="Send an agent reply (exactly once)",
+        operation_id="tickets_messages_send",
     )
     def post(self, request, pk):
         ticket = self.ticket(request, pk)
@@ -223,6 +241,7 @@ class DraftResponseView(TicketMixin, APIView):
     @extend_schema(
         responses={200: s.DraftResponseSerializer, 202: s.DraftResponseSerializer},
         summary="The current reply draft (202 while it is being generated)",
+        operation_id="tickets_draft_response",
     )
     def get(self, request, pk):
         ticket = self.ticket(request, pk)
@@ -235,6 +254,7 @@ class DraftResponseView(TicketMixin, APIView):
         request=s.RegenerateSerializer,
         responses={202: s.DraftResponseSerializer, 200: s.DraftResponseSerializer},
         summary="Regenerate the draft with an optional instruction",
+        operation_id="tickets_draft_regenerate",
     )
     def post(self, request, pk):
         ticket = self.ticket(request, pk)
@@ -250,7 +270,12 @@ class DraftResponseView(TicketMixin, APIView):
 
 
 class EscalateView(TicketMixin, APIView):
-    @extend_schema(request=s.EscalateSerializer, responses=s.TicketDetailSerializer, summary="Escalate to the managers")
+    @extend_schema(
+        request=s.EscalateSerializer,
+        responses=s.TicketDetailSerializer,
+        summary="Escalate to the managers",
+        operation_id="tickets_escalate",
+    )
     def post(self, request, pk):
         ticket = self.ticket(request, pk)
         payload = s.EscalateSerializer(data=request.data)
@@ -261,7 +286,12 @@ class EscalateView(TicketMixin, APIView):
 
 
 class FollowUpView(TicketMixin, APIView):
-    @extend_schema(request=s.FollowUpSerializer, responses=s.TicketDetailSerializer, summary="Resurface if no reply")
+    @extend_schema(
+        request=s.FollowUpSerializer,
+        responses=s.TicketDetailSerializer,
+        summary="Resurface if no reply",
+        operation_id="tickets_follow_up",
+    )
     def post(self, request, pk):
         ticket = self.ticket(request, pk)
         payload = s.FollowUpSerializer(data=request.data)
@@ -280,6 +310,7 @@ class InboundView(APIView):
         request=s.InboundSerializer,
         responses={201: s.InboundResultSerializer, 200: s.InboundResultSerializer, 422: s.InboundResultSerializer},
         summary="Integrations deliver a customer message (appends to the open ticket or opens one)",
+        operation_id="tickets_inbound",
     )
     def post(self, request):
         payload = s.InboundSerializer(data=request.data, context={"request": request})
@@ -326,13 +357,17 @@ class TopicAlertView(APIView):
     @extend_schema(
         responses=inline_serializer("ActiveTopicAlert", {"active": s.TopicAlertSerializer(allow_null=True)}),
         summary="Your active topic alert",
+        operation_id="topic_alerts_get",
     )
     def get(self, request):
         alert = TopicAlert.objects.active().filter(user=request.user).first()
         return Response({"active": s.TopicAlertSerializer(alert).data if alert else None})
 
     @extend_schema(
-        request=s.TopicAlertCreateSerializer, responses={201: s.TopicAlertSerializer}, summary="Set your alert"
+        request=s.TopicAlertCreateSerializer,
+        responses={201: s.TopicAlertSerializer},
+        summary="Set your alert",
+        operation_id="topic_alerts_set",
     )
     def post(self, request):
         payload = s.TopicAlertCreateSerializer(data=request.data)
@@ -350,7 +385,7 @@ class TopicAlertView(APIView):
         forget_alert(request.user)
         return Response(s.TopicAlertSerializer(alert).data, status=201)
 
-    @extend_schema(request=None, responses={204: None}, summary="Clear your alert")
+    @extend_schema(request=None, responses={204: None}, summary="Clear your alert", operation_id="topic_alerts_clear")
     def delete(self, request):
         services.clear_topic_alert(user=request.user)
         from tickets.views import forget_alert
@@ -360,13 +395,20 @@ class TopicAlertView(APIView):
 
 
 class WeightsView(APIView):
-    @extend_schema(responses=s.WeightSetSerializer(many=True), summary="Scoring weight versions, newest first")
+    @extend_schema(
+        responses=s.WeightSetSerializer(many=True),
+        summary="Scoring weight versions, newest first",
+        operation_id="scoring_weights_list",
+    )
     def get(self, request):
         WeightSet.current()
         return Response(s.WeightSetSerializer(WeightSet.objects.all()[:50], many=True).data)
 
     @extend_schema(
-        request=s.WeightSetSerializer, responses={201: s.WeightSetSerializer}, summary="New weights (managers)"
+        request=s.WeightSetSerializer,
+        responses={201: s.WeightSetSerializer},
+        summary="New weights (managers)",
+        operation_id="scoring_weights_create",
     )
     def post(self, request):
         if not is_manager(request.user):
@@ -384,7 +426,11 @@ class WeightsView(APIView):
 
 
 class DeliveryRetryView(APIView):
-    @extend_schema(request=None, responses={202: s.DeliverySerializer, 409: OpenApiResponse(description="Not failed")})
+    @extend_schema(
+        request=None,
+        responses={202: s.DeliverySerializer, 409: OpenApiResponse(description="Not failed")},
+        operation_id="deliveries_retry",
+    )
     def post(self, request, pk):
         delivery = get_object_or_404(Delivery.objects.visible_to(request.user), pk=pk)
         if not services.retry_delivery(actor=request.user, delivery=delivery):

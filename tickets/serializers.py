@@ -10,17 +10,19 @@ from tickets.models import Channel, Delivery, Difficulty, Draft, Message, Priori
 
 
 def choice(choices, name: str, **kwargs):
-    allowed = ", ".join(choices)
+    """A choice field whose error lists the allowed values; `choices` is a TextChoices or a list."""
+    pairs = choices.choices if hasattr(choices, "choices") else choices
+    allowed = ", ".join(v if isinstance(v, str) else v[0] for v in pairs)
     return serializers.ChoiceField(
-        choices=choices,
+        choices=pairs,
         error_messages={"invalid_choice": f'Unknown {name} "{{input}}". Allowed: {allowed}.'},
         **kwargs,
     )
 
 
 class TicketListQuerySerializer(serializers.Serializer):
-    status = choice(Ticket.Status.values, "status", default="open")
-    channel = choice(Channel.values, "channel", required=False)
+    status = choice(Ticket.Status, "status", default="open")
+    channel = choice(Channel, "channel", required=False)
     team = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
     assignee = serializers.RegexField(r"^(me|none|\d{1,10})$", required=False, help_text="me, none, or a user id")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
@@ -85,8 +87,8 @@ class TicketListSerializer(serializers.Serializer):
 class TicketCreateSerializer(serializers.Serializer):
     account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.none())
     contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.none(), required=False, allow_null=True)
-    channel = choice(Channel.values, "channel")
-    priority = choice(Priority.values, "priority", default=Priority.NORMAL)
+    channel = choice(Channel, "channel")
+    priority = choice(Priority, "priority", default=Priority.NORMAL)
     subject = serializers.CharField(max_length=300)
     body = serializers.CharField(max_length=20000, help_text="The customer's first message.")
     assignee = serializers.PrimaryKeyRelatedField(
@@ -95,7 +97,10 @@ class TicketCreateSerializer(serializers.Serializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        user = self.context["request"].user
+        request = self.context.get("request")
+        if request is None:  # schema generation
+            return
+        user = request.user
         self.fields["account"].queryset = Account.objects.visible_to(user)
         self.fields["contact"].queryset = Contact.objects.visible_to(user)
         self.fields["assignee"].queryset = (
@@ -110,8 +115,8 @@ class TicketCreateSerializer(serializers.Serializer):
 
 
 class TicketUpdateSerializer(serializers.Serializer):
-    status = choice(Ticket.Status.values, "status", required=False)
-    priority = choice(Priority.values, "priority", required=False)
+    status = choice(Ticket.Status, "status", required=False)
+    priority = choice(Priority, "priority", required=False)
     subject = serializers.CharField(max_length=300, required=False)
     resolution = serializers.CharField(max_length=5000, required=False, allow_blank=True)
     assignee = serializers.PrimaryKeyRelatedField(
@@ -182,7 +187,7 @@ class TicketDetailSerializer(serializers.ModelSerializer):
 class TriageEditSerializer(serializers.Serializer):
     sentiment = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
     category = serializers.CharField(required=False, allow_blank=True, max_length=40)
-    difficulty = choice(["", *Difficulty.values], "difficulty", required=False)
+    difficulty = choice([("", "Unknown"), *Difficulty.choices], "difficulty", required=False)
     language = serializers.CharField(required=False, allow_blank=True, max_length=10)
 
 
@@ -316,7 +321,7 @@ class RegenerateSerializer(serializers.Serializer):
 
 class InboundSerializer(serializers.Serializer):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.none())
-    channel = choice(Channel.values, "channel")
+    channel = choice(Channel, "channel")
     sender = serializers.CharField(max_length=254, help_text="Email address or phone number of the customer.")
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     subject = serializers.CharField(max_length=300, required=False, allow_blank=True)
@@ -325,7 +330,9 @@ class InboundSerializer(serializers.Serializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = Team.objects.visible_to(self.context["request"].user)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["team"].queryset = Team.objects.visible_to(request.user)
 
 
 class InboundResultSerializer(serializers.Serializer):

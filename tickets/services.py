@@ -499,16 +499,18 @@ def update_ticket(*, actor, ticket: Ticket, changes: dict, via: str = "console")
     if "status" in changes:
         status = validate_choice("status", changes["status"], Ticket.Status.values)
         if status != ticket.status:
+            reopening = status in Ticket.ACTIVE_STATUSES and not ticket.is_active
+            if reopening and ticket.contact_id:
+                conflict = Ticket.objects.filter(
+                    contact_id=ticket.contact_id, channel=ticket.channel, status__in=Ticket.ACTIVE_STATUSES
+                ).exclude(pk=ticket.pk)
+                if conflict.exists():
+                    raise ValidationError({"status": "This contact already has an active ticket on this channel."})
             if status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED):
                 ticket.stop_waiting()
                 ticket.resolved_at = now
                 ticket.follow_up_at = None
             elif status == Ticket.Status.OPEN and ticket.waiting_since is None:
-                conflict = Ticket.objects.filter(
-                    contact_id=ticket.contact_id, channel=ticket.channel, status__in=Ticket.ACTIVE_STATUSES
-                ).exclude(pk=ticket.pk)
-                if ticket.contact_id and conflict.exists():
-                    raise ValidationError({"status": "This contact already has an active ticket on this channel."})
                 ticket.start_waiting(now)
             elif status == Ticket.Status.PENDING:
                 ticket.stop_waiting()

@@ -226,3 +226,12 @@ def test_rescore_task_skips_superseded_versions(make_ticket, manager):
     ws = services.create_weight_set(actor=manager, values=WeightSet.env_defaults())
     services.create_weight_set(actor=manager, values=WeightSet.env_defaults())
     assert tasks.rescore_open_tickets_task(ws.version) == 0
+
+
+def test_reopening_when_the_contact_has_another_active_ticket_is_refused(make_ticket, agent, contact):
+    first = make_ticket("first", contact=contact)
+    services.update_ticket(actor=agent, ticket=first, changes={"status": "resolved"})
+    make_ticket("second", contact=contact)
+    for status in ("open", "pending"):
+        with pytest.raises(ValidationError):
+            services.update_ticket(actor=agent, ticket=first, changes={"status": status})
