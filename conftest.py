@@ -139,7 +139,7 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def browser_page(live_server):
+def browser_page(live_server, monkeypatch):
     """A fresh Chromium page; tests using it need `@pytest.mark.django_db(transaction=True)`."""
     import os
     from pathlib import Path
@@ -150,7 +150,7 @@ def browser_page(live_server):
         pytest.skip(f"{CHROMIUM} is not installed")
     # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test
     # body are still synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
