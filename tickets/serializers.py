@@ -59,7 +59,7 @@ class TicketSummarySerializer(serializers.Serializer):
         return round(t.eff, 2)
 
     def get_customer_name(self, t) -> str:
-        return t.contact.name if t.contact else t.account.name
+        return t.account.name
 
     def get_sla_state(self, t) -> str:
         return t.sla().state

@@ -69,10 +69,26 @@ def score_ticket(ticket: Ticket, *, now=None, weights=None) -> None:
 
 
 def rescore_open_tickets(*, weights=None, now=None, queryset=None) -> int:
-    """Set-based: one UPDATE over every active ticket (weights change, aging). Returns rows touched."""
+    """Set-based: one UPDATE over every active ticket (weights change). Returns rows touched."""
     weights = weights or current_weights()
     qs = queryset if queryset is not None else Ticket.objects.open()
     return qs.rescore(weights, now_ts=(now or timezone.now()).timestamp())
+
+
+def age_open_tickets(*, now=None) -> int:
+    """The scheduled aging pass: one UPDATE over the tickets whose age term can still move, i.e.
+    customers waiting on us whose age is below the cap. Saturated and not-waiting tickets keep
+    their stored score, so the pass touches far fewer rows than a full rescore."""
+    weights = current_weights()
+    cap = weights.age * weights.age_cap
+    qs = Ticket.objects.waiting().filter(weights_version=weights.version)
+    if weights.age > 0:
+        qs = qs.filter(score_age__lt=cap)
+    stale_version = Ticket.objects.open().exclude(weights_version=weights.version)
+    # Tickets still on an older weights version (a rescore interrupted midway) are caught up too.
+    return rescore_open_tickets(weights=weights, now=now, queryset=qs) + rescore_open_tickets(
+        weights=weights, now=now, queryset=stale_version
+    )
 
 
 def sync_customer_inputs(*, account_id: int | None = None, now=None) -> int:
@@ -596,7 +612,7 @@ def refresh_open_tickets(*, now=None) -> dict:
     now = now or timezone.now()
     return {
         "inputs_synced": sync_customer_inputs(now=now),
-        "rescored": rescore_open_tickets(now=now),
+        "rescored": age_open_tickets(now=now),
         "breached": flag_sla_breaches(now=now),
         "resurfaced": resurface_follow_ups(now=now),
     }

@@ -235,3 +235,11 @@ def test_reopening_when_the_contact_has_another_active_ticket_is_refused(make_ti
     for status in ("open", "pending"):
         with pytest.raises(ValidationError):
             services.update_ticket(actor=agent, ticket=first, changes={"status": status})
+
+
+def test_aging_skips_tickets_whose_age_is_already_capped(make_ticket):
+    t = make_ticket("Question", priority="urgent")
+    later = timezone.now() + timedelta(hours=5)  # 5x the 1 h target: capped at 2
+    assert services.age_open_tickets(now=later) == 1
+    assert Ticket.objects.get(pk=t.pk).score_age == pytest.approx(2.0)
+    assert services.age_open_tickets(now=later + timedelta(hours=1)) == 0
