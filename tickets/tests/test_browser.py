@@ -68,7 +68,7 @@ def test_agent_works_the_inbox_end_to_end(browser_page, live_server, agent, mana
     page.wait_for_selector("#draft-status:has-text('draft ready')", timeout=8000)
     page.fill("#id_instruction", "shorter")
     page.click("#regenerate-form button")
-    page.wait_for_selector("#draft-panel:has-text('revision of draft')")
+    page.wait_for_selector("#draft-panel:has-text('“shorter”')")
     body = page.locator("#id_body").input_value()
     assert "54321" in body
     page.fill("#id_body", body.replace("Thank you for getting in touch.", "Thanks for your patience."))
