@@ -1018,15 +1018,22 @@ def average_open_score(team_id: int) -> float:
     return Ticket.objects.filter(team_id=team_id, status=Ticket.Status.OPEN).aggregate(a=Avg("score"))["a"] or 0.0
 
 
+SIMILAR_CANDIDATES = 500  # recent resolved tickets considered: bounded work however large the team's history
+
+
 def similar_tickets(ticket: Ticket, limit: int = 3):
-    """Resolved tickets in the team sharing the most keywords with this one (index lookups only)."""
+    """Recently resolved tickets in the team sharing the most keywords with this one."""
     from django.db.models import Count
 
+    recent = (
+        Ticket.objects.filter(team_id=ticket.team_id, status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED])
+        .exclude(pk=ticket.pk)
+        .order_by("-resolved_at", "-pk")
+        .values("pk")[:SIMILAR_CANDIDATES]
+    )
     mine = TicketKeyword.objects.filter(ticket=ticket).values("keyword")
     rows = (
-        TicketKeyword.objects.filter(team_id=ticket.team_id, keyword__in=mine)
-        .exclude(ticket=ticket)
-        .filter(ticket__status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED])
+        TicketKeyword.objects.filter(ticket_id__in=recent, keyword__in=mine)
         .values("ticket_id")
         .annotate(shared=Count("id"))
         .order_by("-shared", "-ticket_id")[:limit]
