@@ -30,14 +30,42 @@ _INJECTION = re.compile(
 )
 
 
+# Every alternative above needs one of these substrings; most customer text has none of them, so
+# this pre-check lets the screen skip the regex (15 us -> 1 us per short text; bench/llm_gateway).
+_TRIGGERS = (
+    "ignor",
+    "disregard",
+    "forget",
+    "overrid",
+    "bypass",
+    "you are now",
+    "from now on",
+    "instruction",
+    "system",
+    "developer",
+    "jailbreak",
+    "prompt",
+    "act as",
+    "pretend",
+    "<",
+    "[",
+    "##",
+)
+
+
+def _suspicious(text: str) -> bool:
+    low = text.lower()
+    return any(t in low for t in _TRIGGERS) and bool(_INJECTION.search(text))
+
+
 def looks_like_injection(text: str) -> bool:
     """True when customer text tries to instruct the model; the item goes to human review."""
-    return bool(text) and bool(_INJECTION.search(text))
+    return bool(text) and _suspicious(text)
 
 
 def screen_inputs(values: dict[str, str]) -> list[str]:
     """Names of the inputs that look like injection attempts."""
-    return [name for name, value in values.items() if value and _INJECTION.search(value)]
+    return [name for name, value in values.items() if value and _suspicious(value)]
 
 
 # --- output length ---------------------------------------------------------------------------

@@ -46,7 +46,8 @@ def test_offline_bulk_answers_every_item_in_process_with_one_ledger_row_each(acc
     assert run.results["deal-7"].data == {"subject": "Re: Deal 7 renewal", "priority": "normal"}
     assert run.results["acct"].injection_suspected
     assert LLMCall.objects.filter(outcome=Outcome.OFFLINE, feature="test.bulk").count() == 51
-    assert LLMCall.objects.about(account).get().pk == run.results["acct"].call_id
+    row = LLMCall.objects.about(account).get()
+    assert row.flags == ["injection:subject"] and row.provider == "offline" and row.latency_ms >= 0
 
 
 def test_duplicate_item_keys_are_refused():
