@@ -87,19 +87,59 @@ def write_offline(inputs: dict) -> str:
     return text[:MAX_CHARS]
 
 
+@dataclass(frozen=True)
+class DealBrief:
+    """The deal fields a nudge is written from (loaded in bulk, no model instances)."""
+
+    pk: int
+    name: str
+    account_name: str
+    stage_name: str
+    amount: float
+    owner_name: str
+    contact_name: str
+    preferred_channel: str
+    next_step: str
+
+    FIELDS = (
+        "pk",
+        "name",
+        "account__name",
+        "stage__name",
+        "amount",
+        "owner__first_name",
+        "owner__last_name",
+        "owner__username",
+        "primary_contact__name",
+        "primary_contact__preferred_channel",
+        "next_step",
+    )
+
+    @classmethod
+    def from_row(cls, row) -> DealBrief:
+        pk, name, account, stage, amount, first, last, username, contact, channel, next_step = row
+        owner = f"{first} {last}".strip() or username or "unassigned"
+        return cls(pk, name, account, stage, float(amount), owner, contact or "", channel or "email", next_step)
+
+
 def nudge_inputs(
-    *, deal, facts_why: str, codes: list[str], details: list[str], tone: str, last_ours: str, last_theirs: str
+    *,
+    deal: DealBrief,
+    facts_why: str,
+    codes: list[str],
+    details: list[str],
+    tone: str,
+    last_ours: str,
+    last_theirs: str,
 ) -> dict:
-    contact = deal.primary_contact
-    owner = deal.owner
     return {
         "deal_name": deal.name,
-        "account_name": deal.account.name,
-        "stage": deal.stage.name,
+        "account_name": deal.account_name,
+        "stage": deal.stage_name,
         "amount": f"{deal.amount:.0f}",
-        "owner_name": (owner.get_full_name() or owner.get_username()) if owner else "unassigned",
-        "contact_name": contact.name if contact else "",
-        "preferred_channel": contact.preferred_channel if contact else "email",
+        "owner_name": deal.owner_name,
+        "contact_name": deal.contact_name,
+        "preferred_channel": deal.preferred_channel,
         "why_now": facts_why,
         "warnings": "; ".join(f"{c}: {d}" for c, d in zip(codes, details, strict=True)),
         "tone": tone,

@@ -1,9 +1,9 @@
 """Email-thread signals (the seed's metrics module), pure: plain values in, dataclasses out.
 
-Reply time: for every message from one side that answers the other, the time since the *first*
-unanswered message of the other side (two follow-ups then a reply a day after the second is a
-slow reply, not a fast one). "Usual" reply time is the median of those gaps, per thread and per
-contact. Messages are sorted here, so out-of-order timestamps do not matter; empty threads and
+Reply time: for every message from one side that answers the other, the time since the other
+side's latest message (the set-based scan computes exactly this with one LAG window). "Usual"
+reply time is the median of those gaps, per thread and per contact. Silence is measured from the
+*first* of our unanswered messages (`waiting_since`): follow-ups do not restart it. Messages are sorted here, so out-of-order timestamps do not matter; empty threads and
 one-message threads give `None` medians instead of errors.
 """
 
@@ -67,13 +67,15 @@ def reply_gaps(messages: Iterable[Message]) -> tuple[list[float], list[float], d
     ordered = sorted(messages, key=lambda m: m.at)
     theirs: list[float] = []
     ours: list[float] = []
-    run_side: str | None = None
+    prev: Message | None = None
     run_start: datetime | None = None
     for m in ordered:
-        if m.side != run_side:
-            if run_side is not None and run_start is not None:
-                (theirs if m.side == THEIRS else ours).append(_hours(m.at, run_start))
-            run_side, run_start = m.side, m.at
+        if prev is None or m.side != prev.side:
+            if prev is not None:
+                (theirs if m.side == THEIRS else ours).append(_hours(m.at, prev.at))
+            run_start = m.at
+        prev = m
+    run_side = prev.side if prev is not None else None
     waiting_since = run_start if run_side == OURS else None
     return theirs, ours, waiting_since
 
@@ -120,13 +122,9 @@ def contact_reply_hours(threads: Iterable[Sequence[Message]]) -> dict[str, float
     gaps: dict[str, list[float]] = {}
     for thread in threads:
         ordered = sorted(thread, key=lambda m: m.at)
-        run_side: str | None = None
-        run_start: datetime | None = None
-        for m in ordered:
-            if m.side != run_side:
-                if m.side == THEIRS and run_side == OURS and run_start is not None and m.contact:
-                    gaps.setdefault(m.contact.lower(), []).append(_hours(m.at, run_start))
-                run_side, run_start = m.side, m.at
+        for prev, m in zip(ordered, ordered[1:], strict=False):
+            if m.side == THEIRS and prev.side == OURS and m.contact:
+                gaps.setdefault(m.contact.lower(), []).append(_hours(m.at, prev.at))
     return {contact: statistics.median(values) for contact, values in gaps.items()}
 
 

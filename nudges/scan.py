@@ -1,23 +1,27 @@
 """The stale scan as set-based queries: deal facts and reply-speed signals for many deals at once.
 
-A handful of statements per call, whatever the number of deals (no per-deal queries):
+Two statements whatever the number of deals (no per-deal queries):
   1. the open deals with their stage and primary contact;
-  2. per deal: last inbound email, last non-email touch, engaged contacts, and the first of our
-     emails still unanswered (`waiting_since`);
-  3. per contact: the median time they take to answer us, from reply gaps computed with window
-     functions (the same definition as `nudges.metrics.reply_gaps`).
-The pure `nudges.rules.evaluate` then decides each deal.
+  2. one pass over their conversation touches (emails, calls, meetings; in or out) in
+     (deal, time) order — the order of the `activity_deal_time_idx` index — with a LAG window
+     giving each touch the one before it, grouped by deal into: reply gaps (their touch right
+     after ours) and their median, `waiting_since` (the first of our touches since their last
+     one, when they owe the answer), the last conversation touch, and the engaged contacts.
+A contact's usual reply time is the median of their gaps over all their deals: equal to the
+deal's own median when the contact is on one deal; a third, small query pools the gaps of
+contacts who answered on several deals. On SQLite (no percentile_cont) the medians are taken in
+Python from the same window rows. The pure `nudges.rules.evaluate` then decides each deal.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import FloatField
-from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
 from django.utils.timezone import is_naive, make_aware
 
@@ -26,18 +30,22 @@ from nudges.rules import DealFacts
 
 A = Activity._meta.db_table
 D = Deal._meta.db_table
-NON_EMAIL_TOUCHES = tuple(k for k in Activity.MEANINGFUL_KINDS if k != Activity.Kind.EMAIL)
+TOUCH_KINDS = ("email", "call", "meeting")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    last_touch_at: datetime | None
+    waiting_since: datetime | None
+    median_reply_hours: float | None
+    gaps: int
+    engaged: int
+    replier_id: int | None
 
 
 def _in(values: Iterable) -> tuple[str, list]:
     values = list(values)
     return ", ".join(["%s"] * len(values)), values
-
-
-def _gap_hours_sql() -> str:
-    if connection.vendor == "postgresql":
-        return "EXTRACT(EPOCH FROM (occurred_at - prev_run_at)) / 3600.0"
-    return "(julianday(occurred_at) - julianday(prev_run_at)) * 24.0"
 
 
 def _scope(deal_ids, team_ids) -> tuple[str, list]:
@@ -54,107 +62,222 @@ def _scope(deal_ids, team_ids) -> tuple[str, list]:
     return " AND ".join(where), params
 
 
-def deal_email_facts(*, deal_ids=None, team_ids=None) -> dict[int, tuple]:
-    """deal_id -> (last_other_touch_at, engaged_contacts, waiting_since)."""
-    scope, params = _scope(deal_ids, team_ids)
-    other_sql, other_params = _in(NON_EMAIL_TOUCHES)
-    engaged_sql, engaged_params = _in((Activity.Kind.CALL, Activity.Kind.MEETING))
-    sql = f"""
-        WITH per_deal AS (
-            SELECT a.deal_id,
-                   MAX(CASE WHEN a.kind = 'email' AND a.direction = 'in' THEN a.occurred_at END) AS last_in,
-                   MAX(CASE WHEN a.kind IN ({other_sql}) THEN a.occurred_at END) AS last_other,
-                   COUNT(DISTINCT CASE WHEN a.direction = 'in' OR a.kind IN ({engaged_sql})
-                                       THEN a.contact_id END) AS engaged
-            FROM {A} a JOIN {D} d ON d.id = a.deal_id
-            WHERE {scope}
-            GROUP BY a.deal_id
-        ), waiting AS (
-            SELECT a.deal_id, MIN(a.occurred_at) AS waiting_since
-            FROM {A} a JOIN per_deal p ON p.deal_id = a.deal_id
-            WHERE a.kind = 'email' AND a.direction = 'out' AND (p.last_in IS NULL OR a.occurred_at > p.last_in)
-            GROUP BY a.deal_id
-        )
-        SELECT p.deal_id, p.last_other, p.engaged, w.waiting_since
-        FROM per_deal p LEFT JOIN waiting w ON w.deal_id = p.deal_id
-    """  # noqa: S608 - only table names and %s placeholders are interpolated
-    with connection.cursor() as cur:
-        cur.execute(sql, [*other_params, *engaged_params, *params])
-        rows = cur.fetchall()
-    return {deal_id: (_dt(last_other), engaged, _dt(waiting)) for deal_id, last_other, engaged, waiting in rows}
+def _deal_filter(deal_ids) -> tuple[str, list]:
+    """The same deal list on the activity side, so a chunk reads its deals' rows by index
+    instead of merge-joining the whole table."""
+    if deal_ids is None:
+        return "", []
+    sql, params = _in(deal_ids)
+    return f"AND a.deal_id IN ({sql})", params
 
 
-def contact_reply_medians(*, contact_ids=None) -> dict[int, float]:
-    """contact_id -> median hours they take to answer the first of our unanswered emails."""
-    scope, params = "", []
-    if contact_ids is not None:
-        contact_ids = [c for c in contact_ids if c is not None]
-        if not contact_ids:
-            return {}
-        sql, params = _in(contact_ids)
-        scope = f"AND a.deal_id IN (SELECT DISTINCT deal_id FROM {A} WHERE contact_id IN ({sql}))"  # noqa: S608
-    runs = f"""
+def _touches_cte(scope: str, extra: str = "") -> str:
+    kinds = ", ".join(f"'{k}'" for k in TOUCH_KINDS)
+    return f"""
         WITH e AS (
-            SELECT a.id, a.deal_id, a.thread_id, a.contact_id, a.direction, a.occurred_at,
-                   LAG(a.direction) OVER (PARTITION BY a.deal_id, a.thread_id ORDER BY a.occurred_at, a.id) AS prev_dir
-            FROM {A} a
-            WHERE a.kind = 'email' AND a.direction IN ('in', 'out') AND a.deal_id IS NOT NULL {scope}
-        ), runs AS (
-            SELECT contact_id, direction, occurred_at,
-                   LAG(direction) OVER (PARTITION BY deal_id, thread_id ORDER BY occurred_at, id) AS prev_run_dir,
-                   LAG(occurred_at) OVER (PARTITION BY deal_id, thread_id ORDER BY occurred_at, id) AS prev_run_at
-            FROM e
-            WHERE prev_dir IS NULL OR prev_dir <> direction
+            SELECT a.deal_id, a.contact_id, a.kind, a.direction, a.occurred_at,
+                   LAG(a.direction) OVER w AS prev_dir,
+                   LAG(a.occurred_at) OVER w AS prev_at
+            FROM {A} a JOIN {D} d ON d.id = a.deal_id
+            WHERE a.kind IN ({kinds}) AND a.direction IN ('in', 'out') AND {scope} {extra}
+            WINDOW w AS (PARTITION BY a.deal_id ORDER BY a.occurred_at)
         )
-    """  # noqa: S608
-    gap = _gap_hours_sql()
-    where = "direction = 'in' AND prev_run_dir = 'out' AND contact_id IS NOT NULL"
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            median_sql = f"SELECT contact_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY {gap}) FROM runs"  # noqa: S608
-            cur.execute(f"{runs} {median_sql} WHERE {where} GROUP BY contact_id", params)
-            return {cid: float(h) for cid, h in cur.fetchall()}
-        cur.execute(runs + f"SELECT contact_id, {gap} FROM runs WHERE {where}", params)  # noqa: S608
-        gaps: dict[int, list[float]] = {}
-        for cid, hours in cur.fetchall():
-            gaps.setdefault(cid, []).append(float(hours))
-    return {cid: statistics.median(v) for cid, v in gaps.items()}
+    """  # noqa: S608 - only table names, constants and %s placeholders are interpolated
+
+
+_ROWS = "SELECT deal_id, contact_id, kind, direction, occurred_at, prev_dir, prev_at FROM e"
+_GAPS = "SELECT contact_id, occurred_at, prev_at FROM e WHERE direction = 'in' AND prev_dir = 'out' AND contact_id IN "
 
 
 def _dt(value):
-    """SQLite returns aggregates over datetimes as strings."""
-    if value is None or isinstance(value, datetime):
-        return value
+    """SQLite returns datetimes from raw SQL as strings."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return make_aware(value, UTC) if is_naive(value) else value
     parsed = parse_datetime(str(value))
     return make_aware(parsed, UTC) if parsed is not None and is_naive(parsed) else parsed
 
 
+def _hours(later, earlier) -> float:
+    return (later - earlier).total_seconds() / 3600
+
+
+def conversations(*, deal_ids=None, team_ids=None) -> tuple[dict[int, Conversation], dict[int, float]]:
+    """(deal_id -> Conversation, contact_id -> pooled median reply hours), aggregated in Python
+    from the window rows: the portable path (SQLite has no percentile_cont)."""
+    scope, params = _scope(deal_ids, team_ids)
+    extra, extra_params = _deal_filter(deal_ids)
+    convs = _conversations_in_python(scope + " " + extra, [*params, *extra_params])
+    scope, params = scope + " " + extra, [*params, *extra_params]
+    return convs, _pooled_medians(convs, scope, params)
+
+
+def _conversations_in_python(scope: str, params: list) -> dict[int, Conversation]:
+    sql = _touches_cte(scope) + _ROWS
+    per_deal: dict[int, list] = defaultdict(list)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for row in cur.fetchall():
+            per_deal[row[0]].append(row)
+    convs = {}
+    for deal_id, rows in per_deal.items():
+        last = last_in = last_out_run = replier = None
+        gaps: list[float] = []
+        engaged = set()
+        for _, contact_id, kind, direction, at, prev_dir, prev_at in rows:
+            at, prev_at = _dt(at), _dt(prev_at)
+            last = at if last is None or at > last else last
+            if direction == "in":
+                last_in = at if last_in is None or at > last_in else last_in
+                replier = contact_id if contact_id is not None else replier
+                if prev_dir == "out":
+                    gaps.append(_hours(at, prev_at))
+            elif prev_dir in (None, "in"):
+                last_out_run = at if last_out_run is None or at > last_out_run else last_out_run
+            if contact_id is not None and (direction == "in" or kind in ("call", "meeting")):
+                engaged.add(contact_id)
+        waiting = last_out_run if last_out_run and (last_in is None or last_out_run > last_in) else None
+        median = statistics.median(gaps) if gaps else None
+        convs[deal_id] = Conversation(last, waiting, median, len(gaps), len(engaged), replier)
+    return convs
+
+
+def _pooled_medians(convs: dict[int, Conversation], scope: str, params: list) -> dict[int, float]:
+    """Per contact: their deal's median, or all their gaps pooled when they answered on several deals."""
+    by_contact: dict[int, list[int]] = defaultdict(list)
+    for deal_id, c in convs.items():
+        if c.replier_id is not None and c.gaps:
+            by_contact[c.replier_id].append(deal_id)
+    medians = {cid: convs[ids[0]].median_reply_hours for cid, ids in by_contact.items() if len(ids) == 1}
+    several = [cid for cid, ids in by_contact.items() if len(ids) > 1]
+    if several:
+        sql, p = _in(several)
+        deals_sql, deals_p = _in(d for cid in several for d in by_contact[cid])
+        rows_sql = _touches_cte(scope, "AND a.deal_id IN (" + deals_sql + ")") + _GAPS + "(" + sql + ")"
+        pooled: dict[int, list[float]] = defaultdict(list)
+        with connection.cursor() as cur:
+            cur.execute(rows_sql, [*params, *deals_p, *p])
+            for cid, at, prev_at in cur.fetchall():
+                pooled[cid].append(_hours(_dt(at), _dt(prev_at)))
+        medians.update({cid: statistics.median(v) for cid, v in pooled.items()})
+    return {cid: float(m) for cid, m in medians.items() if m is not None}
+
+
+_PG_FACTS = """
+    , c AS (
+        SELECT deal_id,
+               MAX(occurred_at) AS last_touch,
+               MAX(occurred_at) FILTER (WHERE direction = 'in') AS last_in,
+               MAX(occurred_at) FILTER (WHERE direction = 'out' AND (prev_dir IS NULL OR prev_dir = 'in')) AS last_out_run,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (occurred_at - prev_at)) / 3600.0)
+                   FILTER (WHERE direction = 'in' AND prev_dir = 'out') AS median_h,
+               COUNT(*) FILTER (WHERE direction = 'in' AND prev_dir = 'out') AS gaps,
+               -- the rules only ask "more than one?": min/max answer it without a per-deal sort
+               MIN(contact_id) FILTER (WHERE direction = 'in' OR kind IN ('call', 'meeting')) AS engaged_min,
+               MAX(contact_id) FILTER (WHERE direction = 'in' OR kind IN ('call', 'meeting')) AS engaged_max,
+               MAX(contact_id) FILTER (WHERE direction = 'in') AS replier
+        FROM e GROUP BY deal_id
+    )
+    SELECT d.id, d.team_id, d.amount::float8, EXTRACT(EPOCH FROM d.last_activity_at)::float8,
+           EXTRACT(EPOCH FROM d.created_at)::float8, d.stage_id, EXTRACT(EPOCH FROM d.stage_changed_at)::float8,
+           d.next_step_due, d.snoozed_until, d.primary_contact_id, ct.name,
+           EXTRACT(EPOCH FROM c.last_touch)::float8, EXTRACT(EPOCH FROM c.last_in)::float8,
+           EXTRACT(EPOCH FROM c.last_out_run)::float8, c.median_h, c.gaps,
+           CASE WHEN c.engaged_min IS NULL THEN 0 WHEN c.engaged_min = c.engaged_max THEN 1 ELSE 2 END, c.replier
+    FROM {D} d
+    LEFT JOIN c ON c.deal_id = d.id
+    LEFT JOIN {C} ct ON ct.id = d.primary_contact_id
+    WHERE {scope}
+"""
+
+
+def _collect_pg(deal_ids, team_ids) -> list[tuple[int, DealFacts]]:
+    """One statement, primitive columns (epoch seconds): loading 100,000 rows of datetimes and
+    decimals through the ORM costs more than the query itself."""
+    from crm.models import Contact, Stage
+
+    scope, params = _scope(deal_ids, team_ids)
+    extra, extra_params = _deal_filter(deal_ids)
+    sql = _touches_cte(scope, extra) + _PG_FACTS.format(D=D, C=Contact._meta.db_table, scope=scope)
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, *extra_params, *params])
+        rows = cur.fetchall()
+    stages = {s.pk: (s.name, s.stale_after_days) for s in Stage.objects.all()}
+    convs = {}
+    for r in rows:
+        if r[16] is not None:  # has touches
+            convs[r[0]] = Conversation(None, None, r[14], r[15], r[16], r[17])
+    medians = _pooled_medians(convs, scope + " " + extra, [*params, *extra_params])
+    when = _epoch
+    out = []
+    for (
+        deal_id, team_id, amount, last_activity, created, stage_id, stage_changed, next_due, snoozed,
+        contact_id, contact_name, last_touch, last_in, last_out_run, _median, _gaps, engaged, replier,
+    ) in rows:  # fmt: skip
+        waiting = last_out_run if last_out_run and (last_in is None or last_out_run > last_in) else None
+        other = last_activity if last_activity and (last_touch is None or last_activity > last_touch) else None
+        usual = medians.get(contact_id) if contact_id is not None else None
+        if usual is None and replier is not None:
+            usual = medians.get(replier)
+        stage_name, stale_after = stages.get(stage_id, ("", None))
+        out.append(
+            (
+                team_id,
+                DealFacts(
+                    deal_id=deal_id,
+                    amount=amount or 0.0,
+                    last_touch_at=when(last_activity),
+                    created_at=when(created),
+                    status=Deal.Status.OPEN,
+                    stage_name=stage_name,
+                    stage_stale_after_days=stale_after,
+                    stage_changed_at=when(stage_changed),
+                    next_step_due=next_due,
+                    snoozed_until=snoozed,
+                    contacts_engaged=engaged or 0,
+                    contact_name=contact_name or "",
+                    waiting_since=when(waiting),
+                    usual_reply_hours=usual,
+                    last_other_touch_at=when(other),
+                ),
+            )
+        )
+    return out
+
+
+def _epoch(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
 def collect_facts(*, deal_ids=None, team_ids=None) -> list[tuple[int, DealFacts]]:
     """[(team_id, DealFacts)] for the open deals in scope."""
+    if connection.vendor == "postgresql":
+        return _collect_pg(deal_ids, team_ids)
     deals = Deal.objects.open()
     if deal_ids is not None:
         deals = deals.filter(id__in=list(deal_ids))
     if team_ids is not None:
         deals = deals.filter(team_id__in=list(team_ids))
-    rows = deals.annotate(amount_f=Cast("amount", FloatField())).values_list(
-        "id",
-        "team_id",
-        "amount_f",
-        "last_activity_at",
-        "created_at",
-        "status",
-        "stage__name",
-        "stage__stale_after_days",
-        "stage_changed_at",
-        "next_step_due",
-        "snoozed_until",
-        "primary_contact_id",
-        "primary_contact__name",
+    rows = list(
+        deals.values_list(
+            "id",
+            "team_id",
+            "amount",
+            "last_activity_at",
+            "created_at",
+            "status",
+            "stage__name",
+            "stage__stale_after_days",
+            "stage_changed_at",
+            "next_step_due",
+            "snoozed_until",
+            "primary_contact_id",
+            "primary_contact__name",
+        )
     )
-    rows = list(rows)
-    email = deal_email_facts(deal_ids=deal_ids, team_ids=team_ids)
-    contact_scope = None if deal_ids is None and team_ids is None else {r[11] for r in rows}
-    medians = contact_reply_medians(contact_ids=contact_scope)
+    convs, medians = conversations(deal_ids=deal_ids, team_ids=team_ids)
+    empty = Conversation(None, None, None, 0, 0, None)
     out = []
     for (
         deal_id,
@@ -171,13 +294,18 @@ def collect_facts(*, deal_ids=None, team_ids=None) -> list[tuple[int, DealFacts]
         contact_id,
         contact_name,
     ) in rows:
-        last_other, engaged, waiting = email.get(deal_id, (None, 0, None))
+        c = convs.get(deal_id, empty)
+        # A note, LinkedIn message etc. after the last conversation touch restarts the silence.
+        other = last_touch if last_touch and (c.last_touch_at is None or last_touch > c.last_touch_at) else None
+        usual = medians.get(contact_id) if contact_id is not None else None
+        if usual is None and c.replier_id is not None:
+            usual = medians.get(c.replier_id)
         out.append(
             (
                 team_id,
                 DealFacts(
                     deal_id=deal_id,
-                    amount=amount or 0.0,
+                    amount=float(amount or 0),
                     last_touch_at=last_touch,
                     created_at=created,
                     status=status,
@@ -186,11 +314,11 @@ def collect_facts(*, deal_ids=None, team_ids=None) -> list[tuple[int, DealFacts]
                     stage_changed_at=stage_changed,
                     next_step_due=next_due,
                     snoozed_until=snoozed,
-                    contacts_engaged=engaged,
+                    contacts_engaged=c.engaged,
                     contact_name=contact_name or "",
-                    waiting_since=waiting,
-                    usual_reply_hours=medians.get(contact_id),
-                    last_other_touch_at=last_other,
+                    waiting_since=c.waiting_since,
+                    usual_reply_hours=usual,
+                    last_other_touch_at=other,
                 ),
             )
         )

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from crm import audit
@@ -84,7 +84,9 @@ def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: b
     summary.deals = len(facts)
     configs = _configs({team_id for team_id, _ in facts})
     verdicts = {f.deal_id: (team_id, rules.evaluate(f, configs[team_id], now)) for team_id, f in facts}
-    open_nudges = {n.deal_id: n for n in Nudge.objects.open().filter(deal_id__in=deal_ids)}
+    open_nudges = {
+        n.deal_id: n for n in Nudge.objects.open().filter(deal_id__in=deal_ids).only("id", "deal_id", "input_hash")
+    }
     # Expire open nudges whose deal no longer qualifies (touched, scheduled, snoozed, closed).
     stale_ids = {deal_id for deal_id, (_, v) in verdicts.items() if v.nudge}
     expire = [n.pk for deal_id, n in open_nudges.items() if deal_id not in stale_ids]
@@ -95,10 +97,19 @@ def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: b
     if not stale_ids:
         return summary
     # A dismissed nudge stays dismissed until the deal is touched or a new warning appears.
-    dismissed: dict[int, Nudge] = {}
-    for n in Nudge.objects.filter(deal_id__in=stale_ids, status=Nudge.Status.DISMISSED).order_by("acted_at"):
-        dismissed[n.deal_id] = n
-    deals = Deal.objects.select_related("account", "stage", "owner", "primary_contact").in_bulk(list(stale_ids))
+    dismissed: dict[int, tuple] = {}
+    dismissed_rows = (
+        Nudge.objects.filter(deal_id__in=stale_ids, status=Nudge.Status.DISMISSED)
+        .order_by("acted_at")
+        .values_list("deal_id", "acted_at", "warning_codes")
+    )
+    for deal_id, acted_at, codes in dismissed_rows:
+        dismissed[deal_id] = (acted_at, set(filter(None, codes.split(","))))
+    last_touch = dict(Deal.objects.filter(pk__in=stale_ids).values_list("pk", "last_activity_at"))
+    deals = {
+        row[0]: ai.DealBrief.from_row(row)
+        for row in Deal.objects.filter(pk__in=stale_ids).values_list(*ai.DealBrief.FIELDS)
+    }
     threads = _threads(list(stale_ids))
     to_create: list[Nudge] = []
     to_update: list[Nudge] = []
@@ -107,11 +118,8 @@ def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: b
         team_id, verdict = verdicts[deal_id]
         deal = deals[deal_id]
         prior = dismissed.get(deal_id)
-        if (
-            prior is not None
-            and (deal.last_activity_at is None or prior.acted_at > deal.last_activity_at)
-            and set(verdict.codes) <= set(prior.warning_list)
-        ):
+        touched = last_touch.get(deal_id)
+        if prior is not None and (touched is None or prior[0] > touched) and set(verdict.codes) <= prior[1]:
             summary.suppressed += 1
             continue
         thread = threads.get(deal_id, [])
@@ -133,7 +141,10 @@ def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: b
             summary.unchanged += 1
             continue
         pending.append((str(deal_id), inputs, deal, team_id, verdict, tone, digest, existing))
-    written_all = ai.write_nudges([(key, inputs, deal) for key, inputs, deal, *_ in pending], force_refresh=force)
+    # `about` only needs the type and pk (the gateway's ledger links each call to its deal).
+    written_all = ai.write_nudges(
+        [(key, inputs, Deal(pk=deal.pk)) for key, inputs, deal, *_ in pending], force_refresh=force
+    )
     fields = ["warnings", "warning_codes", "why_now", "text", "urgency", "idle_days", "tone", "offline"]
     fields += ["provider", "input_hash", "flags", "updated_at"]
     for key, _inputs, _deal, team_id, verdict, tone, digest, existing in pending:
@@ -163,10 +174,25 @@ def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: b
             # A concurrent scan of the same deal loses quietly to the one-open-nudge constraint.
             Nudge.objects.bulk_create(to_create, ignore_conflicts=True, batch_size=1000)
         if to_update:
-            Nudge.objects.bulk_update(to_update, fields, batch_size=1000)
+            _update_rows(to_update, fields)
     summary.created = len(to_create)
     summary.updated = len(to_update)
     return summary
+
+
+def _update_rows(nudges: list[Nudge], fields: list[str]) -> None:
+    """One parameterised UPDATE per row through executemany (psycopg pipelines it): Django's
+    bulk_update builds a CASE per field and row, which costs seconds per 500 rows."""
+    meta = Nudge._meta
+    columns = [meta.get_field(f) for f in fields]
+    sets = ", ".join(f"{connection.ops.quote_name(c.column)} = %s" for c in columns)
+    sql = f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {sets} WHERE id = %s AND status = %s"  # noqa: S608
+    params = [
+        [*(c.get_db_prep_save(getattr(n, c.attname), connection) for c in columns), n.pk, Nudge.Status.OPEN]
+        for n in nudges
+    ]
+    with connection.cursor() as cur:
+        cur.executemany(sql, params)
 
 
 def scan_nudges(*, team_ids=None, now: datetime | None = None, chunk_size: int | None = None) -> int:

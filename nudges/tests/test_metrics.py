@@ -20,8 +20,10 @@ def msg(side, hours, body="", contact="dana@x.example"):
         ([msg(THEIRS, 0)], [], [], None),
         ([msg(OURS, 0), msg(THEIRS, 5)], [5], [], None),
         ([msg(OURS, 0), msg(THEIRS, 5), msg(OURS, 6), msg(THEIRS, 30)], [5, 24], [1], None),
-        # two follow-ups, then a reply: measured from the first unanswered email
-        ([msg(OURS, 0), msg(OURS, 48), msg(THEIRS, 50)], [50], [], None),
+        # two follow-ups, then a reply: answered 2 h after our latest email
+        ([msg(OURS, 0), msg(OURS, 48), msg(THEIRS, 50)], [2], [], None),
+        # ... but silence runs from the first unanswered one
+        ([msg(THEIRS, 0), msg(OURS, 5), msg(OURS, 48)], [], [5], 5),
         # they wrote, we answered, then silence: waiting since our answer
         ([msg(THEIRS, 0), msg(OURS, 3), msg(OURS, 10)], [], [3], 3),
     ],

@@ -201,3 +201,31 @@ def test_demo_load_creates_nudges_for_the_demo_world(db):
     assert demo.load().startswith("Nudges:")
     assert Nudge.objects.count() == count
     assert "open" in line
+
+
+def test_usual_reply_time_pools_every_deal_of_the_contact(deal, account, contact, agent, stages):
+    from nudges import scan
+
+    other = Deal.objects.create(
+        team=account.team,
+        account=account,
+        primary_contact=contact,
+        owner=agent,
+        name="Second deal",
+        stage=stages["lead"],
+        amount=100,
+    )
+    # deal: Dana answered after 1 h; other: after 9 h and 11 h -> pooled median 9 h
+    add_email(deal, direction="out", days_ago=5, hours=1)
+    add_email(deal, direction="in", days_ago=5)
+    add_email(other, direction="out", days_ago=9, hours=9)
+    add_email(other, direction="in", days_ago=9)
+    add_email(other, direction="out", days_ago=4, hours=11)
+    add_email(other, direction="in", days_ago=4)
+    add_email(other, direction="out", days_ago=2, body="Any news?")
+    facts = {f.deal_id: f for _, f in scan.collect_facts(deal_ids=[deal.pk, other.pk])}
+    assert facts[deal.pk].usual_reply_hours == pytest.approx(9, abs=0.01)
+    assert facts[other.pk].usual_reply_hours == pytest.approx(9, abs=0.01)
+    assert facts[deal.pk].waiting_since is None
+    assert facts[other.pk].waiting_since is not None
+    assert facts[other.pk].contacts_engaged == 1

@@ -1,0 +1,234 @@
+"""Deal nudges benchmark on PostgreSQL, the seed's approach timed in the same run.
+
+    .venv/bin/python -m bench.nudges
+    BENCH_DEALS=100000 BENCH_MESSAGES=1000000 BENCH_GENERATE=10000 .venv/bin/python -m bench.nudges
+    BENCH_REUSE=1 ...   # keep the data loaded by the previous run
+
+Uses DATABASE_URL (default postgres://postgres@127.0.0.1:5432/nt_bench_nudges; the name must contain
+"bench"; it is created when missing). Measures:
+  1. the stale scan with reply-speed signals (set-based queries + the pure rules), median of 3;
+  2. the seed's approach on the same data: load crm_events.csv + emails.json, loop in Python;
+  3. generating nudges for BENCH_GENERATE stale deals with the offline provider, writes included;
+  4. the stream's first-event latency after a nudge is stored, through uvicorn (ASGI), 20 samples.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import queue
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nt_bench_nudges")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ["LLM_PROVIDER"] = "offline"
+os.environ.pop("ANTHROPIC_API_KEY", None)
+
+DEALS = int(os.environ.get("BENCH_DEALS", "100000"))
+MESSAGES = int(os.environ.get("BENCH_MESSAGES", "1000000"))
+GENERATE = int(os.environ.get("BENCH_GENERATE", "10000"))
+REUSE = os.environ.get("BENCH_REUSE") == "1"
+OUT = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / "nt_bench_nudges"
+
+
+def ensure_database(url: str) -> None:
+    import dj_database_url
+    import psycopg
+
+    cfg = dj_database_url.parse(url)
+    if "bench" not in cfg["NAME"]:
+        sys.exit("Refusing to run against a database whose name does not contain 'bench'.")
+    admin = psycopg.connect(
+        host=cfg["HOST"],
+        port=cfg["PORT"] or 5432,
+        user=cfg["USER"],
+        password=cfg["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    with admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone():
+            admin.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
+
+
+ensure_database(os.environ["DATABASE_URL"])
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from rest_framework.authtoken.models import Token  # noqa: E402
+
+from bench.nudges import data  # noqa: E402
+from crm.models import Membership, Team  # noqa: E402
+from nudges import rules, scan, services  # noqa: E402
+from nudges.models import Nudge, NudgeSettings  # noqa: E402
+
+
+def stale_scan(team_ids, now):
+    facts = scan.collect_facts(team_ids=team_ids)
+    configs = {tid: NudgeSettings(team_id=tid).rule_config() for tid in team_ids}
+    verdicts = [rules.evaluate(f, configs[tid], now) for tid, f in facts]
+    return [v for v in verdicts if v.nudge], len(facts)
+
+
+def seed_approach(csv_path: Path, json_path: Path, now: datetime):
+    """The seed's main.py shape: load both files, loop deals in Python, metrics per stale deal."""
+    with open(csv_path, newline="") as f:
+        deals = list(csv.DictReader(f))
+    with open(json_path) as f:
+        emails = json.load(f)
+    threads = {t["deal_id"]: t["thread"] for t in emails}  # (the seed scanned the list per deal)
+    out = []
+    for row in deals:
+        last = datetime.fromisoformat(row["last_activity"]).replace(tzinfo=UTC)
+        idle = (now - last).days
+        urgency = idle * float(row["amount_eur"])
+        if idle < 7 or urgency <= 250:
+            continue
+        thread = sorted(threads.get(row["deal_id"], []), key=lambda m: m["ts"])
+        stamps = [datetime.fromisoformat(m["ts"]) for m in thread]
+        gaps = [(b - a).total_seconds() / 3600 for a, b in zip(stamps, stamps[1:], strict=False)]
+        reply = sum(gaps) / len(gaps) if gaps else None
+        text = " ".join(m["body"] for m in thread).lower()
+        tone = "casual" if any(w in text for w in ("hi ", "hey", "cheers", "!")) else "formal"
+        out.append({"deal_id": row["deal_id"], "urgency": urgency, "reply_hours": reply, "tone": tone})
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stream_latency(team_id: int, deal_ids: list[int], samples: int = 20) -> list[float]:
+    import httpx
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-rep")
+    Membership.objects.get_or_create(user=user, team_id=team_id)
+    token, _ = Token.objects.get_or_create(user=user)
+    port = free_port()
+    env = {**os.environ, "DEBUG": "1", "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--log-level", "warning"],
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        latencies = []
+        for deal_id in deal_ids[:samples]:
+            last = Nudge.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            arrived: queue.Queue = queue.Queue()
+            ready = threading.Event()
+
+            def listen(last_id=last, ready=ready, arrived=arrived):
+                headers = {"Authorization": f"Token {token.key}", "Last-Event-ID": str(last_id)}
+                with httpx.stream("GET", f"{base}/api/nudges/stream/", headers=headers, timeout=30) as r:
+                    for line in r.iter_lines():
+                        if line.startswith("retry:"):
+                            ready.set()
+                        if line.startswith("event: nudge"):
+                            arrived.put(time.perf_counter())
+                            return
+
+            reader = threading.Thread(target=listen, daemon=True)
+            reader.start()
+            ready.wait(10)
+            time.sleep(0.05)  # connected and polling
+            services.refresh_nudges(deal_ids=[deal_id])  # committed on return
+            stored = time.perf_counter()
+            latencies.append((arrived.get(timeout=10) - stored) * 1000)
+            reader.join(5)
+        return latencies
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    now = data.utc_now()
+    OUT.mkdir(parents=True, exist_ok=True)
+    team = Team.objects.filter(slug="bench").first()
+    if not (REUSE and team):
+        t = time.perf_counter()
+        info = data.generate(deals=DEALS, messages=MESSAGES, now=now, out_dir=OUT)
+        print(
+            f"data: {info['deals']:,} deals, {info['messages']:,} emails loaded with COPY in {time.perf_counter() - t:.1f}s"
+        )
+        team = Team.objects.get(slug="bench")
+    Nudge.objects.all().delete()
+
+    runs = []
+    for _ in range(3):
+        t = time.perf_counter()
+        stale, checked = stale_scan([team.pk], now)
+        runs.append(time.perf_counter() - t)
+    scan_s = statistics.median(runs)
+    t = time.perf_counter()
+    facts_only = scan.collect_facts(team_ids=[team.pk])
+    sql_s = time.perf_counter() - t
+    ghosted = sum(1 for v in stale if rules.GHOSTED in v.codes)
+    print(
+        f"stale scan: {checked:,} open deals -> {len(stale):,} stale ({ghosted:,} ghosted) in {scan_s:.2f}s "
+        f"(median of 3: {', '.join(f'{r:.2f}' for r in runs)}; queries alone {sql_s:.2f}s)"
+    )
+    del facts_only
+
+    t = time.perf_counter()
+    seed = seed_approach(OUT / "crm_events.csv", OUT / "emails.json", now)
+    seed_s = time.perf_counter() - t
+    print(
+        f"seed approach (load CSV+JSON, loop in Python): {len(seed):,} stale in {seed_s:.2f}s "
+        f"-> set-based scan is {seed_s / scan_s:.1f}x faster"
+    )
+
+    ids = [v.deal_id for v in stale][: GENERATE + 20]
+    gen_ids, stream_ids = ids[:GENERATE], ids[GENERATE:]
+    t = time.perf_counter()
+    total = services.RefreshSummary()
+    for chunk in services.chunked(gen_ids, 500):
+        total.add(services.refresh_nudges(deal_ids=chunk, now=now))
+    gen_s = time.perf_counter() - t
+    print(
+        f"generate: {total.created:,} nudges for {len(gen_ids):,} stale deals in {gen_s:.2f}s "
+        f"= {total.created / gen_s:,.0f} nudges/s (offline provider, writes included)"
+    )
+    t = time.perf_counter()
+    again = services.RefreshSummary()
+    for chunk in services.chunked(gen_ids, 500):
+        again.add(services.refresh_nudges(deal_ids=chunk, now=now))
+    print(
+        f"rerun on unchanged inputs: {again.unchanged:,} unchanged, {again.created + again.updated} written "
+        f"in {time.perf_counter() - t:.2f}s"
+    )
+
+    lat = stream_latency(team.pk, stream_ids)
+    lat.sort()
+    print(
+        f"stream first-event latency after store (uvicorn, {len(lat)} samples): median {statistics.median(lat):.0f} ms, "
+        f"p95 {lat[int(len(lat) * 0.95) - 1]:.0f} ms, max {lat[-1]:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
