@@ -45,7 +45,7 @@ class RuleConfig:
     enabled: frozenset = ALL_WARNINGS
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a scan builds 100,000 of these and frozen __init__ is 3x slower
 class DealFacts:
     deal_id: int
     amount: float
@@ -80,7 +80,7 @@ class Finding:
         return {"code": self.code, "label": self.label, "detail": self.detail}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verdict:
     deal_id: int
     nudge: bool

@@ -48,9 +48,12 @@ def _in(values: Iterable) -> tuple[str, list]:
     return ", ".join(["%s"] * len(values)), values
 
 
-def _scope(deal_ids, team_ids) -> tuple[str, list]:
+def _scope(deal_ids, team_ids, id_range=None) -> tuple[str, list]:
     """SQL restricting `d` (the deal) to open deals in scope."""
     where, params = ["d.status = %s"], [Deal.Status.OPEN]
+    if id_range is not None:
+        where.append("d.id >= %s AND d.id < %s")
+        params += list(id_range)
     if deal_ids is not None:
         sql, p = _in(deal_ids)
         where.append(f"d.id IN ({sql})")
@@ -62,9 +65,11 @@ def _scope(deal_ids, team_ids) -> tuple[str, list]:
     return " AND ".join(where), params
 
 
-def _deal_filter(deal_ids) -> tuple[str, list]:
+def _deal_filter(deal_ids, id_range=None) -> tuple[str, list]:
     """The same deal list on the activity side, so a chunk reads its deals' rows by index
     instead of merge-joining the whole table."""
+    if id_range is not None and deal_ids is None:
+        return "AND a.deal_id >= %s AND a.deal_id < %s", list(id_range)
     if deal_ids is None:
         return "", []
     sql, params = _in(deal_ids)
@@ -103,11 +108,11 @@ def _hours(later, earlier) -> float:
     return (later - earlier).total_seconds() / 3600
 
 
-def conversations(*, deal_ids=None, team_ids=None) -> tuple[dict[int, Conversation], dict[int, float]]:
+def conversations(*, deal_ids=None, team_ids=None, id_range=None) -> tuple[dict[int, Conversation], dict[int, float]]:
     """(deal_id -> Conversation, contact_id -> pooled median reply hours), aggregated in Python
     from the window rows: the portable path (SQLite has no percentile_cont)."""
-    scope, params = _scope(deal_ids, team_ids)
-    extra, extra_params = _deal_filter(deal_ids)
+    scope, params = _scope(deal_ids, team_ids, id_range)
+    extra, extra_params = _deal_filter(deal_ids, id_range)
     convs = _conversations_in_python(scope + " " + extra, [*params, *extra_params])
     scope, params = scope + " " + extra, [*params, *extra_params]
     return convs, _pooled_medians(convs, scope, params)
@@ -192,13 +197,13 @@ _PG_FACTS = """
 """
 
 
-def _collect_pg(deal_ids, team_ids) -> list[tuple[int, DealFacts]]:
+def _collect_pg(deal_ids, team_ids, id_range=None) -> list[tuple[int, DealFacts]]:
     """One statement, primitive columns (epoch seconds): loading 100,000 rows of datetimes and
     decimals through the ORM costs more than the query itself."""
     from crm.models import Contact, Stage
 
-    scope, params = _scope(deal_ids, team_ids)
-    extra, extra_params = _deal_filter(deal_ids)
+    scope, params = _scope(deal_ids, team_ids, id_range)
+    extra, extra_params = _deal_filter(deal_ids, id_range)
     sql = _touches_cte(scope, extra) + _PG_FACTS.format(D=D, C=Contact._meta.db_table, scope=scope)
     with connection.cursor() as cur:
         cur.execute(sql, [*params, *extra_params, *params])
@@ -209,7 +214,7 @@ def _collect_pg(deal_ids, team_ids) -> list[tuple[int, DealFacts]]:
         if r[16] is not None:  # has touches
             convs[r[0]] = Conversation(None, None, r[14], r[15], r[16], r[17])
     medians = _pooled_medians(convs, scope + " " + extra, [*params, *extra_params])
-    when = _epoch
+    fromtimestamp = datetime.fromtimestamp
     out = []
     for (
         deal_id, team_id, amount, last_activity, created, stage_id, stage_changed, next_due, snoozed,
@@ -227,38 +232,36 @@ def _collect_pg(deal_ids, team_ids) -> list[tuple[int, DealFacts]]:
                 DealFacts(
                     deal_id=deal_id,
                     amount=amount or 0.0,
-                    last_touch_at=when(last_activity),
-                    created_at=when(created),
+                    last_touch_at=(None if last_activity is None else fromtimestamp(last_activity, UTC)),
+                    created_at=(None if created is None else fromtimestamp(created, UTC)),
                     status=Deal.Status.OPEN,
                     stage_name=stage_name,
                     stage_stale_after_days=stale_after,
-                    stage_changed_at=when(stage_changed),
+                    stage_changed_at=(None if stage_changed is None else fromtimestamp(stage_changed, UTC)),
                     next_step_due=next_due,
                     snoozed_until=snoozed,
                     contacts_engaged=engaged or 0,
                     contact_name=contact_name or "",
-                    waiting_since=when(waiting),
+                    waiting_since=(None if waiting is None else fromtimestamp(waiting, UTC)),
                     usual_reply_hours=usual,
-                    last_other_touch_at=when(other),
+                    last_other_touch_at=(None if other is None else fromtimestamp(other, UTC)),
                 ),
             )
         )
     return out
 
 
-def _epoch(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def collect_facts(*, deal_ids=None, team_ids=None) -> list[tuple[int, DealFacts]]:
+def collect_facts(*, deal_ids=None, team_ids=None, id_range=None) -> list[tuple[int, DealFacts]]:
     """[(team_id, DealFacts)] for the open deals in scope."""
     if connection.vendor == "postgresql":
-        return _collect_pg(deal_ids, team_ids)
+        return _collect_pg(deal_ids, team_ids, id_range)
     deals = Deal.objects.open()
     if deal_ids is not None:
         deals = deals.filter(id__in=list(deal_ids))
     if team_ids is not None:
         deals = deals.filter(team_id__in=list(team_ids))
+    if id_range is not None:
+        deals = deals.filter(id__gte=id_range[0], id__lt=id_range[1])
     rows = list(
         deals.values_list(
             "id",
@@ -276,7 +279,7 @@ def collect_facts(*, deal_ids=None, team_ids=None) -> list[tuple[int, DealFacts]
             "primary_contact__name",
         )
     )
-    convs, medians = conversations(deal_ids=deal_ids, team_ids=team_ids)
+    convs, medians = conversations(deal_ids=deal_ids, team_ids=team_ids, id_range=id_range)
     empty = Conversation(None, None, None, 0, 0, None)
     out = []
     for (
@@ -323,3 +326,54 @@ def collect_facts(*, deal_ids=None, team_ids=None) -> list[tuple[int, DealFacts]
             )
         )
     return out
+
+
+def stale_verdicts(*, team_ids=None, now=None, workers: int = 1) -> tuple[list, int]:
+    """The whole stale scan: ([Verdict] that need a nudge, deals checked).
+
+    `workers` > 1 splits the deals into id ranges scanned concurrently, each on its own database
+    connection: what the chunked Celery fan-out does across worker processes.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+    from django.db.models import Max, Min
+    from django.utils import timezone
+
+    from nudges import rules
+    from nudges.models import NudgeSettings
+
+    now = now or timezone.now()
+    deals = Deal.objects.open()
+    if team_ids is not None:
+        deals = deals.filter(team_id__in=list(team_ids))
+    bounds = deals.aggregate(lo=Min("id"), hi=Max("id"))
+    if bounds["lo"] is None:
+        return [], 0
+    configs: dict[int, rules.RuleConfig] = {}
+
+    def config(team_id):
+        if team_id not in configs:
+            configs[team_id] = NudgeSettings.for_team(team_id).rule_config()
+        return configs[team_id]
+
+    def part(id_range):
+        try:
+            facts = collect_facts(team_ids=team_ids, id_range=id_range)
+            evaluate = rules.evaluate
+            return [v for v in (evaluate(f, config(t), now) for t, f in facts) if v.nudge], len(facts)
+        finally:
+            if workers > 1:
+                connections.close_all()
+
+    lo, hi = bounds["lo"], bounds["hi"] + 1
+    step = -(-(hi - lo) // workers)
+    ranges = [(a, min(a + step, hi)) for a in range(lo, hi, step)]
+    for team_id in deals.values_list("team_id", flat=True).distinct():
+        config(team_id)  # read settings once, before the threads start
+    if workers == 1:
+        results = [part(r) for r in ranges]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(part, ranges))
+    return [v for stale, _ in results for v in stale], sum(n for _, n in results)

@@ -229,3 +229,14 @@ def test_usual_reply_time_pools_every_deal_of_the_contact(deal, account, contact
     assert facts[deal.pk].waiting_since is None
     assert facts[other.pk].waiting_since is not None
     assert facts[other.pk].contacts_engaged == 1
+
+
+def test_whole_scan_finds_the_stale_deals_of_the_teams(stale_deal, fresh_deal, foreign_stale_deal, team):
+    from nudges import scan
+
+    stale, checked = scan.stale_verdicts(team_ids=[team.pk])
+    assert checked == 2
+    assert [v.deal_id for v in stale] == [stale_deal.pk]
+    everything, checked = scan.stale_verdicts()
+    assert checked == 3
+    assert {v.deal_id for v in everything} == {stale_deal.pk, foreign_stale_deal.pk}
