@@ -589,15 +589,54 @@ def _ledger_row(prep: _Prepared, result: LLMResult, outcome: str, error_kind: st
 
 
 def _record(prep, result, outcome, error_kind="", *, batched=False) -> LLMResult:
-    row = _ledger_row(prep, result, outcome, error_kind, batched=batched)
-    row.save(force_insert=True)
-    result.call_id = row.pk
+    result.call_id = _insert_call(_ledger_row(prep, result, outcome, error_kind, batched=batched))
     return result
 
 
+# The two statements every call runs (ledger insert, cache lookup) are written once as SQL from
+# the models' own field definitions: compiling them through the ORM cost more than the rest of a
+# cached call put together (bench/llm_gateway). Values still go through each field's own
+# get_db_prep_save / from_db_value, so types and JSON handling match the ORM exactly.
+
+
+def _insert_call(row: LLMCall) -> int:
+    from django.db import connection
+
+    fields = [f for f in LLMCall._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    sql = f"INSERT INTO {quote(LLMCall._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608 - names from the model
+    returning = connection.features.can_return_columns_from_insert
+    if returning:
+        sql += f" RETURNING {quote(LLMCall._meta.pk.column)}"
+    values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    return row.pk
+
+
+_CACHE_COLUMNS = ("text", "data", "flags", "provider", "model", "input_tokens", "output_tokens")
+
+
 def _cache_get(prep: _Prepared) -> LLMResult | None:
-    hit = CachedReply.objects.live().filter(key=_key(prep)).first()
-    return _from_cache(prep, hit) if hit else None
+    from django.db import connection
+
+    meta = CachedReply._meta
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {', '.join(quote(meta.get_field(c).column) for c in _CACHE_COLUMNS)} FROM {quote(meta.db_table)} "  # noqa: S608
+        f"WHERE {quote(meta.get_field('key').column)} = %s AND {quote(meta.get_field('expires_at').column)} > %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_key(prep), connection.ops.adapt_datetimefield_value(timezone.now())])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    values = dict(zip(_CACHE_COLUMNS, found, strict=True))
+    for name in ("data", "flags"):
+        values[name] = meta.get_field(name).from_db_value(values[name], None, connection)
+    return _from_cache(prep, CachedReply(**values))
 
 
 def _from_cache(prep: _Prepared, hit: CachedReply) -> LLMResult:

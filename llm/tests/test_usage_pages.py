@@ -181,3 +181,34 @@ def test_offline_calls_are_counted_on_the_page(client, manager):
     client.force_login(manager)
     summary = client.get(reverse("llm:usage")).context["summary"]
     assert summary.rows[0].feature == "test.draft" and summary.rows[0].calls == 3
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"until": "0001-01-01"},
+        {"since": "9999-12-31"},
+        {"since": "0001-01-01", "until": "9999-12-31"},
+        {"feature": "x" * 500},
+        {"feature": "nul\x00char"},
+        {"since": "2026-13-45"},
+    ],
+)
+def test_odd_filters_never_500(client, manager, params):
+    api = APIClient()
+    api.force_authenticate(manager)
+    assert api.get("/api/llm/usage/", params).status_code in (200, 400)
+    client.force_login(manager)
+    assert client.get(reverse("llm:usage"), params).status_code == 200
+
+
+def test_api_ledger_list_query_count_is_flat(manager, account, django_assert_max_num_queries):
+    api = APIClient()
+    api.force_authenticate(manager)
+    for _ in range(30):
+        call(content_type_id=None)
+        ask(feature="test.draft", system="s", prompt="p", inputs={"customer": "Dana"}, about=account)
+    with django_assert_max_num_queries(6):
+        response = api.get("/api/llm/calls/")
+    assert response.status_code == 200 and len(response.json()["results"]) == 50
+    assert {r["about_type"] for r in response.json()["results"]} == {"", "account"}
