@@ -46,12 +46,22 @@ class ThreadSignals:
         return median(self.our_reply_hours)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GhostVerdict:
     ghosted: bool
     silent_hours: float | None
     usual_hours: float | None
-    reason: str
+    limit_hours: float | None = None
+
+    @property
+    def reason(self) -> str:
+        if self.silent_hours is None:
+            return "they wrote last"
+        if self.usual_hours is None:
+            return "no reply history to compare with"
+        if self.ghosted:
+            return f"silent {self.silent_hours:.0f} h, usually answers in {self.usual_hours:.0f} h"
+        return f"silent {self.silent_hours:.0f} h, within {self.limit_hours:.0f} h"
 
 
 def median(values: Sequence[float]) -> float | None:
@@ -133,14 +143,12 @@ def ghosted(
 ) -> GhostVerdict:
     """Silent for more than `factor` × their usual reply time (and at least `min_hours`)."""
     if waiting_since is None:
-        return GhostVerdict(False, None, usual_hours, "they wrote last")
-    silent = max(0.0, _hours(now, waiting_since))
+        return GhostVerdict(False, None, usual_hours)
+    silent = max(0.0, (now - waiting_since).total_seconds() / 3600)
     if usual_hours is None:
-        return GhostVerdict(False, silent, None, "no reply history to compare with")
+        return GhostVerdict(False, silent, None)
     limit = max(factor * usual_hours, min_hours)
-    if silent > limit:
-        return GhostVerdict(True, silent, usual_hours, f"silent {silent:.0f} h, usually answers in {usual_hours:.0f} h")
-    return GhostVerdict(False, silent, usual_hours, f"silent {silent:.0f} h, within {limit:.0f} h")
+    return GhostVerdict(silent > limit, silent, usual_hours, limit)
 
 
 def humanize_hours(hours: float) -> str:

@@ -67,14 +67,45 @@ class DealFacts:
     last_other_touch_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _hours_text(hours: float) -> str:
+    if hours < 36:
+        return _plural(max(1, round(hours)), "hour")
+    return _plural(round(hours / 24), "day")
+
+
+@dataclass(slots=True)
 class Finding:
+    """One warning. Its text is built on demand: a scan decides 100,000 deals but only the
+    nudges it writes need words."""
+
     code: str
-    detail: str
+    args: tuple = ()
 
     @property
     def label(self) -> str:
         return LABELS[self.code]
+
+    @property
+    def detail(self) -> str:
+        a = self.args
+        if self.code == NO_ACTIVITY:
+            idle, stage, stage_days, global_days = a
+            expects = (
+                f"where this stage expects {stage_days}" if stage_days else f"past the {global_days}-day threshold"
+            )
+            return f"idle {_plural(idle, 'day')} in {stage} {expects}"
+        if self.code == GHOSTED:
+            who, usual, silent = a
+            return f"{who} usually answers within {_hours_text(usual)} and has been silent for {_hours_text(silent)}"
+        if self.code == NEXT_STEP_OVERDUE:
+            return f"next step was due {_plural(a[0], 'day')} ago"
+        if self.code == STALLED_IN_STAGE:
+            return f"{_plural(a[0], 'day')} in {a[1]}"
+        return "only one contact ever engaged" if a[0] else "nobody at the customer has engaged yet"
 
     def as_dict(self) -> dict:
         return {"code": self.code, "label": self.label, "detail": self.detail}
@@ -88,11 +119,19 @@ class Verdict:
     urgency: float
     threshold_days: int
     warnings: tuple[Finding, ...] = field(default_factory=tuple)
-    reason: str = ""  # why there is no nudge, or the "why now" text when there is
+    skip: str = ""  # why there is no nudge
 
     @property
     def codes(self) -> list[str]:
         return [w.code for w in self.warnings]
+
+    @property
+    def reason(self) -> str:
+        """Why there is no nudge, or the "why now" text when there is."""
+        if not self.nudge:
+            return self.skip
+        why = "; ".join(f.detail for f in self.warnings)
+        return why[0].upper() + why[1:]
 
 
 def idle_days(last_touch_at: datetime | None, created_at: datetime, now: datetime) -> int:
@@ -105,45 +144,29 @@ def urgency(idle: int, amount: float) -> float:
     return float(idle) * float(amount)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _hours_text(hours: float) -> str:
-    if hours < 36:
-        return _plural(max(1, round(hours)), "hour")
-    return _plural(round(hours / 24), "day")
-
-
 def evaluate(facts: DealFacts, config: RuleConfig, now: datetime) -> Verdict:
     today = now.date()
-    idle = idle_days(facts.last_touch_at, facts.created_at, now)
-    score = urgency(idle, facts.amount)
+    since = facts.last_touch_at or facts.created_at
+    idle = max(0, (now - since).days)
+    score = float(idle) * facts.amount
     threshold = facts.stage_stale_after_days or config.min_idle_days
 
-    def no(reason: str) -> Verdict:
-        return Verdict(facts.deal_id, False, idle, score, threshold, (), reason)
-
     if facts.status != "open":
-        return no(f"deal is {facts.status}")
+        return Verdict(facts.deal_id, False, idle, score, threshold, (), f"deal is {facts.status}")
     if facts.snoozed_until and facts.snoozed_until > today:
-        return no(f"snoozed until {facts.snoozed_until.isoformat()}")
+        return Verdict(facts.deal_id, False, idle, score, threshold, (), f"snoozed until {facts.snoozed_until}")
     if facts.next_step_due and facts.next_step_due >= today:
-        return no(f"next step scheduled for {facts.next_step_due.isoformat()}")
+        reason = f"next step scheduled for {facts.next_step_due}"
+        return Verdict(facts.deal_id, False, idle, score, threshold, (), reason)
 
     on = config.enabled
     found: list[Finding] = []
     stage = facts.stage_name or "this stage"
-    if NO_ACTIVITY in on and idle >= threshold and score > config.min_urgency:
-        expects = (
-            f"where this stage expects {facts.stage_stale_after_days}"
-            if facts.stage_stale_after_days
-            else f"past the {config.min_idle_days}-day threshold"
-        )
-        found.append(Finding(NO_ACTIVITY, f"idle {_plural(idle, 'day')} in {stage} {expects}"))
-    if GHOSTED in on:
-        waiting = facts.waiting_since
-        if waiting is not None and facts.last_other_touch_at is not None and facts.last_other_touch_at > waiting:
+    if idle >= threshold and score > config.min_urgency and NO_ACTIVITY in on:
+        found.append(Finding(NO_ACTIVITY, (idle, stage, facts.stage_stale_after_days, config.min_idle_days)))
+    waiting = facts.waiting_since
+    if waiting is not None and GHOSTED in on:
+        if facts.last_other_touch_at is not None and facts.last_other_touch_at > waiting:
             waiting = facts.last_other_touch_at
         ghost = metrics.ghosted(
             waiting_since=waiting,
@@ -154,30 +177,22 @@ def evaluate(facts: DealFacts, config: RuleConfig, now: datetime) -> Verdict:
         )
         if ghost.ghosted:
             who = facts.contact_name.split()[0] if facts.contact_name else "the buyer"
-            found.append(
-                Finding(
-                    GHOSTED,
-                    f"{who} usually answers within {_hours_text(ghost.usual_hours)} "
-                    f"and has been silent for {_hours_text(ghost.silent_hours)}",
-                )
-            )
-    if NEXT_STEP_OVERDUE in on and facts.next_step_due is not None:
+            found.append(Finding(GHOSTED, (who, ghost.usual_hours, ghost.silent_hours)))
+    if facts.next_step_due is not None and NEXT_STEP_OVERDUE in on:
         late = (today - facts.next_step_due).days
         if late > config.next_step_grace_days:
-            found.append(Finding(NEXT_STEP_OVERDUE, f"next step was due {_plural(late, 'day')} ago"))
-    if STALLED_IN_STAGE in on and facts.stage_changed_at is not None:
+            found.append(Finding(NEXT_STEP_OVERDUE, (late,)))
+    if facts.stage_changed_at is not None and STALLED_IN_STAGE in on:
         in_stage = (now - facts.stage_changed_at).days
         if in_stage >= config.stalled_in_stage_days:
-            found.append(Finding(STALLED_IN_STAGE, f"{_plural(in_stage, 'day')} in {stage}"))
+            found.append(Finding(STALLED_IN_STAGE, (in_stage, stage)))
     if not found:
-        if idle < threshold:
-            return no(f"idle {idle} of {threshold} days")
-        return no(f"urgency {score:.0f} not above {config.min_urgency:.0f}")
-    if SINGLE_THREADED in on and facts.contacts_engaged <= 1 and facts.amount >= config.single_threaded_min_amount:
-        found.append(
-            Finding(
-                SINGLE_THREADED, "only one contact ever engaged" if facts.contacts_engaged else "no contact engaged"
-            )
+        reason = (
+            f"idle {idle} of {threshold} days"
+            if idle < threshold
+            else f"urgency {score:.0f} not above {config.min_urgency:.0f}"
         )
-    why = "; ".join(f.detail for f in found)
-    return Verdict(facts.deal_id, True, idle, score, threshold, tuple(found), why[0].upper() + why[1:])
+        return Verdict(facts.deal_id, False, idle, score, threshold, (), reason)
+    if facts.contacts_engaged <= 1 and facts.amount >= config.single_threaded_min_amount and SINGLE_THREADED in on:
+        found.append(Finding(SINGLE_THREADED, (facts.contacts_engaged,)))
+    return Verdict(facts.deal_id, True, idle, score, threshold, tuple(found))
