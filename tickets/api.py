@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.models import is_manager
-from tickets import inbox, rules, services
+from tickets import cache, inbox, rules, services
 from tickets import serializers as s
 from tickets.models import Delivery, Draft, Message, Ticket, TopicAlert, WeightSet
 
@@ -63,7 +63,7 @@ class TicketListView(TicketMixin, APIView):
                 team_id=q.get("team"),
                 assignee=q.get("assignee"),
                 terms=terms,
-                boost=WeightSet.current().topic_alert_boost,
+                boost=cache.topic_alert_boost(),
                 limit=q["limit"],
                 cursor=q.get("cursor"),
             )
@@ -380,17 +380,13 @@ class TopicAlertView(APIView):
             )
         except DjangoValidationError as exc:
             raise _django_errors(exc) from exc
-        from tickets.views import forget_alert
-
-        forget_alert(request.user)
+        cache.forget_alert(request.user)
         return Response(s.TopicAlertSerializer(alert).data, status=201)
 
     @extend_schema(request=None, responses={204: None}, summary="Clear your alert", operation_id="topic_alerts_clear")
     def delete(self, request):
         services.clear_topic_alert(user=request.user)
-        from tickets.views import forget_alert
-
-        forget_alert(request.user)
+        cache.forget_alert(request.user)
         return Response(status=204)
 
 
@@ -419,9 +415,7 @@ class WeightsView(APIView):
         ws = services.create_weight_set(
             actor=request.user, values={f: d[f] for f in WeightSet.FIELDS}, note=d.get("note", "")
         )
-        from django.core.cache import cache
-
-        cache.delete("tickets:boost")
+        cache.forget_boost()
         return Response(s.WeightSetSerializer(ws).data, status=201)
 
 

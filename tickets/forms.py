@@ -17,16 +17,14 @@ class InboxFilterForm(forms.Form):
     assignee = forms.ChoiceField(required=False, choices=())
     cursor = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, data=None, *, memberships=(), **kwargs):
+    def __init__(self, data=None, *, teams=(), people=(), **kwargs):
         super().__init__(data, **kwargs)
-        teams = {m.team_id: m.team.name for m in memberships}
-        users = {m.user_id: (m.user.get_full_name() or m.user.get_username()) for m in memberships}
-        self.fields["team"].choices = [("", "All my teams"), *sorted(teams.items(), key=lambda kv: kv[1])]
+        self.fields["team"].choices = [("", "All my teams"), *teams]
         self.fields["assignee"].choices = [
             ("", "Anyone"),
             ("me", "Me"),
             ("none", "Unassigned"),
-            *[(str(pk), name) for pk, name in sorted(users.items(), key=lambda kv: kv[1])],
+            *[(str(pk), name) for pk, name in people],
         ]
 
 

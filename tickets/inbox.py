@@ -2,11 +2,12 @@
 
 Without a topic alert a page is one indexed query: (team, status, score, id) walked backwards from
 the cursor. With an alert the order is score + boost for matching tickets, which no index holds, so
-the page is the merge of two indexed queries: matching tickets (found through the precomputed
-keyword index, ordered by score) and non-matching ones (the score index, skipping matches). The
-first 50 of the merge are exactly the first 50 of the boosted order, because each list is already
-in boosted order and the lists are disjoint. The match count rides along in the first query as an
-uncorrelated subquery. No OFFSET and no COUNT over the whole table: page 200 costs what page 1 does.
+the page merges two indexed queries: matching tickets (ids and scores from the precomputed keyword
+index and the covering ticket_match_idx, with the match count as a window count) and non-matching
+ones (the score index, skipping matches, with display columns); then one primary-key lookup fetches
+the display columns of the matching tickets that made the page. The first 50 of the merge are
+exactly the first 50 of the boosted order, because each list is already in boosted order and the
+lists are disjoint. No OFFSET and no COUNT over the whole table: page 200 costs what page 1 does.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, F, FloatField, Func, OuterRef, Subquery, Value
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Value, Window
 
 from crm.models import Membership, is_admin
 from tickets.models import Ticket, TicketKeyword
@@ -26,19 +27,20 @@ class BadCursor(ValueError):
     pass
 
 
-def encode_cursor(eff: float, pk: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([repr(float(eff)), int(pk)]).encode()).decode()
+def encode_cursor(eff: float, pk: int, matches: int = 0) -> str:
+    return base64.urlsafe_b64encode(json.dumps([repr(float(eff)), int(pk), int(matches)]).encode()).decode()
 
 
-def decode_cursor(cursor: str | None) -> tuple[float, int] | None:
+def decode_cursor(cursor: str | None) -> tuple[float, int, int] | None:
+    """(effective score, id, topic-alert match count as of the first page)."""
     if not cursor:
         return None
     try:
-        eff, pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        eff, pk, matches = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         value = float(eff)
         if not math.isfinite(value):
             raise ValueError(eff)
-        return value, int(pk)
+        return value, int(pk), max(0, int(matches))
     except (ValueError, TypeError, UnicodeError) as exc:
         raise BadCursor("This page link is no longer valid: start from the first page.") from exc
 
@@ -91,10 +93,6 @@ LIST_FIELDS = (
 )
 
 
-def _count(qs):
-    return Subquery(qs.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1])
-
-
 def page(
     user,
     *,
@@ -110,25 +108,18 @@ def page(
     """Raises BadCursor for a cursor that does not decode."""
     after = decode_cursor(cursor)
     terms = list(terms or [])
-    base = Ticket.objects.visible_to(user).select_related("account", "assignee").only(*LIST_FIELDS)
-    if status:
-        base = base.filter(status=status)
-    if channel:
-        base = base.filter(channel=channel)
-    if team_id:
-        base = base.filter(team_id=team_id)
-    if assignee == "me":
-        base = base.filter(assignee=user)
-    elif assignee == "none":
-        base = base.filter(assignee__isnull=True)
-    elif assignee:
-        base = base.filter(assignee_id=int(assignee))
+    base = (
+        Ticket.objects.visible_to(user)
+        .select_related("account", "assignee")
+        .only(*LIST_FIELDS)
+        .filter(**_plain_filters(user, status, channel, team_id, assignee))
+    )
     filters = {"status": status, "channel": channel, "team": team_id, "assignee": assignee}
 
     if not terms:
         qs = base.smart_order()
         if after:
-            qs = qs.after(*after)
+            qs = qs.after(after[0], after[1])
         rows = list(qs[: limit + 1])
         for t in rows:
             t.eff, t.matches_alert = t.score, False
@@ -137,30 +128,74 @@ def page(
     keywords = TicketKeyword.objects.filter(keyword__in=terms)
     if team_id:
         keywords = keywords.filter(team_id=team_id)
-    elif not is_admin(user):
+    if not is_admin(user):
         keywords = keywords.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
-    matching = base.filter(pk__in=keywords.values("ticket_id"))
     boost_value = Value(float(boost), output_field=FloatField())
-    a = matching.annotate(eff=F("score") + boost_value, match_count=_count(matching)).smart_order()
+    # Matching tickets: (id, score) only, so PostgreSQL answers from the keyword index and the
+    # covering ticket_match_idx without touching table rows. The match count rides along as a
+    # window count on the first page and travels in the cursor after that.
+    matching = (
+        Ticket.objects.visible_to(user)
+        .filter(pk__in=keywords.values("ticket_id"))
+        .filter(**_plain_filters(user, status, channel, team_id, assignee))
+        .annotate(eff=F("score") + boost_value)
+    )
     if after:
-        a = a.boosted_after(*after)
-    a_rows = list(a[: limit + 1])
+        a = matching.boosted_after(after[0], after[1]).annotate(match_count=Value(after[2]))
+    else:
+        a = matching.annotate(match_count=Window(Count("pk")))
+    a_rows = list(a.order_by("-eff", "-pk").values_list("pk", "eff", "match_count")[: limit + 1])
+    matches = a_rows[0][2] if a_rows else (after[2] if after else 0)
+    # Non-matching tickets: walk the score index, skipping matches, with the display columns.
     b = base.filter(~Exists(TicketKeyword.objects.filter(ticket_id=OuterRef("pk"), keyword__in=terms))).smart_order()
     if after:
-        b = b.after(*after)
+        b = b.after(after[0], after[1])
     b_rows = list(b[: limit + 1])
-    matches = a_rows[0].match_count if a_rows else matching.count()
-    for t in a_rows:
-        t.matches_alert = True
     for t in b_rows:
         t.eff, t.matches_alert = t.score, False
-    merged = sorted(a_rows + b_rows, key=lambda t: (t.eff, t.pk), reverse=True)
-    return _finish(merged, limit, terms, matches, cursor, filters)
+    candidates = sorted(
+        [(eff, pk, None) for pk, eff, _ in a_rows] + [(t.eff, t.pk, t) for t in b_rows],
+        reverse=True,
+        key=lambda c: (c[0], c[1]),
+    )
+    shown = candidates[: limit + 1]
+    wanted = [pk for eff, pk, t in shown if t is None]
+    if wanted:
+        # Display columns for the matching tickets that made the page: one lookup by primary key.
+        fetched = {t.pk: t for t in base.filter(pk__in=wanted)}
+        rows = []
+        for eff, pk, t in shown:
+            if t is None:
+                t = fetched.get(pk)
+                if t is None:  # closed between the two queries
+                    continue
+                t.eff, t.matches_alert = eff, True
+            rows.append(t)
+    else:
+        rows = [t for _, _, t in shown]
+    return _finish(rows, limit, terms, matches, cursor, filters)
+
+
+def _plain_filters(user, status, channel, team_id, assignee) -> dict:
+    out = {}
+    if status:
+        out["status"] = status
+    if channel:
+        out["channel"] = channel
+    if team_id:
+        out["team_id"] = team_id
+    if assignee == "me":
+        out["assignee"] = user
+    elif assignee == "none":
+        out["assignee__isnull"] = True
+    elif assignee:
+        out["assignee_id"] = int(assignee)
+    return out
 
 
 def _finish(rows, limit, terms, matches, cursor, filters) -> InboxPage:
     shown = rows[:limit]
-    next_cursor = encode_cursor(shown[-1].eff, shown[-1].pk) if len(rows) > limit and shown else None
+    next_cursor = encode_cursor(shown[-1].eff, shown[-1].pk, matches) if len(rows) > limit and shown else None
     return InboxPage(shown, next_cursor, terms, matches, limit, cursor, filters)
 
 

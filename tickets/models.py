@@ -108,14 +108,19 @@ class Ticket(models.Model):
     ACTIVE_STATUSES = (Status.OPEN, Status.PENDING)
     TRIAGE_FIELDS = ("sentiment", "category", "difficulty", "language")
 
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="tickets")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tickets")
+    # Every index on this table is rewritten when a rescore UPDATE touches the score, so the
+    # foreign keys covered by a composite index below (team, account) or rarely filtered on
+    # (assignee within a team, escalated_by) carry no index of their own.
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="tickets", db_index=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tickets", db_index=False)
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
     subject = models.CharField(max_length=300)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
-    assignee = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    assignee = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets", db_index=False
+    )
     external_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -165,7 +170,9 @@ class Ticket(models.Model):
     follow_up_at = models.DateTimeField(null=True, blank=True)
     follow_up_note = models.CharField(max_length=300, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
-    escalated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    escalated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     escalation_reason = models.CharField(max_length=300, blank=True)
 
     objects = TicketQuerySet.as_manager()
@@ -176,6 +183,11 @@ class Ticket(models.Model):
             # The inbox: one team, one status, smart order, keyset pages walk this backwards.
             models.Index(fields=["team", "status", "score", "id"], name="ticket_inbox_idx"),
             models.Index(fields=["status", "score", "id"], name="ticket_status_score_idx"),
+            # Topic-alert matches: ids from the keyword index are checked and ranked from this
+            # index alone (an index-only scan on PostgreSQL), never from the wide table rows.
+            models.Index(
+                fields=["id"], include=["team", "status", "score", "channel", "assignee"], name="ticket_match_idx"
+            ),
             models.Index(fields=["account", "-created_at", "-id"], name="ticket_account_created_idx"),
             models.Index(fields=["status", "sla_due_at"], name="ticket_status_sla_idx"),
             models.Index(fields=["follow_up_at"], condition=Q(follow_up_at__isnull=False), name="ticket_follow_up_idx"),
@@ -310,8 +322,9 @@ class TicketKeyword(models.Model):
     The team is copied here so "matching tickets in team X" is one index range, not a scan.
     """
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="keywords")
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    # Lookups by ticket use the unique (ticket, keyword) index; by team, the (team, keyword, ticket) one.
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="keywords", db_index=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
     keyword = models.CharField(max_length=rules.MAX_KEYWORD_LENGTH)
 
     class Meta:

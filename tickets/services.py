@@ -25,7 +25,7 @@ from django.utils import timezone
 from crm import audit
 from crm.models import MANAGER_GROUP, Account, AuditEvent, Contact, Membership, Team
 from llm.guardrails import looks_like_injection
-from tickets import ai, rules
+from tickets import ai, cache, rules
 from tickets.models import (
     Channel,
     Delivery,
@@ -632,6 +632,7 @@ def create_weight_set(*, actor, values: dict, note: str = "") -> WeightSet:
         **{f: float(values[f]) for f in WeightSet.FIELDS},
     )
     audit.record(actor=actor, action=AuditEvent.Action.CREATE, obj=ws, before={})
+    transaction.on_commit(cache.forget_boost)
     from tickets import tasks
 
     tasks.rescore_open_tickets_task.delay_on_commit(ws.version)
@@ -653,16 +654,21 @@ def set_topic_alert(*, user, text: str, expires_at: datetime | None = None) -> T
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
     TopicAlert.objects.filter(user=user, cleared_at__isnull=True).update(cleared_at=timezone.now())
-    return TopicAlert.objects.create(user=user, text=text[:500], terms=parsed.terms, expires_at=expires_at)
+    alert = TopicAlert.objects.create(user=user, text=text[:500], terms=parsed.terms, expires_at=expires_at)
+    transaction.on_commit(lambda: cache.forget_alert(user))
+    cache.forget_alert(user)
+    return alert
 
 
 def clear_topic_alert(*, user) -> int:
-    return TopicAlert.objects.filter(user=user, cleared_at__isnull=True).update(cleared_at=timezone.now())
+    n = TopicAlert.objects.filter(user=user, cleared_at__isnull=True).update(cleared_at=timezone.now())
+    cache.forget_alert(user)
+    return n
 
 
 def active_alert_terms(user) -> list[str]:
-    alert = TopicAlert.objects.active().filter(user=user).only("terms").first()
-    return list(alert.terms) if alert else []
+    alert = cache.active_alert(user)
+    return list(alert["terms"]) if alert else []
 
 
 # --- Drafts -------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.models import Membership, Team, is_manager
-from tickets import inbox, services
+from crm.models import is_manager
+from tickets import cache, inbox, services
 from tickets.forms import (
     EscalateForm,
     FollowUpForm,
@@ -27,7 +27,7 @@ from tickets.forms import (
     TriageForm,
     WeightSetForm,
 )
-from tickets.models import Delivery, Draft, EscalationNotice, Ticket, TopicAlert, WeightSet
+from tickets.models import Delivery, Draft, EscalationNotice, Ticket, WeightSet
 
 
 def _errors(exc: ValidationError) -> str:
@@ -43,16 +43,14 @@ def _prefetch_groups(user) -> None:
 
 @require_GET
 def inbox_view(request):
-    """The smart inbox. Queries: session, user, groups, filter choices, and one (no alert) or two
-    (alert) ticket queries; the agent's saved alert is cached and invalidated when it changes."""
+    """The smart inbox. Queries: session, user, groups, then one ticket query without an alert or
+    three with one (see tickets/inbox.py); alert, boost and filter choices come from tickets.cache."""
     _prefetch_groups(request.user)
-    memberships = list(
-        Membership.objects.filter(team__in=Team.objects.visible_to(request.user)).select_related("team", "user")
-    )
-    form = InboxFilterForm(request.GET or None, memberships=memberships)
+    teams, people = cache.filter_choices(request.user)
+    form = InboxFilterForm(request.GET or None, teams=teams, people=people)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    alert = cached_alert(request.user)
-    weights_boost = cached_boost()
+    alert = cache.active_alert(request.user)
+    weights_boost = cache.topic_alert_boost()
     try:
         page = inbox.page(
             request.user,
@@ -88,40 +86,6 @@ def inbox_view(request):
     return render(request, template, context)
 
 
-def _alert_cache_key(user_id: int) -> str:
-    return f"tickets:alert:{user_id}"
-
-
-def cached_alert(user) -> dict | None:
-    from django.core.cache import cache
-
-    key = _alert_cache_key(user.pk)
-    value = cache.get(key)
-    if value is None:
-        alert = TopicAlert.objects.active().filter(user=user).first()
-        value = {"text": alert.text, "terms": alert.terms, "expires_at": alert.expires_at} if alert else {}
-        cache.set(key, value, 300)
-    if value and value["expires_at"] and value["expires_at"] <= timezone.now():
-        return None
-    return value or None
-
-
-def forget_alert(user) -> None:
-    from django.core.cache import cache
-
-    cache.delete(_alert_cache_key(user.pk))
-
-
-def cached_boost() -> float:
-    from django.core.cache import cache
-
-    boost = cache.get("tickets:boost")
-    if boost is None:
-        boost = WeightSet.current().topic_alert_boost
-        cache.set("tickets:boost", boost, 60)
-    return boost
-
-
 @require_POST
 def alert_set(request):
     form = TopicAlertForm(request.POST)
@@ -137,14 +101,14 @@ def alert_set(request):
         messages.error(
             request, "Could not save the alert: " + "; ".join(e for errs in form.errors.values() for e in errs)
         )
-    forget_alert(request.user)
+    cache.forget_alert(request.user)
     return redirect("tickets:inbox")
 
 
 @require_POST
 def alert_clear(request):
     services.clear_topic_alert(user=request.user)
-    forget_alert(request.user)
+    cache.forget_alert(request.user)
     messages.success(request, "Topic alert cleared.")
     return redirect("tickets:inbox")
 
@@ -176,9 +140,9 @@ def ticket_detail(request, pk):
     _prefetch_groups(request.user)
     ticket = _ticket(request, pk)
     now = timezone.now()
-    alert = cached_alert(request.user)
+    alert = cache.active_alert(request.user)
     terms = alert["terms"] if alert else []
-    boost = cached_boost()
+    boost = cache.topic_alert_boost()
     matches = bool(terms) and ticket.keywords.filter(keyword__in=terms).exists()
     similar, shared = services.similar_tickets(ticket)
     average = services.average_open_score(ticket.team_id)
@@ -363,9 +327,7 @@ def weights(request):
                 values={f: form.cleaned_data[f] for f in WeightSet.FIELDS},
                 note=form.cleaned_data["note"],
             )
-            from django.core.cache import cache
-
-            cache.delete("tickets:boost")
+            cache.forget_boost()
             messages.success(request, f"Weights v{ws.version} in force; open tickets rescored.")
             return redirect("tickets:weights")
     else:

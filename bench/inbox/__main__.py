@@ -131,16 +131,22 @@ def main() -> None:
     Membership.objects.get_or_create(user=user, team=team)
     active = Ticket.objects.open().count()
 
-    # 2. Rescore after a weights change: one UPDATE over every active ticket.
-    values = {**WeightSet.env_defaults(), "urgency": 1.5 + (WeightSet.objects.count() % 2) * 0.01}
-    ws = WeightSet.objects.create(version=WeightSet.current().version + 1, note="bench", **values)
-    t = time.perf_counter()
-    rescored = services.rescore_open_tickets(weights=ws.as_weights())
-    rescore_s = time.perf_counter() - t
+    # 2. Rescore after a weights change: one UPDATE over every active ticket. Twice: the first pass
+    # after a bulk load also sets hint bits on every page; the second is the steady state.
+    rescore_runs = []
+    for _ in range(2):
+        values = {**WeightSet.env_defaults(), "urgency": 1.5 + (WeightSet.objects.count() % 2) * 0.01}
+        ws = WeightSet.objects.create(version=WeightSet.current().version + 1, note="bench", **values)
+        t = time.perf_counter()
+        rescored = services.rescore_open_tickets(weights=ws.as_weights())
+        rescore_runs.append(time.perf_counter() - t)
+        with connection.cursor() as cur:
+            # Not part of the figure: autovacuum does this on its own after a mass UPDATE.
+            cur.execute("VACUUM ANALYZE tickets_ticket")
+        print(f"Rescored {rescored:,} active tickets in {rescore_runs[-1]:.1f} s")
+    rescore_s = rescore_runs[-1]
     with connection.cursor() as cur:
-        # Not part of the rescore figure: autovacuum does this on its own after a mass UPDATE.
-        cur.execute("VACUUM ANALYZE tickets_ticket")
-    print(f"Rescored {rescored:,} active tickets in {rescore_s:.1f} s")
+        cur.execute("VACUUM ANALYZE tickets_ticketkeyword")
 
     terms = rules.parse_alert_terms(ALERT).terms
     boost = ws.topic_alert_boost
@@ -223,7 +229,10 @@ def main() -> None:
     print(f"PostgreSQL {connection.cursor().connection.info.server_version}, {Account.objects.count():,} accounts")
     print(f"Tickets: {Ticket.objects.count():,} in {TEAMS} teams; active {active:,}; team 0 open {team_open:,}")
     print(f"Topic alert '{ALERT}': {matches:,} matching open tickets in team 0")
-    print(f"Rescore after weights change (one UPDATE): {rescore_s:.1f} s for {rescored:,} tickets")
+    print(
+        f"Rescore after weights change (one UPDATE): {rescore_s:.1f} s for {rescored:,} tickets "
+        f"(first pass after the bulk load {rescore_runs[0]:.1f} s)"
+    )
     print(f"First page DB time (inbox queries): p50 {ms(statistics.median(db_times))}, p95 {ms(pct(db_times, 95))}")
     print(
         f"GET /api/tickets whole request: p50 {ms(statistics.median(req_times))}, p95 {ms(pct(req_times, 95))}; "

@@ -1,0 +1,65 @@
+"""Small per-user and global values the inbox reads on every page, cached so a page stays within
+its query budget. Each is invalidated where it changes (alert saved or cleared, weights saved) or
+expires quickly (filter choices: team memberships change rarely and a minute's lag is harmless)."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.utils import timezone
+
+ALERT_TTL = 300
+BOOST_TTL = 60
+CHOICES_TTL = 60
+
+
+def _alert_key(user_id: int) -> str:
+    return f"tickets:alert:{user_id}"
+
+
+def active_alert(user) -> dict | None:
+    """{"text", "terms", "expires_at"} of the user's active topic alert, or None."""
+    from tickets.models import TopicAlert
+
+    value = cache.get(_alert_key(user.pk))
+    if value is None:
+        alert = TopicAlert.objects.active().filter(user=user).first()
+        value = {"text": alert.text, "terms": alert.terms, "expires_at": alert.expires_at} if alert else {}
+        cache.set(_alert_key(user.pk), value, ALERT_TTL)
+    if value and value["expires_at"] and value["expires_at"] <= timezone.now():
+        return None
+    return value or None
+
+
+def forget_alert(user) -> None:
+    cache.delete(_alert_key(user.pk))
+
+
+def topic_alert_boost() -> float:
+    from tickets.models import WeightSet
+
+    boost = cache.get("tickets:boost")
+    if boost is None:
+        boost = WeightSet.current().topic_alert_boost
+        cache.set("tickets:boost", boost, BOOST_TTL)
+    return boost
+
+
+def forget_boost() -> None:
+    cache.delete("tickets:boost")
+
+
+def filter_choices(user) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(teams, people) the user can filter the inbox by: their teams and those teams' members."""
+    from crm.models import Membership, Team
+
+    key = f"tickets:choices:{user.pk}"
+    value = cache.get(key)
+    if value is None:
+        rows = Membership.objects.filter(team__in=Team.objects.visible_to(user)).select_related("team", "user")
+        teams = sorted({(m.team_id, m.team.name) for m in rows}, key=lambda kv: kv[1])
+        people = sorted(
+            {(m.user_id, m.user.get_full_name() or m.user.get_username()) for m in rows}, key=lambda kv: kv[1]
+        )
+        value = (teams, people)
+        cache.set(key, value, CHOICES_TTL)
+    return value
