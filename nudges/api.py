@@ -2,6 +2,7 @@
 and the SSE stream at /api/nudges/stream/ (session or token auth)."""
 
 import django_filters
+from django import forms
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -24,12 +25,23 @@ from nudges.serializers import (
 from nudges.views import _stream_response, api_unauthorized
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A whole, positive id that fits a bigint: anything else is a 400, not a database error."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
 class NudgeFilter(django_filters.FilterSet):
     warning = django_filters.ChoiceFilter(choices=Warning.choices, method="filter_warning")
-    owner = django_filters.NumberFilter(field_name="deal__owner_id")
+    owner = IdFilter(field_name="deal__owner_id")
     stage = django_filters.CharFilter(field_name="deal__stage__slug")
     status = django_filters.ChoiceFilter(choices=Nudge.Status.choices)
-    deal = django_filters.NumberFilter(field_name="deal_id")
+    deal = IdFilter(field_name="deal_id")
 
     class Meta:
         model = Nudge

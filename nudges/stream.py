@@ -51,7 +51,7 @@ def parse_last_event_id(request) -> int:
         value = int(str(raw).strip())
     except ValueError:
         return 0
-    return max(0, value)
+    return max(0, min(value, 2**63 - 1))  # ids are bigints; larger is "nothing yet"
 
 
 def format_event(payload: dict) -> str:

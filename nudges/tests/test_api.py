@@ -155,3 +155,8 @@ def test_outsider_cannot_import_into_my_team(outsider_api, team, stages):
 
 def test_anonymous_api_is_refused(client, nudge):
     assert client.get("/api/nudges/").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("query", ["owner=99999999999999999999999", "deal=-1", "deal=1.5"])
+def test_out_of_range_ids_are_400(api, nudge, query):
+    assert api.get(f"/api/nudges/?{query}").status_code == 400
