@@ -48,15 +48,27 @@ def forget_boost() -> None:
     cache.delete("tickets:boost")
 
 
+def visible_teams(user) -> list[tuple[int, str]]:
+    """(id, name) of the teams whose tickets the user may see."""
+    from crm.models import Team
+
+    key = f"tickets:teams:{user.pk}"
+    value = cache.get(key)
+    if value is None:
+        value = list(Team.objects.visible_to(user).order_by("name").values_list("pk", "name"))
+        cache.set(key, value, CHOICES_TTL)
+    return value
+
+
 def filter_choices(user) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """(teams, people) the user can filter the inbox by: their teams and those teams' members."""
-    from crm.models import Membership, Team
+    from crm.models import Membership
 
     key = f"tickets:choices:{user.pk}"
     value = cache.get(key)
     if value is None:
-        rows = Membership.objects.filter(team__in=Team.objects.visible_to(user)).select_related("team", "user")
-        teams = sorted({(m.team_id, m.team.name) for m in rows}, key=lambda kv: kv[1])
+        teams = visible_teams(user)
+        rows = Membership.objects.filter(team__in=[pk for pk, _ in teams]).select_related("user")
         people = sorted(
             {(m.user_id, m.user.get_full_name() or m.user.get_username()) for m in rows}, key=lambda kv: kv[1]
         )

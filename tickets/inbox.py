@@ -17,6 +17,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Count, Exists, F, FloatField, OuterRef, Value, Window
 
 from crm.models import Membership, is_admin
@@ -115,65 +116,74 @@ def page(
         .filter(**_plain_filters(user, status, channel, team_id, assignee))
     )
     filters = {"status": status, "channel": channel, "team": team_id, "assignee": assignee}
+    # Each walk of the (team, status, score, id) index covers one team; a view over several teams
+    # merges one walk per team (UNION ALL on PostgreSQL) instead of keeping a global score index.
+    teams = [team_id] if team_id else visible_team_ids(user)
+    candidates: list[tuple[float, int, Ticket | None, bool]] = []
+    matches = 0
 
-    if not terms:
-        qs = base.smart_order()
+    if terms:
+        keywords = TicketKeyword.objects.filter(keyword__in=terms)
+        if team_id:
+            keywords = keywords.filter(team_id=team_id)
+        if not is_admin(user):
+            keywords = keywords.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
+        boost_value = Value(float(boost), output_field=FloatField())
+        # Matching tickets: (id, score) only, so PostgreSQL answers from the keyword index and the
+        # covering ticket_match_idx without touching table rows. The match count rides along as a
+        # window count on the first page and travels in the cursor after that.
+        matching = (
+            Ticket.objects.visible_to(user)
+            .filter(pk__in=keywords.values("ticket_id"))
+            .filter(**_plain_filters(user, status, channel, team_id, assignee))
+            .annotate(eff=F("score") + boost_value)
+        )
         if after:
-            qs = qs.after(after[0], after[1])
-        rows = list(qs[: limit + 1])
-        for t in rows:
-            t.eff, t.matches_alert = t.score, False
-        return _finish(rows, limit, terms, 0, cursor, filters)
-
-    keywords = TicketKeyword.objects.filter(keyword__in=terms)
-    if team_id:
-        keywords = keywords.filter(team_id=team_id)
-    if not is_admin(user):
-        keywords = keywords.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
-    boost_value = Value(float(boost), output_field=FloatField())
-    # Matching tickets: (id, score) only, so PostgreSQL answers from the keyword index and the
-    # covering ticket_match_idx without touching table rows. The match count rides along as a
-    # window count on the first page and travels in the cursor after that.
-    matching = (
-        Ticket.objects.visible_to(user)
-        .filter(pk__in=keywords.values("ticket_id"))
-        .filter(**_plain_filters(user, status, channel, team_id, assignee))
-        .annotate(eff=F("score") + boost_value)
-    )
-    if after:
-        a = matching.boosted_after(after[0], after[1]).annotate(match_count=Value(after[2]))
+            a = matching.boosted_after(after[0], after[1]).annotate(match_count=Value(after[2]))
+        else:
+            a = matching.annotate(match_count=Window(Count("pk")))
+        a_rows = list(a.order_by("-eff", "-pk").values_list("pk", "eff", "match_count")[: limit + 1])
+        matches = a_rows[0][2] if a_rows else (after[2] if after else 0)
+        candidates += [(eff, pk, None, True) for pk, eff, _ in a_rows]
+        rest = base.filter(~Exists(TicketKeyword.objects.filter(ticket_id=OuterRef("pk"), keyword__in=terms)))
     else:
-        a = matching.annotate(match_count=Window(Count("pk")))
-    a_rows = list(a.order_by("-eff", "-pk").values_list("pk", "eff", "match_count")[: limit + 1])
-    matches = a_rows[0][2] if a_rows else (after[2] if after else 0)
-    # Non-matching tickets: walk the score index, skipping matches, with the display columns.
-    b = base.filter(~Exists(TicketKeyword.objects.filter(ticket_id=OuterRef("pk"), keyword__in=terms))).smart_order()
+        rest = base
+    rest = rest.smart_order()
     if after:
-        b = b.after(after[0], after[1])
-    b_rows = list(b[: limit + 1])
-    for t in b_rows:
-        t.eff, t.matches_alert = t.score, False
-    candidates = sorted(
-        [(eff, pk, None) for pk, eff, _ in a_rows] + [(t.eff, t.pk, t) for t in b_rows],
-        reverse=True,
-        key=lambda c: (c[0], c[1]),
-    )
+        rest = rest.after(after[0], after[1])
+    if len(teams) == 1:
+        # One team: a single index walk that also brings the display columns.
+        candidates += [(t.score, t.pk, t, False) for t in rest.filter(team_id=teams[0])[: limit + 1]]
+    elif teams:
+        candidates += [(score, pk, None, False) for score, pk in _merged_walks(rest, teams, limit + 1)]
+    candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
     shown = candidates[: limit + 1]
-    wanted = [pk for eff, pk, t in shown if t is None]
-    if wanted:
-        # Display columns for the matching tickets that made the page: one lookup by primary key.
-        fetched = {t.pk: t for t in base.filter(pk__in=wanted)}
-        rows = []
-        for eff, pk, t in shown:
-            if t is None:
-                t = fetched.get(pk)
-                if t is None:  # closed between the two queries
-                    continue
-                t.eff, t.matches_alert = eff, True
-            rows.append(t)
-    else:
-        rows = [t for _, _, t in shown]
+    wanted = [pk for _, pk, t, _ in shown if t is None]
+    # Display columns for rows that came from id-only queries: one lookup by primary key.
+    fetched = {t.pk: t for t in base.filter(pk__in=wanted)} if wanted else {}
+    rows = []
+    for eff, pk, t, matched in shown:
+        t = t or fetched.get(pk)
+        if t is None:  # closed between the queries
+            continue
+        t.eff, t.matches_alert = eff, matched
+        rows.append(t)
     return _finish(rows, limit, terms, matches, cursor, filters)
+
+
+def visible_team_ids(user) -> list[int]:
+    from tickets import cache
+
+    return [pk for pk, _ in cache.visible_teams(user)]
+
+
+def _merged_walks(qs, teams: list[int], n: int) -> list[tuple[float, int]]:
+    """Top n (score, id) over several teams: one index walk per team, merged by the database."""
+    parts = [qs.filter(team_id=t).values_list("score", "pk")[:n] for t in teams]
+    if connection.vendor != "postgresql" or len(parts) == 1:
+        # SQLite cannot LIMIT inside a compound SELECT; its databases are small, so one query does.
+        return list(qs.filter(team_id__in=teams).values_list("score", "pk")[:n])
+    return list(parts[0].union(*parts[1:], all=True).order_by("-score", "-id")[:n])
 
 
 def _plain_filters(user, status, channel, team_id, assignee) -> dict:

@@ -180,16 +180,22 @@ class Ticket(models.Model):
     class Meta:
         ordering = ["-score", "-id"]
         indexes = [
-            # The inbox: one team, one status, smart order, keyset pages walk this backwards.
+            # The inbox: one team, one status, smart order, keyset pages walk this backwards. Views over
+            # several teams merge one walk per team (tickets/inbox.py), so no global score index
+            # is kept: each index on this table costs every rescore an insert per row.
             models.Index(fields=["team", "status", "score", "id"], name="ticket_inbox_idx"),
-            models.Index(fields=["status", "score", "id"], name="ticket_status_score_idx"),
             # Topic-alert matches: ids from the keyword index are checked and ranked from this
             # index alone (an index-only scan on PostgreSQL), never from the wide table rows.
             models.Index(
                 fields=["id"], include=["team", "status", "score", "channel", "assignee"], name="ticket_match_idx"
             ),
             models.Index(fields=["account", "-created_at", "-id"], name="ticket_account_created_idx"),
-            models.Index(fields=["status", "sla_due_at"], name="ticket_status_sla_idx"),
+            # The breach scan: only tickets still inside their SLA are indexed, so most updates skip it.
+            models.Index(
+                fields=["sla_due_at"],
+                condition=Q(sla_breached=False, waiting_since_ts__isnull=False),
+                name="ticket_sla_pending_idx",
+            ),
             models.Index(fields=["follow_up_at"], condition=Q(follow_up_at__isnull=False), name="ticket_follow_up_idx"),
         ]
         constraints = [

@@ -109,3 +109,23 @@ def test_inbox_page_shows_alert_marks_and_counts(small_inbox, agent_client, agen
 def test_inbox_self_refreshes(agent_client):
     html = agent_client.get(reverse("tickets:inbox")).content.decode()
     assert 'hx-trigger="every 30s"' in html
+
+
+@pytest.mark.parametrize("terms", [[], ["refund"]])
+def test_view_over_several_teams_merges_them_in_smart_order(make_ticket, agent, team, other_team, terms):
+    from crm.models import Membership
+
+    Membership.objects.create(user=agent, team=other_team)
+    theirs = Account.objects.create(team=other_team, name="Other", lifetime_value=9000, churn_risk=0.9)
+    made = [make_ticket(f"refund {i}" if i % 2 else f"hello {i}", priority="high") for i in range(4)]
+    made += [make_ticket(f"refund x{i}" if i % 2 else f"hi {i}", acct=theirs) for i in range(4)]
+    seen, cursor = [], None
+    while True:
+        page = inbox.page(agent, terms=terms, limit=3, cursor=cursor)
+        seen += [(t.eff, t.pk) for t in page.tickets]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert sorted(pk for _, pk in seen) == sorted(t.pk for t in made)
+    assert seen == sorted(seen, reverse=True)
+    assert {t.team_id for t in Ticket.objects.filter(pk__in=[pk for _, pk in seen[:4]])} == {other_team.pk}
