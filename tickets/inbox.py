@@ -151,9 +151,14 @@ def page(
     rest = rest.smart_order()
     if after:
         rest = rest.after(after[0], after[1])
-    if len(teams) == 1:
-        # One team: a single index walk that also brings the display columns.
+    if len(teams) == 1 and not terms:
+        # One team, no alert: a single index walk that also brings the display columns.
         candidates += [(t.score, t.pk, t, False) for t in rest.filter(team_id=teams[0])[: limit + 1]]
+    elif len(teams) == 1:
+        # With an alert the display columns are fetched once for the whole page (below), so this
+        # walk stays narrow: ids and scores from the index, cheap to plan and to run.
+        walk = rest.filter(team_id=teams[0]).values_list("score", "pk")[: limit + 1]
+        candidates += [(score, pk, None, False) for score, pk in walk]
     elif teams:
         candidates += [(score, pk, None, False) for score, pk in _merged_walks(rest, teams, limit + 1)]
     candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
