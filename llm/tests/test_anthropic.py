@@ -202,3 +202,23 @@ def test_malformed_schema_ends_offline_not_in_an_exception(fake_anthropic):
         result = ask_structured(schema={"type": "object", "properties": {"x": {"type": "nonsense"}}})
     assert fake_anthropic.requests == []
     assert result.offline and result.fallback_reason.startswith("invalid schema")
+
+
+def test_retries_stop_at_the_deadline(fake_anthropic, monkeypatch, settings):
+    clock = {"now": 1000.0}
+    monkeypatch.setattr("llm.gateway._monotonic", lambda: clock["now"])
+    monkeypatch.setattr("llm.gateway._sleep", lambda s: clock.__setitem__("now", clock["now"] + s))
+    settings.LLM_DEADLINE_SECONDS = 10
+    settings.LLM_MAX_RETRIES = 5
+
+    def slow_failure(request):
+        clock["now"] += 4  # each attempt "takes" 4 s before the server says it is overloaded
+        return api_error(529, "overloaded_error", "Overloaded")
+
+    fake_anthropic.add(*[slow_failure] * 6)
+    with use_provider(fake_anthropic.provider()):
+        result = ask_structured()
+    assert result.offline and len(fake_anthropic.requests) < 6
+    assert clock["now"] - 1000.0 <= 10 + 4  # never starts an attempt past the deadline
+    timeouts = [float(r.headers["x-stainless-read-timeout"]) for r in fake_anthropic.requests]
+    assert timeouts[0] == 10 and all(t <= 10 for t in timeouts)  # each attempt's timeout fits what is left

@@ -203,3 +203,14 @@ def test_cache_hits_are_answered_at_once_and_only_misses_are_submitted():
         run = ask_many(feature="test.bulk", system="s", prompt="p", items=items(3), schema=SCHEMA, mode="batch")
     assert list(run.results) == ["deal-0"] and run.results["deal-0"].cached
     assert sorted(run.pending) == ["deal-1", "deal-2"] and len(api.submitted["requests"]) == 2
+
+
+def test_batches_left_when_the_provider_changed_are_answered_offline_and_delivered(settings):
+    api = BatchAPI()
+    with use_provider(api.provider()):
+        run = ask_many(feature="test.bulk", system="s", prompt="p", items=items(2), schema=SCHEMA, mode="batch")
+    # Now the deployment runs without a key: the collector answers the items with the offline writer.
+    assert collect_batches_task() == {"batches": 1, "items": 2, "waiting": 0}
+    assert {k for k, _ in DELIVERED} == set(run.pending)
+    assert all(r.offline for _, r in DELIVERED)
+    assert DELIVERED[0][1].data == {"subject": "Re: Deal 0 renewal", "priority": "normal"}
