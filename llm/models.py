@@ -6,6 +6,8 @@ carry no prompt or reply text, only counts, so the ledger can be shown to manage
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
@@ -35,14 +37,25 @@ class ErrorKind(models.TextChoices):
 FAILURE_KINDS = (ErrorKind.TEMPORARY, ErrorKind.PERMANENT, ErrorKind.SCHEMA, ErrorKind.INTERNAL)
 
 
+def _day_start(day: date) -> datetime:
+    try:
+        return timezone.make_aware(datetime.combine(day, time.min))
+    except (OverflowError, ValueError):  # year 1 in a zone east of UTC
+        return datetime.min.replace(tzinfo=UTC)
+
+
 class LLMCallQuerySet(models.QuerySet):
     def between(self, since, until):
-        """Calls on local dates since..until inclusive (either may be None)."""
+        """Calls on local dates since..until inclusive (either may be None). Compared as a datetime
+        range, not `created_at__date`, so the created_at indexes serve it."""
         qs = self
         if since:
-            qs = qs.filter(created_at__date__gte=since)
+            qs = qs.filter(created_at__gte=_day_start(since))
         if until:
-            qs = qs.filter(created_at__date__lte=until)
+            try:
+                qs = qs.filter(created_at__lt=_day_start(until + timedelta(days=1)))
+            except OverflowError:  # until is date.max: no upper bound
+                pass
         return qs
 
     def for_features(self, features):
