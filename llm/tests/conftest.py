@@ -35,18 +35,36 @@ def offline_structured(inputs: dict) -> dict:
     return {"subject": f"Re: {inputs.get('subject', '')}"[:80], "priority": "normal"}
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    """Only loopback is reachable (the fake servers, PostgreSQL and Redis in CI)."""
-    real_connect = socket.socket.connect
+    """Only loopback is reachable (the fake servers, PostgreSQL and Redis in CI). The SDK and the
+    gateway turn a refused connection into an offline fallback, so each attempt is also recorded
+    and fails the test at teardown: an unfaked call can never pass silently."""
+    attempts: list[str] = []
+    real_connect, real_getaddrinfo = socket.socket.connect, socket.getaddrinfo
 
-    def guarded(self, address):
+    def guarded_connect(self, address):
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost") and not host.startswith("/"):
-            raise AssertionError(f"test tried to reach the network: {address!r}")
+        if isinstance(host, str) and host not in LOOPBACK and not host.startswith("/"):
+            attempts.append(f"connect {address!r}")
+            raise ConnectionRefusedError(f"test tried to reach the network: {address!r}")
         return real_connect(self, address)
 
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, bytes):
+            host = host.decode()
+        if host not in LOOPBACK and host is not None:
+            attempts.append(f"resolve {host}")
+            raise socket.gaierror(f"test tried to resolve {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    yield attempts
+    assert not attempts, f"unfaked network access: {attempts}"
 
 
 @pytest.fixture

@@ -140,3 +140,14 @@ def test_provider_name_follows_settings(settings):
     settings.LLM_PROVIDER = "anthropic"
     settings.ANTHROPIC_API_KEY = "sk-ant-test-fake"
     assert provider_name() == "anthropic"
+
+
+@pytest.mark.django_db
+def test_an_unfaked_model_call_is_caught_by_the_network_guard(no_network, settings, sleeps):
+    settings.LLM_PROVIDER = "anthropic"
+    settings.ANTHROPIC_API_KEY = "sk-ant-test-fake-key-never-valid"
+    settings.LLM_MAX_RETRIES = 0
+    result = ask(feature="test.draft", system="s", prompt="p", inputs={"customer": "Dana"}, ttl=0)
+    assert result.offline and result.error_kind == "temporary"  # a page never sees the exception...
+    assert no_network == ["resolve api.anthropic.com"]  # ...but the guard saw it and would fail the test
+    no_network.clear()
