@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Aggregate, Count, FloatField, Q, Sum
 from django.db.models.functions import TruncDate
@@ -141,3 +142,24 @@ def _zero(name: str):
     if name == "cost_usd":
         return Decimal("0")
     return 0
+
+
+def budget_rows() -> list[dict]:
+    """Today's consumption of every configured budget (a "*" budget applies to each feature seen)."""
+    from llm.gateway import budget_status  # the gateway imports this module's neighbours, not this one
+
+    features = set(settings.LLM_BUDGETS) - {"*"}
+    if "*" in settings.LLM_BUDGETS:
+        features |= set(LLMCall.objects.values_list("feature", flat=True).distinct())
+    rows = []
+    for feature in sorted(features):
+        budget, used = budget_status(feature)
+        rows.append(
+            {
+                "feature": feature,
+                "describe": budget.describe(used),
+                "percent": min(100, int(used * 100 / budget.limit)) if budget.limit else 100,
+                "exhausted": used >= budget.limit,
+            }
+        )
+    return rows

@@ -1,7 +1,6 @@
 """Settings -> AI usage. Managers and admins only (usage is organisation-wide spend, not customer
 data, but it is not an agent's business either); anyone else gets 404 like any hidden page."""
 
-from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -11,25 +10,6 @@ from llm import gateway
 from llm import usage as usage_summary
 from llm.forms import UsageFilterForm
 from llm.models import LLMCall
-
-
-def budget_rows() -> list[dict]:
-    """Today's consumption of every configured budget (a "*" budget applies to each feature seen)."""
-    features = set(settings.LLM_BUDGETS) - {"*"}
-    if "*" in settings.LLM_BUDGETS:
-        features |= set(LLMCall.objects.values_list("feature", flat=True).distinct())
-    rows = []
-    for feature in sorted(features):
-        budget, used = gateway.budget_status(feature)
-        rows.append(
-            {
-                "feature": feature,
-                "describe": budget.describe(used),
-                "percent": min(100, int(used * 100 / budget.limit)) if budget.limit else 100,
-                "exhausted": used >= budget.limit,
-            }
-        )
-    return rows
 
 
 @require_GET
@@ -52,7 +32,7 @@ def usage(request):
             "summary": summary,
             "provider": provider.name,
             "model": provider.default_model,
-            "budgets": budget_rows(),
+            "budgets": usage_summary.budget_rows(),
             "features": LLMCall.objects.order_by("feature").values_list("feature", flat=True).distinct(),
         },
     )

@@ -212,3 +212,13 @@ def test_api_ledger_list_query_count_is_flat(manager, account, django_assert_max
         response = api.get("/api/llm/calls/")
     assert response.status_code == 200 and len(response.json()["results"]) == 50
     assert {r["about_type"] for r in response.json()["results"]} == {"", "account"}
+
+
+def test_management_command_shows_budgets(settings):
+    from llm.config import parse_budgets
+
+    settings.LLM_BUDGETS = parse_budgets("tickets.draft=1000tok")
+    call(input_tokens=900, output_tokens=300)
+    out = StringIO()
+    call_command("llm_usage", stdout=out)
+    assert "tickets.draft            1,200 of 1,000 tokens  (USED UP: offline until midnight)" in out.getvalue()

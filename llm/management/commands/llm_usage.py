@@ -50,7 +50,7 @@ class Command(BaseCommand):
             raise CommandError("--since must be on or before --until")
         summary = usage.summarize(since=since, until=until, features=feature)
         if json:
-            self.stdout.write(_json.dumps(summary.as_dict(), indent=2))
+            self.stdout.write(_json.dumps({**summary.as_dict(), "budgets": usage.budget_rows()}, indent=2))
             return
         self.stdout.write(f"AI usage {since} to {until}" + (f" for {', '.join(feature)}" if feature else ""))
         header = " ".join(
@@ -61,6 +61,12 @@ class Command(BaseCommand):
             self.stdout.write(_line(row))
         if not summary.rows:
             self.stdout.write("(no calls)")
+        budgets = usage.budget_rows()
+        if budgets:
+            self.stdout.write("Budgets today:")
+            for b in budgets:
+                state = "USED UP: offline until midnight" if b["exhausted"] else f"{b['percent']}%"
+                self.stdout.write(f"  {b['feature']:<24} {b['describe']}  ({state})")
 
 
 _json = json
