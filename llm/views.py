@@ -16,7 +16,8 @@ from llm.models import LLMCall
 def usage(request):
     if not is_manager(request.user):
         raise Http404
-    form = UsageFilterForm(request.GET)
+    since, until = usage_summary.default_range()
+    form = UsageFilterForm(request.GET or {"since": since.isoformat(), "until": until.isoformat()})
     summary = None
     if form.is_valid():
         data = form.cleaned_data
