@@ -989,6 +989,13 @@ def collect_batches() -> dict[str, int]:
     handler call, so a crash re-delivers it and a second run skips it."""
     counts = {"batches": 0, "items": 0, "waiting": 0}
     for batch in LLMBatch.objects.filter(status=LLMBatch.Status.SUBMITTED).order_by("created_at"):
+        if batch.feature not in _BULK_HANDLERS:
+            # This process never imported the feature's ai.py: keep the batch until one that did runs.
+            log.error(
+                "llm: no @bulk_handler(%r) registered in this process; batch %s left pending", batch.feature, batch.pk
+            )
+            counts["waiting"] += 1
+            continue
         provider = get_provider()
         outcomes = {}
         if provider.name == batch.provider and provider.supports_batches:
@@ -1020,7 +1027,7 @@ def collect_batches() -> dict[str, int]:
 
 
 def _deliver(batch: LLMBatch, provider: Provider, outcomes: dict) -> int:
-    handler = _BULK_HANDLERS.get(batch.feature)
+    handler = _BULK_HANDLERS[batch.feature]
     delivered = 0
     for item in batch.items.filter(status=LLMBatchItem.Status.PENDING).order_by("pk"):
         with transaction.atomic():
@@ -1037,8 +1044,7 @@ def _deliver(batch: LLMBatch, provider: Provider, outcomes: dict) -> int:
             else:
                 # Errored, expired or missing from the results: answer it now, synchronously.
                 result = _ask_prepared(prep, started)
-            if handler is not None:
-                handler(item.item_key, result)
+            handler(item.item_key, result)
             delivered += 1
     return delivered
 
