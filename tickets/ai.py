@@ -217,6 +217,7 @@ def draft_offline(inputs: dict) -> dict:
     first = str(inputs.get("first_name") or "there")
     issue, nxt, care = _facts(inputs)
     instruction = str(inputs.get("instruction") or "")
+    instruction = "" if instruction == "none" else instruction  # DraftContext.inputs() says "none"
     short = "short" in instruction.lower() or "brief" in instruction.lower()
     apology = "I'm sorry for the trouble. " if "apolog" in instruction.lower() or "sorry" in instruction.lower() else ""
     if channel == "sms":

@@ -138,3 +138,12 @@ def test_outsider_gets_404_for_drafts(make_ticket, outsider_api, outsider_client
     t = make_ticket("Where is my delivery?")
     assert outsider_api.get(f"/api/ai/tickets/{t.pk}/draft-response").status_code == 404
     assert outsider_client.get(reverse("tickets:draft", args=[t.pk])).status_code == 404
+
+
+def test_offline_reasoning_mentions_instructions_only_when_given(make_ticket, agent, on_commit):
+    t = make_ticket("Where is my delivery?")
+    assert "instructions" not in t.drafts.get().reasoning
+    with on_commit():
+        d = services.request_draft(ticket=t, actor=agent, instruction="apologise")
+    d.refresh_from_db()
+    assert "instructions" in d.reasoning and "sorry" in d.content.lower()
