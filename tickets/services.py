@@ -254,13 +254,16 @@ class InboundRejected(Exception):
 
 
 def _find_contact(team: Team, channel: str, sender: str) -> Contact | None:
-    contacts = Contact.objects.filter(account__team=team).select_related("account")
+    contacts = Contact.objects.filter(account__team=team).select_related("account").order_by("pk")
     if "@" in sender:
-        return contacts.filter(email__iexact=sender).order_by("pk").first()
+        # Exact match first (indexed), then case-insensitive.
+        return contacts.filter(email=sender).first() or contacts.filter(email__iexact=sender).first()
     digits = "".join(ch for ch in sender if ch.isdigit())
-    if not digits:
+    if len(digits) < 4:
         return None
-    for contact in contacts.exclude(phone="").only("pk", "phone", "account"):
+    # Phone numbers are stored as typed ("+1 (555) 010-2030"): narrow by the last four digits in
+    # SQL, then compare all digits, so the lookup never walks the team's whole contact list.
+    for contact in contacts.filter(phone__endswith=digits[-4:]).only("pk", "phone", "account"):
         if "".join(ch for ch in contact.phone if ch.isdigit()) == digits:
             return contact
     return None
