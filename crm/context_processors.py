@@ -1,4 +1,4 @@
-from django.conf import settings
+import llm
 
 
 def console(request):
@@ -6,5 +6,6 @@ def console(request):
     match = getattr(request, "resolver_match", None)
     return {
         "nav_section": match.namespace if match else "",
-        "ai_offline": not (getattr(settings, "ANTHROPIC_API_KEY", "") or getattr(settings, "LLM_BASE_URL", "")),
+        # True when the gateway answers with its offline writers (no provider configured).
+        "ai_offline": llm.provider_name() == "offline",
     }
