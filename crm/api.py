@@ -82,6 +82,13 @@ class AccountViewSet(AuditedModelViewSet):
     def get_queryset(self):
         return Account.objects.visible_to(self.request.user)
 
+    def saved(self, account) -> None:
+        # Churn risk, lifetime value and VIP feed ticket scores: rescore this customer's open tickets now
+        # rather than at the next aging run.
+        from tickets.services import sync_customer_inputs
+
+        sync_customer_inputs(account_id=account.pk)
+
 
 class ContactViewSet(AuditedModelViewSet):
     serializer_class = ContactSerializer

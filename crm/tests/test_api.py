@@ -134,3 +134,20 @@ def test_schema_and_docs_are_served(agent_client):
 @pytest.mark.parametrize("query", ["cursor=garbage", "limit=-1", "limit=abc", "is_vip=maybe"])
 def test_bad_query_parameters_never_500(api, query, account):
     assert api.get(f"/api/accounts/?{query}").status_code in (200, 400, 404)
+
+
+def test_changing_churn_risk_rescores_the_customers_open_tickets(api, account, contact, agent):
+    from tickets.services import create_ticket
+
+    account.churn_risk = 0.1
+    account.save()
+    ticket = create_ticket(
+        actor=agent, account=account, contact=contact, channel="email", subject="Late", body="Where is my order?"
+    )
+    ticket.refresh_from_db()
+    before = ticket.score_churn
+    response = api.patch(f"/api/accounts/{account.pk}/", {"churn_risk": 0.9}, format="json")
+    assert response.status_code == 200
+    ticket.refresh_from_db()
+    assert ticket.customer_churn == 0.9
+    assert ticket.score_churn > before
