@@ -46,8 +46,11 @@ worker: install
 beat: install
 	$(BIN)/celery -A config beat -l info
 
+## bench: every benchmark (inbox and nudges need PostgreSQL; see docs/benchmarks.md)
 bench: install-dev
-	$(PY) -m bench
+	$(PY) -m bench.llm_gateway
+	$(PY) -m bench.inbox
+	$(PY) -m bench.nudges
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
