@@ -48,6 +48,24 @@ def forget_boost() -> None:
     cache.delete("tickets:boost")
 
 
+WATCHED_TTL = 60  # below matches.UNWATCH_GRACE: a dropped term has left every cached copy first
+
+
+def watched_terms() -> frozenset[str]:
+    """Terms whose matches AlertMatch holds (tickets/matches.py); forgotten when terms are added or dropped."""
+    from tickets import matches
+
+    value = cache.get("tickets:watched")
+    if value is None:
+        value = frozenset(matches.watched_terms())
+        cache.set("tickets:watched", value, WATCHED_TTL)
+    return value
+
+
+def forget_watched_terms() -> None:
+    cache.delete("tickets:watched")
+
+
 def visible_teams(user) -> list[tuple[int, str]]:
     """(id, name) of the teams whose tickets the user may see."""
     from crm.models import Team

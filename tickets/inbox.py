@@ -18,10 +18,11 @@ import math
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Count, Exists, F, FloatField, OuterRef, Value, Window
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, Value, Window
 
 from crm.models import Membership, is_admin
-from tickets.models import Ticket, TicketKeyword
+from tickets import cache
+from tickets.models import AlertMatch, Ticket, TicketKeyword
 
 
 class BadCursor(ValueError):
@@ -122,7 +123,14 @@ def page(
     candidates: list[tuple[float, int, Ticket | None, bool]] = []
     matches = 0
 
-    if terms:
+    if terms and set(terms) <= cache.watched_terms():
+        # Watched terms (some agent's saved alert uses them): matches, their scores and the count
+        # come from one index-only range of AlertMatch, whatever the number of matches.
+        a_rows = _watched_matches(user, terms, boost, limit, after, status, channel, team_id, assignee)
+        matches = a_rows[0][2] if a_rows else (after[2] if after else 0)
+        candidates += [(eff, pk, None, True) for pk, eff, _ in a_rows]
+        rest = base.filter(~Exists(AlertMatch.objects.filter(ticket_id=OuterRef("pk"), keyword__in=terms)))
+    elif terms:
         keywords = TicketKeyword.objects.filter(keyword__in=terms)
         if team_id:
             keywords = keywords.filter(team_id=team_id)
@@ -174,6 +182,26 @@ def page(
         t.eff, t.matches_alert = eff, matched
         rows.append(t)
     return _finish(rows, limit, terms, matches, cursor, filters)
+
+
+def _watched_matches(user, terms, boost, limit, after, status, channel, team_id, assignee):
+    """[(ticket id, score + boost, match count)] of the next limit + 1 matches, from AlertMatch.
+
+    Its rows copy the ticket's team, status, channel, assignee and score, so the filters, the order
+    and the count are answered by the (team, status, keyword, score, ticket) index alone; a ticket
+    with several matching keywords is one group. On later pages the count travels in the cursor.
+    """
+    rows = AlertMatch.objects.filter(keyword__in=terms, **_plain_filters(user, status, channel, team_id, assignee))
+    if not is_admin(user):
+        rows = rows.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
+    eff = F("score") + Value(float(boost), output_field=FloatField())
+    if after:
+        rows = rows.alias(e=eff).filter(Q(e__lt=after[0]) | Q(e=after[0], ticket_id__lt=after[1]))
+    grouped = rows.values("ticket_id", "score").annotate(eff=eff, n=Count("pk")).order_by("-eff", "-ticket_id")
+    if after:
+        return [(pk, e, after[2]) for pk, e in grouped.values_list("ticket_id", "eff")[: limit + 1]]
+    grouped = grouped.annotate(match_count=Window(Count("*")))
+    return list(grouped.values_list("ticket_id", "eff", "match_count")[: limit + 1])
 
 
 def visible_team_ids(user) -> list[int]:

@@ -212,6 +212,19 @@ class Ticket(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject}"
 
+    # Columns copied onto AlertMatch rows: a save touching any of them refreshes the copies.
+    ALERT_MATCH_COPIED = ("team_id", "status", "channel", "assignee_id", "score")
+
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        fields = kwargs.get("update_fields")
+        copied = {f.removesuffix("_id") for f in self.ALERT_MATCH_COPIED}
+        if not adding and (fields is None or copied & {f.removesuffix("_id") for f in fields}):
+            AlertMatch.objects.filter(ticket_id=self.pk).update(
+                **{f: getattr(self, f) for f in self.ALERT_MATCH_COPIED}
+            )
+
     def get_absolute_url(self) -> str:
         return reverse("tickets:detail", args=[self.pk])
 
@@ -339,6 +352,56 @@ class TicketKeyword(models.Model):
 
     def __str__(self) -> str:
         return self.keyword
+
+
+class WatchedTerm(models.Model):
+    """A topic-alert term that an active alert uses (or used until `unused_since`).
+
+    While this row exists, AlertMatch holds every ticket with the keyword: the row and the matches
+    are written in one transaction (tickets/matches.py), so a committed term is a complete one.
+    """
+
+    keyword = models.CharField(max_length=rules.MAX_KEYWORD_LENGTH, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    unused_since = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.keyword
+
+
+class AlertMatch(models.Model):
+    """A ticket that has a watched keyword, with the ticket's list columns copied beside it.
+
+    The first page of an alerted inbox needs the match count and the best-scored matches; read
+    through TicketKeyword that is one ticket lookup per match. Here it is one index-only range of
+    (team, status, keyword) already carrying each match's score. The copies are refreshed on every
+    ticket save that touches them (Ticket.save), after every set-based rescore, and reconciled by
+    the beat pass; only watched terms are kept, so this table stays small.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+", db_index=False)
+    keyword = models.CharField(max_length=rules.MAX_KEYWORD_LENGTH)
+    # Copies of the ticket's columns the inbox filters and orders by (Ticket.ALERT_MATCH_COPIED).
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
+    status = models.CharField(max_length=10)
+    channel = models.CharField(max_length=10)
+    assignee = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    score = models.FloatField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["team", "status", "keyword", "score", "ticket"],
+                include=["channel", "assignee"],
+                name="alert_match_page_idx",
+            )
+        ]
+        constraints = [models.UniqueConstraint(fields=["ticket", "keyword"], name="alert_match_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.keyword} #{self.ticket_id}"
 
 
 class MessageQuerySet(TeamScopedQuerySet):

@@ -25,7 +25,7 @@ from django.utils import timezone
 from crm import audit
 from crm.models import MANAGER_GROUP, Account, AuditEvent, Contact, Membership, Team
 from llm.guardrails import looks_like_injection
-from tickets import ai, cache, rules
+from tickets import ai, cache, matches, rules
 from tickets.models import (
     Channel,
     Delivery,
@@ -72,7 +72,10 @@ def rescore_open_tickets(*, weights=None, now=None, queryset=None) -> int:
     """Set-based: one UPDATE over every active ticket (weights change). Returns rows touched."""
     weights = weights or current_weights()
     qs = queryset if queryset is not None else Ticket.objects.open()
-    return qs.rescore(weights, now_ts=(now or timezone.now()).timestamp())
+    n = qs.rescore(weights, now_ts=(now or timezone.now()).timestamp())
+    if n:
+        matches.sync_scores()  # the watched terms' match rows carry the score too
+    return n
 
 
 def age_open_tickets(*, now=None) -> int:
@@ -129,6 +132,7 @@ def refresh_keywords(ticket: Ticket) -> int:
     words = rules.keywords("\n".join(texts))
     TicketKeyword.objects.filter(ticket=ticket).delete()
     TicketKeyword.objects.bulk_create([TicketKeyword(ticket=ticket, team_id=ticket.team_id, keyword=w) for w in words])
+    matches.sync_ticket(ticket, words)
     return len(words)
 
 
@@ -618,6 +622,7 @@ def refresh_open_tickets(*, now=None) -> dict:
         "rescored": age_open_tickets(now=now),
         "breached": flag_sla_breaches(now=now),
         "resurfaced": resurface_follow_ups(now=now),
+        "alert_matches": matches.reconcile(now=now),
     }
 
 
@@ -658,6 +663,7 @@ def set_topic_alert(*, user, text: str, expires_at: datetime | None = None) -> T
         raise ValidationError({"expires_at": "The expiry must be in the future."})
     TopicAlert.objects.filter(user=user, cleared_at__isnull=True).update(cleared_at=timezone.now())
     alert = TopicAlert.objects.create(user=user, text=text[:500], terms=parsed.terms, expires_at=expires_at)
+    matches.watch_terms(parsed.terms)  # its matches are kept with their scores from now on
     transaction.on_commit(lambda: cache.forget_alert(user))
     cache.forget_alert(user)
     return alert
