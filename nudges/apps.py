@@ -6,5 +6,10 @@ class NudgesConfig(AppConfig):
     verbose_name = "Deal nudges"
 
     def ready(self) -> None:
-        # Registers the offline writer with the LLM gateway.
-        from nudges import ai  # noqa: F401
+        from nudges import (
+            ai,  # noqa: F401 - registers the offline writer with the LLM gateway
+            signals,
+        )
+
+        # ORM edits and deletes of activities mark their deals' stored signals dirty.
+        signals.connect()

@@ -213,3 +213,69 @@ class Nudge(models.Model):
 
 def codes_column(codes) -> str:
     return "," + ",".join(codes) + ("," if codes else "")
+
+
+class DealSignals(models.Model):
+    """A deal's conversation signals, materialised so a scan does not recompute window functions
+    over every touch: refreshed incrementally by `nudges.signals.refresh` (deals with activities
+    newer than the watermark, or marked dirty by an edit/delete), rebuilt in full by
+    `manage.py rebuild_deal_signals`. A deal without a row has no conversation touches."""
+
+    deal = models.OneToOneField(Deal, primary_key=True, on_delete=models.CASCADE, related_name="nudge_signals")
+    last_touch_at = models.DateTimeField(null=True, help_text="Last email/call/meeting in either direction.")
+    waiting_since = models.DateTimeField(
+        null=True, help_text="First of our touches since their last one, when they owe the answer."
+    )
+    median_reply_hours = models.FloatField(null=True, help_text="Median of their reply gaps on this deal.")
+    gap_count = models.PositiveIntegerField(default=0)
+    gaps = models.JSONField(default=list, help_text="Their reply gaps in hours, sorted (pooled per contact).")
+    engaged_contacts = models.PositiveSmallIntegerField(default=0, help_text="0, 1 or 2 (= two or more).")
+    replier_id = models.BigIntegerField(null=True, help_text="A customer contact who wrote to us on this deal.")
+    # The usual reply time the rules compare the silence with: the pooled median of the deal's
+    # primary contact, else of its replier; valid while the deal's primary contact is still
+    # `usual_contact_id` (a scan looks the contact up itself when it changed).
+    usual_reply_hours = models.FloatField(null=True)
+    usual_contact_id = models.BigIntegerField(null=True)
+    watermark = models.BigIntegerField(default=0, help_text="Highest activity id reflected.")
+    dirty = models.BooleanField(default=False, help_text="An activity of this deal was edited or deleted.")
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "deal signals"
+        indexes = [
+            models.Index(fields=["replier_id"], name="dealsignals_replier_idx"),
+            models.Index(fields=["deal"], name="dealsignals_dirty_idx", condition=Q(dirty=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"Signals of deal {self.deal_id}"
+
+
+class ContactSignals(models.Model):
+    """A contact's usual reply time: the median of their reply gaps pooled over all their deals.
+    Refreshed with the deals whose signals changed (their old and new repliers)."""
+
+    contact_id = models.BigIntegerField(primary_key=True)
+    median_reply_hours = models.FloatField()
+    gap_count = models.PositiveIntegerField(default=0)
+    deals = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "contact signals"
+
+    def __str__(self) -> str:
+        return f"Signals of contact {self.contact_id}"
+
+
+class SignalsState(models.Model):
+    """One row: how far the materialised signals have read the activity table."""
+
+    last_activity_id = models.BigIntegerField(default=0, help_text="Highest activity id at the last refresh.")
+    safe_activity_id = models.BigIntegerField(
+        default=0, help_text="Highest id at the refresh before: the next refresh re-reads ids above it."
+    )
+    built_at = models.DateTimeField(null=True, help_text="Last full rebuild.")
+    refreshed_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"Signals up to activity {self.last_activity_id}"

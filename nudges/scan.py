@@ -1,51 +1,42 @@
-"""The stale scan as set-based queries: deal facts and reply-speed signals for many deals at once.
+"""The stale scan as set-based queries over materialised signals.
 
-Two statements whatever the number of deals (no per-deal queries):
-  1. the open deals with their stage and primary contact;
-  2. one pass over their conversation touches (emails, calls, meetings; in or out) in
-     (deal, time) order — the order of the `activity_deal_time_idx` index — with a LAG window
-     giving each touch the one before it, grouped by deal into: reply gaps (their touch right
-     after ours) and their median, `waiting_since` (the first of our touches since their last
-     one, when they owe the answer), the last conversation touch, and the engaged contacts.
-A contact's usual reply time is the median of their gaps over all their deals: equal to the
-deal's own median when the contact is on one deal; a third, small query pools the gaps of
-contacts who answered on several deals. On SQLite (no percentile_cont) the medians are taken in
-Python from the same window rows. The pure `nudges.rules.evaluate` then decides each deal.
+Each scan first refreshes the stored conversation signals (`nudges.signals.refresh`: only the
+deals with touches newer than the watermark or marked dirty; everything on the first run), then
+reads every open deal in scope with ONE narrow statement joining the deal, its contact, its
+`DealSignals` row and the `ContactSignals` of its primary contact and of its replier (a
+contact's usual reply time pooled over all their deals), and hands the rows to the pure
+`nudges.rules.evaluate`. No window function runs over the activity table on a warm scan.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+import gc
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import psycopg
 from django.db import connection
-from django.utils.dateparse import parse_datetime
-from django.utils.timezone import is_naive, make_aware
 
-from crm.models import Activity, Deal
+from crm.models import Contact, Deal, Stage
+from nudges import signals
+from nudges.models import DealSignals
 from nudges.rules import DealFacts
 
-A = Activity._meta.db_table
 D = Deal._meta.db_table
-TOUCH_KINDS = ("email", "call", "meeting")
 
 
-@dataclass(frozen=True)
-class Conversation:
-    last_touch_at: datetime | None
-    waiting_since: datetime | None
-    median_reply_hours: float | None
-    gaps: int
-    engaged: int
-    replier_id: int | None
-
-
-def _in(values: Iterable) -> tuple[str, list]:
-    values = list(values)
-    return ", ".join(["%s"] * len(values)), values
+@contextmanager
+def gc_paused():
+    """Build many small acyclic objects (rows, DealFacts, Verdicts) without the cyclic garbage
+    collector walking all of them again every few thousand allocations: measured 3x faster for
+    100,000 deals. Reference counting still frees everything; collection resumes afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _scope(deal_ids, team_ids, id_range=None) -> tuple[str, list]:
@@ -55,206 +46,100 @@ def _scope(deal_ids, team_ids, id_range=None) -> tuple[str, list]:
         where.append("d.id >= %s AND d.id < %s")
         params += list(id_range)
     if deal_ids is not None:
-        sql, p = _in(deal_ids)
-        where.append(f"d.id IN ({sql})")
-        params += p
+        where.append("d.id = ANY(%s)")
+        params.append([int(i) for i in deal_ids])
     if team_ids is not None:
-        sql, p = _in(team_ids)
-        where.append(f"d.team_id IN ({sql})")
-        params += p
+        where.append("d.team_id = ANY(%s)")
+        params.append([int(i) for i in team_ids])
     return " AND ".join(where), params
 
 
-def _deal_filter(deal_ids, id_range=None) -> tuple[str, list]:
-    """The same deal list on the activity side, so a chunk reads its deals' rows by index
-    instead of merge-joining the whole table."""
-    if id_range is not None and deal_ids is None:
-        return "AND a.deal_id >= %s AND a.deal_id < %s", list(id_range)
-    if deal_ids is None:
-        return "", []
-    sql, params = _in(deal_ids)
-    return f"AND a.deal_id IN ({sql})", params
-
-
-def _touches_cte(scope: str, extra: str = "") -> str:
-    kinds = ", ".join(f"'{k}'" for k in TOUCH_KINDS)
-    return f"""
-        WITH e AS (
-            SELECT a.deal_id, a.contact_id, a.kind, a.direction, a.occurred_at,
-                   LAG(a.direction) OVER w AS prev_dir,
-                   LAG(a.occurred_at) OVER w AS prev_at
-            FROM {A} a JOIN {D} d ON d.id = a.deal_id
-            WHERE a.kind IN ({kinds}) AND a.direction IN ('in', 'out') AND {scope} {extra}
-            WINDOW w AS (PARTITION BY a.deal_id ORDER BY a.occurred_at)
-        )
-    """  # noqa: S608 - only table names, constants and %s placeholders are interpolated
-
-
-_ROWS = "SELECT deal_id, contact_id, kind, direction, occurred_at, prev_dir, prev_at FROM e"
-_GAPS = "SELECT contact_id, occurred_at, prev_at FROM e WHERE direction = 'in' AND prev_dir = 'out' AND contact_id IN "
-
-
-def _dt(value):
-    """SQLite returns datetimes from raw SQL as strings."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return make_aware(value, UTC) if is_naive(value) else value
-    parsed = parse_datetime(str(value))
-    return make_aware(parsed, UTC) if parsed is not None and is_naive(parsed) else parsed
-
-
-def _hours(later, earlier) -> float:
-    return (later - earlier).total_seconds() / 3600
-
-
-def conversations(*, deal_ids=None, team_ids=None, id_range=None) -> tuple[dict[int, Conversation], dict[int, float]]:
-    """(deal_id -> Conversation, contact_id -> pooled median reply hours), aggregated in Python
-    from the window rows: the portable path (SQLite has no percentile_cont)."""
-    scope, params = _scope(deal_ids, team_ids, id_range)
-    extra, extra_params = _deal_filter(deal_ids, id_range)
-    convs = _conversations_in_python(scope + " " + extra, [*params, *extra_params])
-    scope, params = scope + " " + extra, [*params, *extra_params]
-    return convs, _pooled_medians(convs, scope, params)
-
-
-def _conversations_in_python(scope: str, params: list) -> dict[int, Conversation]:
-    sql = _touches_cte(scope) + _ROWS
-    per_deal: dict[int, list] = defaultdict(list)
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        for row in cur.fetchall():
-            per_deal[row[0]].append(row)
-    convs = {}
-    for deal_id, rows in per_deal.items():
-        last = last_in = last_out_run = replier = None
-        gaps: list[float] = []
-        engaged = set()
-        for _, contact_id, kind, direction, at, prev_dir, prev_at in rows:
-            at, prev_at = _dt(at), _dt(prev_at)
-            last = at if last is None or at > last else last
-            if direction == "in":
-                last_in = at if last_in is None or at > last_in else last_in
-                replier = contact_id if contact_id is not None else replier
-                if prev_dir == "out":
-                    gaps.append(_hours(at, prev_at))
-            elif prev_dir in (None, "in"):
-                last_out_run = at if last_out_run is None or at > last_out_run else last_out_run
-            if contact_id is not None and (direction == "in" or kind in ("call", "meeting")):
-                engaged.add(contact_id)
-        waiting = last_out_run if last_out_run and (last_in is None or last_out_run > last_in) else None
-        median = statistics.median(gaps) if gaps else None
-        convs[deal_id] = Conversation(last, waiting, median, len(gaps), len(engaged), replier)
-    return convs
-
-
-def _pooled_medians(convs: dict[int, Conversation], scope: str, params: list) -> dict[int, float]:
-    """Per contact: their deal's median, or all their gaps pooled when they answered on several deals."""
-    by_contact: dict[int, list[int]] = defaultdict(list)
-    for deal_id, c in convs.items():
-        if c.replier_id is not None and c.gaps:
-            by_contact[c.replier_id].append(deal_id)
-    medians = {cid: convs[ids[0]].median_reply_hours for cid, ids in by_contact.items() if len(ids) == 1}
-    several = [cid for cid, ids in by_contact.items() if len(ids) > 1]
-    if several:
-        sql, p = _in(several)
-        deals_sql, deals_p = _in(d for cid in several for d in by_contact[cid])
-        rows_sql = _touches_cte(scope, "AND a.deal_id IN (" + deals_sql + ")") + _GAPS + "(" + sql + ")"
-        pooled: dict[int, list[float]] = defaultdict(list)
-        with connection.cursor() as cur:
-            cur.execute(rows_sql, [*params, *deals_p, *p])
-            for cid, at, prev_at in cur.fetchall():
-                pooled[cid].append(_hours(_dt(at), _dt(prev_at)))
-        medians.update({cid: statistics.median(v) for cid, v in pooled.items()})
-    return {cid: float(m) for cid, m in medians.items() if m is not None}
-
-
 _PG_FACTS = """
-    , c AS (
-        SELECT deal_id,
-               MAX(occurred_at) AS last_touch,
-               MAX(occurred_at) FILTER (WHERE direction = 'in') AS last_in,
-               MAX(occurred_at) FILTER (WHERE direction = 'out' AND (prev_dir IS NULL OR prev_dir = 'in')) AS last_out_run,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (occurred_at - prev_at)) / 3600.0)
-                   FILTER (WHERE direction = 'in' AND prev_dir = 'out') AS median_h,
-               COUNT(*) FILTER (WHERE direction = 'in' AND prev_dir = 'out') AS gaps,
-               -- the rules only ask "more than one?": min/max answer it without a per-deal sort
-               MIN(contact_id) FILTER (WHERE direction = 'in' OR kind IN ('call', 'meeting')) AS engaged_min,
-               MAX(contact_id) FILTER (WHERE direction = 'in' OR kind IN ('call', 'meeting')) AS engaged_max,
-               MAX(contact_id) FILTER (WHERE direction = 'in') AS replier
-        FROM e GROUP BY deal_id
-    )
     SELECT d.id, d.team_id, d.amount::float8, EXTRACT(EPOCH FROM d.last_activity_at)::float8,
            EXTRACT(EPOCH FROM d.created_at)::float8, d.stage_id, EXTRACT(EPOCH FROM d.stage_changed_at)::float8,
-           d.next_step_due, d.snoozed_until, d.primary_contact_id, ct.name,
-           EXTRACT(EPOCH FROM c.last_touch)::float8, EXTRACT(EPOCH FROM c.last_in)::float8,
-           EXTRACT(EPOCH FROM c.last_out_run)::float8, c.median_h, c.gaps,
-           CASE WHEN c.engaged_min IS NULL THEN 0 WHEN c.engaged_min = c.engaged_max THEN 1 ELSE 2 END, c.replier
+           d.next_step_due, d.snoozed_until, ct.name,
+           EXTRACT(EPOCH FROM s.last_touch_at)::float8, EXTRACT(EPOCH FROM s.waiting_since)::float8,
+           s.engaged_contacts, s.usual_reply_hours,
+           s.deal_id IS NOT NULL AND s.usual_contact_id IS DISTINCT FROM d.primary_contact_id,
+           d.primary_contact_id, s.replier_id
     FROM {D} d
-    LEFT JOIN c ON c.deal_id = d.id
+    LEFT JOIN {S} s ON s.deal_id = d.id
     LEFT JOIN {C} ct ON ct.id = d.primary_contact_id
     WHERE {scope}
 """
 
 
-def _collect_pg(deal_ids, team_ids, id_range=None) -> list[tuple[int, DealFacts]]:
-    """One statement, primitive columns (epoch seconds): loading 100,000 rows of datetimes and
-    decimals through the ORM costs more than the query itself."""
-    from crm.models import Contact, Stage
+def _stages() -> dict[int, tuple[str, int | None]]:
+    return {pk: (name, days) for pk, name, days in Stage.objects.values_list("pk", "name", "stale_after_days")}
 
+
+def _collect_pg(deal_ids, team_ids, id_range=None) -> list[tuple[int, DealFacts]]:
+    """Primitive columns (epoch seconds): loading 100,000 rows of datetimes and decimals through
+    the ORM costs more than the query itself."""
     scope, params = _scope(deal_ids, team_ids, id_range)
-    extra, extra_params = _deal_filter(deal_ids, id_range)
-    sql = _touches_cte(scope, extra) + _PG_FACTS.format(D=D, C=Contact._meta.db_table, scope=scope)
-    with connection.cursor() as cur:
-        cur.execute(sql, [*params, *extra_params, *params])
+    sql = _PG_FACTS.format(
+        D=D,
+        S=DealSignals._meta.db_table,
+        C=Contact._meta.db_table,
+        scope=scope,
+    )
+    connection.ensure_connection()
+    # A server-side-binding cursor with binary results: psycopg decodes floats and dates in C,
+    # a third of the text-protocol fetch time for 100,000 rows.
+    with psycopg.Cursor(connection.connection) as cur:
+        cur.execute(sql, params, binary=True)
         rows = cur.fetchall()
-    stages = {s.pk: (s.name, s.stale_after_days) for s in Stage.objects.all()}
-    convs = {}
-    for r in rows:
-        if r[16] is not None:  # has touches
-            convs[r[0]] = Conversation(None, None, r[14], r[15], r[16], r[17])
-    medians = _pooled_medians(convs, scope + " " + extra, [*params, *extra_params])
+    stages = _stages()
     fromtimestamp = datetime.fromtimestamp
     out = []
+    append = out.append
+    changed = []  # (facts, primary contact, replier) whose primary contact changed since stored
     for (
         deal_id, team_id, amount, last_activity, created, stage_id, stage_changed, next_due, snoozed,
-        contact_id, contact_name, last_touch, last_in, last_out_run, _median, _gaps, engaged, replier,
+        contact_name, last_touch, waiting, engaged, usual, contact_changed, contact_id, replier,
     ) in rows:  # fmt: skip
-        waiting = last_out_run if last_out_run and (last_in is None or last_out_run > last_in) else None
+        # A note, LinkedIn message etc. after the last conversation touch restarts the silence.
         other = last_activity if last_activity and (last_touch is None or last_activity > last_touch) else None
-        usual = medians.get(contact_id) if contact_id is not None else None
-        if usual is None and replier is not None:
-            usual = medians.get(replier)
         stage_name, stale_after = stages.get(stage_id, ("", None))
-        out.append(
+        append(
             (
                 team_id,
                 DealFacts(
-                    deal_id=deal_id,
-                    amount=amount or 0.0,
-                    last_touch_at=(None if last_activity is None else fromtimestamp(last_activity, UTC)),
-                    created_at=(None if created is None else fromtimestamp(created, UTC)),
-                    status=Deal.Status.OPEN,
-                    stage_name=stage_name,
-                    stage_stale_after_days=stale_after,
-                    stage_changed_at=(None if stage_changed is None else fromtimestamp(stage_changed, UTC)),
-                    next_step_due=next_due,
-                    snoozed_until=snoozed,
-                    contacts_engaged=engaged or 0,
-                    contact_name=contact_name or "",
-                    waiting_since=(None if waiting is None else fromtimestamp(waiting, UTC)),
-                    usual_reply_hours=usual,
-                    last_other_touch_at=(None if other is None else fromtimestamp(other, UTC)),
+                    deal_id,
+                    amount or 0.0,
+                    None if last_activity is None else fromtimestamp(last_activity, UTC),
+                    None if created is None else fromtimestamp(created, UTC),
+                    Deal.Status.OPEN,
+                    stage_name,
+                    stale_after,
+                    None if stage_changed is None else fromtimestamp(stage_changed, UTC),
+                    next_due,
+                    snoozed,
+                    engaged or 0,
+                    contact_name or "",
+                    None if waiting is None else fromtimestamp(waiting, UTC),
+                    usual,
+                    None if other is None else fromtimestamp(other, UTC),
                 ),
             )
         )
+        if contact_changed:
+            changed.append((out[-1][1], contact_id, replier))
+    _fix_usual(changed)
     return out
 
 
-def collect_facts(*, deal_ids=None, team_ids=None, id_range=None) -> list[tuple[int, DealFacts]]:
-    """[(team_id, DealFacts)] for the open deals in scope."""
-    if connection.vendor == "postgresql":
-        return _collect_pg(deal_ids, team_ids, id_range)
+def _fix_usual(changed: list[tuple[DealFacts, int | None, int | None]]) -> None:
+    """Deals whose primary contact changed after their signals were stored: look the usual reply
+    time up directly (one small query)."""
+    if changed:
+        usual = signals.usual_for((c, r) for _, c, r in changed)
+        for facts, c, r in changed:
+            facts.usual_reply_hours = usual[(c, r)]
+
+
+def _collect_orm(deal_ids, team_ids, id_range=None) -> list[tuple[int, DealFacts]]:
+    """The portable path (SQLite): the same join through the ORM."""
     deals = Deal.objects.open()
     if deal_ids is not None:
         deals = deals.filter(id__in=list(deal_ids))
@@ -269,63 +154,67 @@ def collect_facts(*, deal_ids=None, team_ids=None, id_range=None) -> list[tuple[
             "amount",
             "last_activity_at",
             "created_at",
-            "status",
-            "stage__name",
-            "stage__stale_after_days",
+            "stage_id",
             "stage_changed_at",
             "next_step_due",
             "snoozed_until",
             "primary_contact_id",
             "primary_contact__name",
+            "nudge_signals__last_touch_at",
+            "nudge_signals__waiting_since",
+            "nudge_signals__engaged_contacts",
+            "nudge_signals__replier_id",
+            "nudge_signals__deal_id",
+            "nudge_signals__usual_reply_hours",
+            "nudge_signals__usual_contact_id",
         )
     )
-    convs, medians = conversations(deal_ids=deal_ids, team_ids=team_ids, id_range=id_range)
-    empty = Conversation(None, None, None, 0, 0, None)
+    stages = _stages()
     out = []
+    changed = []
     for (
-        deal_id,
-        team_id,
-        amount,
-        last_touch,
-        created,
-        status,
-        stage_name,
-        stale_after,
-        stage_changed,
-        next_due,
-        snoozed,
-        contact_id,
-        contact_name,
-    ) in rows:
-        c = convs.get(deal_id, empty)
-        # A note, LinkedIn message etc. after the last conversation touch restarts the silence.
-        other = last_touch if last_touch and (c.last_touch_at is None or last_touch > c.last_touch_at) else None
-        usual = medians.get(contact_id) if contact_id is not None else None
-        if usual is None and c.replier_id is not None:
-            usual = medians.get(c.replier_id)
+        deal_id, team_id, amount, last_activity, created, stage_id, stage_changed, next_due, snoozed,
+        contact_id, contact_name, last_touch, waiting, engaged, replier, has_signals, usual, usual_contact,
+    ) in rows:  # fmt: skip
+        other = last_activity if last_activity and (last_touch is None or last_activity > last_touch) else None
+        stage_name, stale_after = stages.get(stage_id, ("", None))
         out.append(
             (
                 team_id,
                 DealFacts(
                     deal_id=deal_id,
                     amount=float(amount or 0),
-                    last_touch_at=last_touch,
+                    last_touch_at=last_activity,
                     created_at=created,
-                    status=status,
+                    status=Deal.Status.OPEN,
                     stage_name=stage_name,
                     stage_stale_after_days=stale_after,
                     stage_changed_at=stage_changed,
                     next_step_due=next_due,
                     snoozed_until=snoozed,
-                    contacts_engaged=c.engaged,
+                    contacts_engaged=engaged or 0,
                     contact_name=contact_name or "",
-                    waiting_since=c.waiting_since,
+                    waiting_since=waiting,
                     usual_reply_hours=usual,
                     last_other_touch_at=other,
                 ),
             )
         )
+        if has_signals is not None and usual_contact != contact_id:
+            changed.append((out[-1][1], contact_id, replier))
+    _fix_usual(changed)
     return out
+
+
+def collect_facts(*, deal_ids=None, team_ids=None, id_range=None, refresh: bool = True) -> list[tuple[int, DealFacts]]:
+    """[(team_id, DealFacts)] for the open deals in scope; refreshes the stored signals first
+    unless the caller just did."""
+    if refresh:
+        signals.refresh()
+    with gc_paused():
+        if connection.vendor == "postgresql":
+            return _collect_pg(deal_ids, team_ids, id_range)
+        return _collect_orm(deal_ids, team_ids, id_range)
 
 
 def stale_verdicts(*, team_ids=None, now=None, workers: int = 1) -> tuple[list, int]:
@@ -350,18 +239,22 @@ def stale_verdicts(*, team_ids=None, now=None, workers: int = 1) -> tuple[list, 
     bounds = deals.aggregate(lo=Min("id"), hi=Max("id"))
     if bounds["lo"] is None:
         return [], 0
-    configs: dict[int, rules.RuleConfig] = {}
-
-    def config(team_id):
-        if team_id not in configs:
-            configs[team_id] = NudgeSettings.for_team(team_id).rule_config()
-        return configs[team_id]
+    # `order_by()`: Deal's default ordering would turn DISTINCT into 100,000 rows.
+    team_list = list(deals.order_by().values_list("team_id", flat=True).distinct())
+    configs = {t: NudgeSettings.for_team(t).rule_config() for t in team_list}  # before any thread starts
+    signals.refresh()
 
     def part(id_range):
         try:
-            facts = collect_facts(team_ids=team_ids, id_range=id_range)
+            facts = collect_facts(team_ids=team_ids, id_range=id_range, refresh=False)
             evaluate = rules.evaluate
-            return [v for v in (evaluate(f, config(t), now) for t, f in facts) if v.nudge], len(facts)
+            stale = []
+            for team_id, f in facts:
+                config = configs.get(team_id) or NudgeSettings.for_team(team_id).rule_config()  # a new team
+                verdict = evaluate(f, config, now)
+                if verdict.nudge:
+                    stale.append(verdict)
+            return stale, len(facts)
         finally:
             if workers > 1:
                 connections.close_all()
@@ -369,11 +262,10 @@ def stale_verdicts(*, team_ids=None, now=None, workers: int = 1) -> tuple[list, 
     lo, hi = bounds["lo"], bounds["hi"] + 1
     step = -(-(hi - lo) // workers)
     ranges = [(a, min(a + step, hi)) for a in range(lo, hi, step)]
-    for team_id in deals.values_list("team_id", flat=True).distinct():
-        config(team_id)  # read settings once, before the threads start
-    if workers == 1:
-        results = [part(r) for r in ranges]
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(part, ranges))
+    with gc_paused():
+        if workers == 1:
+            results = [part(r) for r in ranges]
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                results = list(pool.map(part, ranges))
     return [v for stale, _ in results for v in stale], sum(n for _, n in results)
