@@ -105,10 +105,11 @@ _CASUAL = re.compile(
 
 
 def classify_tone(bodies: Iterable[str]) -> str:
-    formal = casual = 0
-    for body in bodies:
-        formal += len(_FORMAL.findall(body or ""))
-        casual += len(_CASUAL.findall(body or ""))
+    # One pass over the thread joined by newlines: no marker spans a newline, so the counts are
+    # those of each body summed (and 10x fewer regex calls in a batch).
+    text = "\n".join(body or "" for body in bodies)
+    formal = len(_FORMAL.findall(text))
+    casual = len(_CASUAL.findall(text))
     return "casual" if casual > formal else "formal"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -57,16 +56,32 @@ def _configs(team_ids) -> dict[int, rules.RuleConfig]:
     return {tid: (existing.get(tid) or NudgeSettings(team_id=tid)).rule_config() for tid in team_ids}
 
 
-def _threads(deal_ids) -> dict[int, list[metrics.Message]]:
-    out: dict[int, list[metrics.Message]] = defaultdict(list)
+@dataclass(slots=True)
+class ThreadText:
+    """What a nudge is written from: every body (for the tone) and the last one of each side."""
+
+    bodies: list[str]
+    last_ours: str = ""
+    last_theirs: str = ""
+
+
+def _threads(deal_ids) -> dict[int, ThreadText]:
+    out: dict[int, ThreadText] = {}
     rows = (
         Activity.objects.filter(deal_id__in=deal_ids, kind=Activity.Kind.EMAIL)
-        .order_by("occurred_at", "id")
-        .values_list("deal_id", "direction", "occurred_at", "body")
+        .order_by("occurred_at", "id")  # time order; the timestamps themselves are not needed
+        .values_list("deal_id", "direction", "body")
     )
-    for deal_id, direction, at, body in rows:
-        side = metrics.THEIRS if direction == Activity.Direction.INBOUND else metrics.OURS
-        out[deal_id].append(metrics.Message(side=side, at=at, body=body))
+    inbound = Activity.Direction.INBOUND
+    for deal_id, direction, body in rows:
+        thread = out.get(deal_id)
+        if thread is None:
+            thread = out[deal_id] = ThreadText([])
+        thread.bodies.append(body)
+        if direction == inbound:
+            thread.last_theirs = body
+        else:
+            thread.last_ours = body
     return out
 
 
@@ -122,10 +137,10 @@ def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: b
         if prior is not None and (touched is None or prior[0] > touched) and set(verdict.codes) <= prior[1]:
             summary.suppressed += 1
             continue
-        thread = threads.get(deal_id, [])
-        tone = metrics.classify_tone(m.body for m in thread) if thread else Nudge.Tone.FORMAL
-        last_ours = next((m.body for m in reversed(thread) if m.side == metrics.OURS), "")
-        last_theirs = next((m.body for m in reversed(thread) if m.side == metrics.THEIRS), "")
+        thread = threads.get(deal_id)
+        tone = metrics.classify_tone(thread.bodies) if thread else Nudge.Tone.FORMAL
+        last_ours = thread.last_ours if thread else ""
+        last_theirs = thread.last_theirs if thread else ""
         inputs = ai.nudge_inputs(
             deal=deal,
             facts_why=verdict.reason,
@@ -172,12 +187,39 @@ def refresh_nudges(*, deal_ids: list[int], now: datetime | None = None, force: b
     with transaction.atomic():
         if to_create:
             # A concurrent scan of the same deal loses quietly to the one-open-nudge constraint.
-            Nudge.objects.bulk_create(to_create, ignore_conflicts=True, batch_size=1000)
+            _insert_rows(to_create)
         if to_update:
             _update_rows(to_update, fields)
     summary.created = len(to_create)
     summary.updated = len(to_update)
     return summary
+
+
+def _raw_cursor():
+    """On PostgreSQL a server-side-binding psycopg cursor: executemany is pipelined and each
+    value is sent as a parameter, where Django's client-side-binding cursor quotes every value
+    (and bulk_create's UNNEST arrays) in Python: most of the write time of a 500-nudge chunk."""
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        connection.ensure_connection()
+        return psycopg.Cursor(connection.connection)
+    return connection.cursor()
+
+
+def _insert_rows(nudges: list[Nudge]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING, one parameterised row per nudge through executemany."""
+    if connection.vendor != "postgresql":
+        Nudge.objects.bulk_create(nudges, ignore_conflicts=True, batch_size=500)
+        return
+    quote = connection.ops.quote_name
+    fields = [f for f in Nudge._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(quote(f.column) for f in fields)
+    values = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(Nudge._meta.db_table)} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"  # noqa: S608
+    params = [[f.get_db_prep_save(f.pre_save(n, True), connection) for f in fields] for n in nudges]
+    with _raw_cursor() as cur:
+        cur.executemany(sql, params)
 
 
 def _update_rows(nudges: list[Nudge], fields: list[str]) -> None:
@@ -191,7 +233,7 @@ def _update_rows(nudges: list[Nudge], fields: list[str]) -> None:
         [*(c.get_db_prep_save(getattr(n, c.attname), connection) for c in columns), n.pk, Nudge.Status.OPEN]
         for n in nudges
     ]
-    with connection.cursor() as cur:
+    with _raw_cursor() as cur:
         cur.executemany(sql, params)
 
 
