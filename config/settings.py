@@ -193,6 +193,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "nudges.tasks.scan_nudges_task",
         "schedule": timedelta(minutes=env_int("NUDGES_SCAN_INTERVAL_MINUTES", 60, minimum=1)),
     },
+    "nudges-rebuild-signals": {
+        "task": "nudges.tasks.rebuild_signals_task",
+        "schedule": timedelta(hours=env_int("NUDGES_SIGNALS_REBUILD_HOURS", 24, minimum=1)),
+    },
     # --- tickets (issue 4) ---
     "tickets-refresh-scores": {
         "task": "tickets.tasks.refresh_open_tickets_task",

@@ -15,3 +15,12 @@ def refresh_nudges_task(deal_ids: list[int]) -> dict:
 @shared_task
 def scan_nudges_task(team_ids: list[int] | None = None) -> int:
     return services.scan_nudges(team_ids=team_ids)
+
+
+@shared_task
+def rebuild_signals_task() -> dict:
+    """Nightly full rebuild of the stored conversation signals (catches edits that bypassed the
+    ORM's signals); idempotent."""
+    from nudges import signals
+
+    return signals.rebuild().__dict__
