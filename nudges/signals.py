@@ -194,13 +194,13 @@ _PG_DEALS = f"""
 _PG_CONTACTS = f"""
     INSERT INTO {CS} (contact_id, median_reply_hours, gap_count, deals)
     SELECT replier_id, MAX(median_reply_hours), SUM(gap_count), 1
-    FROM {S} WHERE gap_count > 0 AND {{scope}}
+    FROM {S} s WHERE gap_count > 0 AND {{scope}}
     GROUP BY replier_id HAVING COUNT(*) = 1
     UNION ALL
     SELECT s.replier_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY x.h::float8), COUNT(*), COUNT(DISTINCT s.deal_id)
     FROM {S} s CROSS JOIN LATERAL jsonb_array_elements_text(s.gaps) AS x(h)
-    WHERE s.replier_id IN (
-        SELECT replier_id FROM {S} WHERE gap_count > 0 AND {{scope}} GROUP BY replier_id HAVING COUNT(*) > 1
+    WHERE s.gap_count > 0 AND {{scope}} AND s.replier_id IN (
+        SELECT s.replier_id FROM {S} s WHERE s.gap_count > 0 AND {{scope}} GROUP BY s.replier_id HAVING COUNT(*) > 1
     )
     GROUP BY s.replier_id
 """  # noqa: S608
@@ -209,7 +209,7 @@ _PG_CONTACTS = f"""
 def _rebuild_all(now: datetime) -> int:
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute(f"DELETE FROM {S}")  # noqa: S608
+            cur.execute(f"DELETE FROM {S}")  # noqa: S608 - not TRUNCATE: it fails on pending FK checks
             cur.execute(_PG_DEALS.format(deals="a.deal_id IS NOT NULL"), [now])
             return cur.rowcount
     DealSignals.objects.all().delete()
@@ -236,13 +236,13 @@ def _pool_contacts(contact_ids: set[int] | None) -> int:
         return 0
     ids = None if contact_ids is None else sorted(contact_ids)
     if connection.vendor == "postgresql":
-        scope, params = ("true", []) if ids is None else ("replier_id = ANY(%s)", [ids])
+        scope, params = ("true", []) if ids is None else ("s.replier_id = ANY(%s)", [ids])
         with connection.cursor() as cur:
             if ids is None:
                 cur.execute(f"DELETE FROM {CS}")  # noqa: S608
             else:
                 cur.execute(f"DELETE FROM {CS} WHERE contact_id = ANY(%s)", [ids])  # noqa: S608
-            cur.execute(_PG_CONTACTS.format(scope=scope), params * 2)
+            cur.execute(_PG_CONTACTS.format(scope=scope), params * 3)
             return cur.rowcount
     rows = DealSignals.objects.filter(gap_count__gt=0, replier_id__isnull=False)
     if ids is None:
@@ -265,6 +265,15 @@ def _usual_scope(deal_ids: list[int], contact_ids: set[int]) -> list[int]:
     primary contact or replier was re-pooled."""
     ids = set(deal_ids)
     contacts = sorted(contact_ids)
+    if connection.vendor == "postgresql" and contacts:
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT deal_id FROM {S} WHERE replier_id = ANY(%s) "  # noqa: S608
+                f"UNION SELECT id FROM {D} WHERE primary_contact_id = ANY(%s)",
+                [contacts, contacts],
+            )
+            ids.update(r[0] for r in cur.fetchall())
+        return sorted(ids)
     for part in _batches(contacts):
         ids.update(DealSignals.objects.filter(replier_id__in=part).values_list("deal_id", flat=True))
         ids.update(Deal.objects.filter(primary_contact_id__in=part).values_list("id", flat=True))

@@ -39,8 +39,8 @@ def _copy(table: str, columns: list[str], rows) -> None:
 def reset(team_slug: str = "bench") -> None:
     with connection.cursor() as cur:
         cur.execute(
-            "TRUNCATE nudges_nudge, crm_activity, crm_deal, crm_contact, crm_account, nudges_nudgesettings "
-            "RESTART IDENTITY CASCADE"
+            "TRUNCATE nudges_nudge, crm_activity, crm_deal, crm_contact, crm_account, nudges_nudgesettings, "
+            "nudges_dealsignals, nudges_contactsignals, nudges_signalsstate RESTART IDENTITY CASCADE"
         )
     Team.objects.filter(slug=team_slug).delete()
 
