@@ -217,7 +217,13 @@ def _insert_rows(nudges: list[Nudge]) -> None:
     columns = ", ".join(quote(f.column) for f in fields)
     values = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(Nudge._meta.db_table)} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"  # noqa: S608
-    params = [[f.get_db_prep_save(f.pre_save(n, True), connection) for f in fields] for n in nudges]
+    # Attribute values as they are (refresh_nudges sets created_at/updated_at itself); JSON columns
+    # wrapped for psycopg. Django's per-field preparation cost more than the insert.
+    from django.db.models import JSONField
+    from psycopg.types.json import Jsonb
+
+    getters = [(f.attname, isinstance(f, JSONField)) for f in fields]
+    params = [[Jsonb(getattr(n, a)) if js else getattr(n, a) for a, js in getters] for n in nudges]
     with _raw_cursor() as cur:
         cur.executemany(sql, params)
 

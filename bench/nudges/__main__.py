@@ -213,8 +213,13 @@ def main() -> None:
     Activity.objects.filter(subject=WARM_SUBJECT).delete()  # replies added by a previous run
     print(f"machine: {os.cpu_count()} CPUs, {load()}")
 
-    # Cold: the first scan builds every deal's signals.
+    # Cold: the first scan on empty signal tables builds every deal's signals.
     SignalsState.objects.all().delete()
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM nudges_dealsignals")
+        cur.execute("DELETE FROM nudges_contactsignals")
+        for table in ("nudges_dealsignals", "nudges_contactsignals"):
+            cur.execute(f"VACUUM ANALYZE {table}")
     t = time.perf_counter()
     stale, checked = stale_scan([team.pk], now)
     cold_s = time.perf_counter() - t
