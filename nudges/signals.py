@@ -300,9 +300,10 @@ def _set_usual(deal_ids: list[int] | None) -> None:
         with connection.cursor() as cur:
             cur.execute(_PG_USUAL.format(scope=scope), params)
         return
-    rows = DealSignals.objects.all() if deal_ids is None else None
-    parts = [rows] if rows is not None else [DealSignals.objects.filter(deal_id__in=p) for p in _batches(deal_ids)]
-    for qs in parts:
+    if deal_ids is None:
+        deal_ids = list(DealSignals.objects.order_by("deal_id").values_list("deal_id", flat=True))
+    for part in _batches(deal_ids):  # bounded IN lists (SQLite's variable limit)
+        qs = DealSignals.objects.filter(deal_id__in=part)
         objs = list(qs.only("deal_id", "replier_id"))
         primary = dict(Deal.objects.filter(pk__in=[o.deal_id for o in objs]).values_list("pk", "primary_contact_id"))
         wanted = {c for c in primary.values() if c is not None} | {o.replier_id for o in objs if o.replier_id}
