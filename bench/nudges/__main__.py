@@ -49,25 +49,7 @@ WARM_SUBJECT = "Bench warm reply"
 OUT = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / "nt_bench_nudges"
 
 
-def ensure_database(url: str) -> None:
-    import dj_database_url
-    import psycopg
-
-    cfg = dj_database_url.parse(url)
-    if "bench" not in cfg["NAME"]:
-        sys.exit("Refusing to run against a database whose name does not contain 'bench'.")
-    admin = psycopg.connect(
-        host=cfg["HOST"],
-        port=cfg["PORT"] or 5432,
-        user=cfg["USER"],
-        password=cfg["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-    with admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone():
-            admin.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
-
+from bench.common import ensure_database  # noqa: E402
 
 ensure_database(os.environ["DATABASE_URL"])
 
