@@ -1,7 +1,9 @@
 """Shared argument handling for the import commands."""
 
+from pathlib import Path
+
 from django.contrib.auth import get_user_model
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 
 from crm.models import Team
 
@@ -31,3 +33,25 @@ def print_report(command, report) -> None:
         out.write(f"  note: {note}")
     for issue in report.errors:
         out.write(f"  line {issue.line}: {issue.reason}")
+
+
+class ImportCommand(BaseCommand):
+    """An import of one seed file into a team; subclasses name the importer function."""
+
+    importer = None  # e.g. staticmethod(importers.import_crm_events)
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--team", required=True, help="Slug of the team the deals belong to.")
+        parser.add_argument("--user", help="Import as this user (the team must be one of theirs).")
+
+    def handle(self, *args, path, team, user, **options):
+        team_obj, actor = resolve_team(team, user)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror}") from None
+        report = self.importer(raw, team=team_obj, actor=actor)
+        print_report(self, report)
+        if report.failed:
+            raise CommandError(report.failed)
