@@ -38,7 +38,7 @@ def account_list(request):
         accounts = accounts.filter(
             Q(name__icontains=q) | Q(industry__icontains=q) | Q(contacts__email__icontains=q)
         ).distinct()
-    accounts = accounts.annotate(open_deals=Count("deals", filter=Q(deals__status=Deal.Status.OPEN)))
+    accounts = accounts.annotate(open_deals=Count("deals", filter=Q(deals__status=Deal.Status.OPEN), distinct=True))
     page = Paginator(accounts.order_by("name"), settings.CONSOLE_PAGE_SIZE).get_page(request.GET.get("page"))
     template = "crm/account_list.html#account-results" if request.htmx else "crm/account_list.html"
     return render(request, template, {"form": form, "page": page})

@@ -169,3 +169,10 @@ def test_healthz_reports_database_and_broker(client, db):
     assert response.status_code == 200
     assert response.json()["database"] == "ok"
     assert "broker" in response.json()
+
+
+def test_searching_by_contact_email_does_not_inflate_open_deal_counts(agent_client, account, deal, team):
+    account.contacts.create(name="Second Person", email="second@techgiant.example")
+    response = agent_client.get("/crm/accounts/?q=techgiant.example")
+    row = next(a for a in response.context["page"].object_list if a.pk == account.pk)
+    assert row.open_deals == 1
