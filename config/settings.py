@@ -398,5 +398,3 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 
 
 # --- notifications -----------------------------------------------------------------------
-
-_ = (timedelta, crontab, env_float)  # used by the feature sections above as they fill in

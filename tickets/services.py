@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Exists, F, OuterRef, Q
+from django.db.models import Avg, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from crm import audit
@@ -107,7 +107,6 @@ def sync_customer_inputs(*, account_id: int | None = None, now=None) -> int:
         stale = stale.filter(account_id=account_id)
     ids = list(stale.values_list("pk", flat=True)[:50_000])
     changed = 0
-    from django.db.models import Subquery
 
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
