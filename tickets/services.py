@@ -455,6 +455,10 @@ def edit_triage(*, actor, ticket: Ticket, changes: dict, via: str = "console") -
         )
         audit.record(actor=actor, action=AuditEvent.Action.UPDATE, obj=ticket, before=before, via=via)
         maybe_escalate(ticket=ticket)
+        if ticket.category != before.get("category") and ticket.is_active:
+            # The draft is written for the ticket's category: a corrected category gets a new one,
+            # chained to the draft it replaces (a draft already being generated is left to finish).
+            request_draft(ticket=ticket, actor=actor, instruction=f"Category corrected to {ticket.category or 'none'}.")
     return ticket
 
 
@@ -540,10 +544,13 @@ def update_ticket(*, actor, ticket: Ticket, changes: dict, via: str = "console")
     for name in ("subject", "resolution"):
         if name in changes:
             setattr(ticket, name, changes[name])
+    subject_changed = ticket.subject != before.get("subject")
     if "assignee" in changes:
         ticket.assignee = changes["assignee"]
     ticket.apply_score(current_weights(), now=now)
     ticket.save()
+    if subject_changed:
+        refresh_keywords(ticket)  # topic alerts match the subject too
     event = audit.record(actor=actor, action=AuditEvent.Action.UPDATE, obj=ticket, before=before, via=via)
     if event:
         TicketEvent.objects.create(

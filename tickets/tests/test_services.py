@@ -243,3 +243,30 @@ def test_aging_skips_tickets_whose_age_is_already_capped(make_ticket):
     assert services.age_open_tickets(now=later) == 1
     assert Ticket.objects.get(pk=t.pk).score_age == pytest.approx(2.0)
     assert services.age_open_tickets(now=later + timedelta(hours=1)) == 0
+
+
+def test_corrected_category_regenerates_the_draft_chained_to_the_old_one(make_ticket, agent, on_commit):
+    t = make_ticket("My parcel is late, where is it?")
+    first = t.drafts.get()
+    assert first.status == "ready"
+    with on_commit():
+        services.edit_triage(actor=agent, ticket=t, changes={"category": "billing"})
+    latest = t.drafts.order_by("-pk").first()
+    assert latest.pk != first.pk and latest.previous_id == first.pk and latest.status == "ready"
+    assert "billing" in latest.instruction
+    # Editing a field the draft does not read queues nothing.
+    with on_commit():
+        services.edit_triage(actor=agent, ticket=t, changes={"difficulty": "easy"})
+    assert t.drafts.count() == 2
+
+
+def test_subject_edit_refreshes_topic_keywords_and_alert_matches(make_ticket, agent):
+    services.set_topic_alert(user=agent, text="chargeback")
+    t = make_ticket("Please help with my account", subject="Account question")
+    assert not TicketKeyword.objects.filter(ticket=t, keyword="chargeback").exists()
+    services.update_ticket(actor=agent, ticket=t, changes={"subject": "Chargeback on my card"})
+    assert TicketKeyword.objects.filter(ticket=t, keyword="chargeback").exists()
+    from tickets import inbox
+
+    page = inbox.page(agent, terms=["chargeback"])
+    assert [x.pk for x in page.tickets if x.matches_alert] == [t.pk] and page.matches == 1
