@@ -380,6 +380,9 @@ TICKETS_EMAIL_SIGNATURE = env_str("TICKETS_EMAIL_SIGNATURE", "The NextTouch supp
 # The inbox list refreshes itself this often (seconds); the draft panel polls every 2 s while pending.
 TICKETS_INBOX_REFRESH_SECONDS = env_int("TICKETS_INBOX_REFRESH_SECONDS", 30, minimum=5)
 TICKETS_PAGE_SIZE = env_int("TICKETS_PAGE_SIZE", 50, minimum=1)
+# PostgreSQL: the inbox's alert page runs as a prepared statement (its plan reused per connection).
+# Turn off behind a connection pooler that cannot keep prepared statements.
+TICKETS_INBOX_PREPARED = env_bool("TICKETS_INBOX_PREPARED", True)
 # Age scores, SLA breaches and due follow-ups are refreshed by Celery beat this often (minutes).
 TICKETS_AGING_MINUTES = env_int("TICKETS_AGING_MINUTES", 5, minimum=1)
 # ticket_match_idx is a covering index (INCLUDE) on PostgreSQL; SQLite builds it as a plain index

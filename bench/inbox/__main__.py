@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.inbox
     BENCH_TICKETS=200000 .venv/bin/python -m bench.inbox     # a smaller run
     BENCH_REUSE=1 .venv/bin/python -m bench.inbox            # keep the data of the previous run
+    BENCH_REUSE=1 BENCH_BUSY=2 .venv/bin/python -m bench.inbox   # pages measured beside 2 busy CPUs
 
 Uses DATABASE_URL (default postgres://postgres@127.0.0.1:5432/nt_bench_inbox; the name must contain
 "bench"; created when missing). Measures, for one team of BENCH_TEAMS with status=open and an active
@@ -17,6 +18,7 @@ topic alert ("chargeback, fraud, unauthorized"):
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import statistics
 import time
@@ -38,6 +40,8 @@ TEAMS = int(os.environ.get("BENCH_TEAMS", "20"))
 ACCOUNTS_PER_TEAM = int(os.environ.get("BENCH_ACCOUNTS_PER_TEAM", "5000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
 REUSE = os.environ.get("BENCH_REUSE") == "1"
+# Processes spinning on the CPU while the pages are measured (a loaded box; this one has 2 vCPUs).
+BUSY = int(os.environ.get("BENCH_BUSY", "0"))
 ALERT = "chargeback, fraud, unauthorized"
 
 
@@ -53,6 +57,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
 
 from bench.inbox import data  # noqa: E402
 from crm.models import AGENT_GROUP, Account, Membership, Team  # noqa: E402
@@ -74,6 +79,11 @@ class SqlTimer:
         finally:
             self.seconds += time.perf_counter() - t
             self.count += 1
+
+
+def _spin() -> None:
+    while True:
+        pass
 
 
 def pct(values, p):
@@ -186,14 +196,26 @@ def main() -> None:
         return page, timer
 
     cache.watched_terms()  # as any page after the first finds it cached
+    spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(BUSY)]
+    for p in spinners:
+        p.start()
+    busy_load = os.getloadavg()
 
-    # 3. First page: DB time and the whole request.
+    # 3. First page: DB time and the whole request. Interleaved with the same page planned afresh
+    # each time (TICKETS_INBOX_PREPARED off), to show what the prepared statement saves.
+    from django.conf import settings
+
     for _ in range(20):
         db_page()
-    db_times = []
+    db_times, unprepared_times = [], []
     for _ in range(RUNS):
         page, timer = db_page()
         db_times.append(timer.seconds)
+        with override_settings(TICKETS_INBOX_PREPARED=False):
+            unprepared, timer = db_page()
+        unprepared_times.append(timer.seconds)
+        assert [t.pk for t in unprepared.tickets] == [t.pk for t in page.tickets]
+    assert settings.TICKETS_INBOX_PREPARED
     matches = page.matches
     plain_times = [db_page(alert=False)[1].seconds for _ in range(RUNS)]
     # Ad-hoc terms nobody's saved alert watches (API `topic_alerts=`): the general keyword path.
@@ -235,6 +257,8 @@ def main() -> None:
         first.append(db_page()[1].seconds)
         deep.append(db_page(cursor)[1].seconds)
 
+    for p in spinners:
+        p.terminate()
     # 5. The seed's approach on the same team, filter and alert.
     seed_times = []
     for _ in range(3):
@@ -263,6 +287,8 @@ def main() -> None:
     print(f"PostgreSQL {connection.cursor().connection.info.server_version}, {Account.objects.count():,} accounts")
     print(f"Tickets: {Ticket.objects.count():,} in {TEAMS} teams; active {active:,}; team 0 open {team_open:,}")
     print(f"Load average before / after the measurements: {load_before} / {os.getloadavg()}")
+    if BUSY:
+        print(f"Pages measured with {BUSY} busy-looping processes beside them; load average then {busy_load}")
     print(f"Topic alert '{ALERT}': {matches:,} matching open tickets in team 0")
     print(
         f"Rescore after weights change (one UPDATE): {rescore_s:.1f} s for {rescored:,} tickets "
@@ -270,6 +296,10 @@ def main() -> None:
     )
     print(f"Saving the alert (watch 3 terms, copy {match_rows:,} match rows): {save_alert_s * 1000:.0f} ms")
     print(f"First page DB time (inbox queries): p50 {ms(statistics.median(db_times))}, p95 {ms(pct(db_times, 95))}")
+    print(
+        f"  same page planned afresh each time (TICKETS_INBOX_PREPARED=0), interleaved: "
+        f"p50 {ms(statistics.median(unprepared_times))}, p95 {ms(pct(unprepared_times, 95))}"
+    )
     print(
         f"  same page, ad-hoc unwatched terms (keyword path): p50 {ms(statistics.median(adhoc_times))}, "
         f"p95 {ms(pct(adhoc_times, 95))}"
@@ -298,8 +328,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from django.test.utils import override_settings
-
     # DEBUG is off (production-like timings); serve static URLs without a collectstatic manifest.
     plain = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -188,3 +188,33 @@ def test_outsider_gets_no_watched_matches(make_ticket, agent, outsider):
     assert "fraud" in cache.watched_terms()
     page = inbox.page(outsider, terms=["fraud"])
     assert page.matches == 0 and page.tickets == []
+
+
+def _prepared_statements(like="%") -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [like])
+        return cur.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.parametrize("enabled", [True, False])
+def test_watched_page_runs_as_a_prepared_statement_on_postgresql(make_ticket, agent, settings, enabled):
+    settings.TICKETS_INBOX_PREPARED = enabled
+    make_ticket("chargeback please")
+    services.set_topic_alert(user=agent, text="chargeback")
+    cache.watched_terms()
+    with connection.cursor() as cur:
+        cur.execute("DEALLOCATE ALL")  # psycopg forgets its own list of prepared statements too
+    pages = [inbox.page(agent, terms=["chargeback"]) for _ in range(3)]
+    # Prepared on its second run; the same page, and the query log still shows the SQL with values.
+    assert _prepared_statements("%tickets_alertmatch%") == (1 if enabled else 0)
+    assert {(p.matches, tuple(t.pk for t in p.tickets)) for p in pages} == {(1, (pages[0].tickets[0].pk,))}
+    with CaptureQueriesContext(connection) as ctx:
+        inbox.page(agent, terms=["chargeback"])
+    assert "'chargeback'" in ctx.captured_queries[-1]["sql"]
+    # Everything else keeps Django's defaults: client-side binding, nothing prepared.
+    assert connection.connection.prepare_threshold is None and not connection.features.uses_server_side_binding
+    before = _prepared_statements()
+    for _ in range(3):
+        Ticket.objects.filter(subject__startswith="chargeback").count()
+    assert _prepared_statements() == before
