@@ -39,6 +39,14 @@ class AccountAdmin(admin.ModelAdmin):
     autocomplete_fields = ["team", "account_manager"]
     inlines = [ContactInline]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:
+            # As an API edit does: churn risk, lifetime value and VIP feed the open tickets' scores.
+            from tickets.services import sync_customer_inputs
+
+            sync_customer_inputs(account_id=obj.pk)
+
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
