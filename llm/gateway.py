@@ -4,7 +4,8 @@ Order of work in `ask`:
   1. screen and trim the inputs (flags: injection:<input>, input_trimmed:<input>:<chars>);
   2. offline provider configured -> the feature's offline writer, done;
   3. nothing to send (every input empty) -> offline writer, reason recorded;
-  4. cache lookup (unless force_refresh or ttl 0) -> hit, done;
+  4. cache lookup (unless force_refresh or ttl 0) -> hit, done; on a miss, claim the key, or wait
+     for the caller already asking exactly this and take its reply from the cache (single flight);
   5. daily budget used up -> offline writer, reason recorded;
   6. the provider, with retries on temporary errors (here and only here), an overall deadline,
      schema validation and one repair turn;
@@ -30,6 +31,7 @@ from typing import Any
 import jsonschema
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache as django_cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -730,21 +732,74 @@ def _ask_prepared(prep: _Prepared, started: float) -> LLMResult:
     if prep.empty:
         result = _offline_result(prep, reason="nothing to send: every input is empty", error_kind=ErrorKind.EMPTY)
         return done(result, Outcome.FALLBACK, ErrorKind.EMPTY)
+    claimed = False
     if prep.ttl_seconds and not prep.force_refresh:
         hit = _cache_get(prep)
+        if hit is None:
+            claimed = _claim(prep)
+            if not claimed:
+                hit = _wait_for_peer(prep)
         if hit is not None:
             return done(hit, Outcome.CACHE_HIT)
     else:
         _key(prep)
-    blocked = _budget_block(prep.feature)
-    if blocked:
-        result = _offline_result(prep, reason=blocked, error_kind=ErrorKind.BUDGET)
-        return done(result, Outcome.FALLBACK, ErrorKind.BUDGET)
-    result, error_kind = _ask_model(prep, started)
-    if result.offline:
-        return done(result, Outcome.FALLBACK, error_kind)
-    _cache_put(prep, result)
-    return done(result, Outcome.OK)
+    try:
+        blocked = _budget_block(prep.feature)
+        if blocked:
+            result = _offline_result(prep, reason=blocked, error_kind=ErrorKind.BUDGET)
+            return done(result, Outcome.FALLBACK, ErrorKind.BUDGET)
+        result, error_kind = _ask_model(prep, started)
+        if result.offline:
+            return done(result, Outcome.FALLBACK, error_kind)
+        _cache_put(prep, result)
+        return done(result, Outcome.OK)
+    finally:
+        if claimed:
+            _release(prep)
+
+
+# --- single flight: one model call per key at a time ------------------------------------------
+
+_PEER_POLL_SECONDS = 0.1
+
+
+def _inflight_key(prep: _Prepared) -> str:
+    return f"llm:inflight:{_key(prep)}"
+
+
+def _claim(prep: _Prepared) -> bool:
+    """Mark this key as being asked (in the shared Django cache: Redis when configured). False when
+    another caller holds it. A cache outage never blocks a call: the caller then just asks."""
+    try:
+        return django_cache.add(_inflight_key(prep), 1, timeout=int(settings.LLM_DEADLINE_SECONDS) + 5)
+    except Exception:  # noqa: BLE001 - any cache backend error
+        log.warning("llm single-flight: cache unavailable, asking without the lock", exc_info=True)
+        return True
+
+
+def _release(prep: _Prepared) -> None:
+    try:
+        django_cache.delete(_inflight_key(prep))
+    except Exception:  # noqa: BLE001 - the claim expires on its own
+        log.warning("llm single-flight: could not release %s", _inflight_key(prep), exc_info=True)
+
+
+def _wait_for_peer(prep: _Prepared) -> LLMResult | None:
+    """Another caller is asking the model exactly this: wait for its reply to land in the reply
+    cache instead of paying for the same answer twice. None (ask yourself) when the peer finished
+    without storing one (it fell back) or the deadline passed."""
+    deadline = _monotonic() + settings.LLM_DEADLINE_SECONDS
+    while _monotonic() < deadline:
+        _sleep(_PEER_POLL_SECONDS)
+        hit = _cache_get(prep)
+        if hit is not None:
+            return hit
+        try:
+            if django_cache.get(_inflight_key(prep)) is None:
+                return None
+        except Exception:  # noqa: BLE001
+            return None
+    return None
 
 
 # --- bulk --------------------------------------------------------------------------------------

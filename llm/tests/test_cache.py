@@ -1,5 +1,6 @@
 """The reply cache: keyed on everything that shapes a reply, shared through the database."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -137,3 +138,70 @@ def test_seed_2_five_hash_invalidation(fake, name):
     changed = {**baseline, **FIVE_HASHES[name]}
     assert not asked(fake, **changed).cached  # one of the five changed: regenerate
     assert asked(fake, **changed).cached
+
+
+class GatedProvider(FakeProvider):
+    """A provider whose first answer waits for `gate`: a model call that is still in flight."""
+
+    def __init__(self, script):
+        super().__init__(script)
+        self.gate, self.entered = threading.Event(), threading.Event()
+
+    def complete(self, request, *, repair=None):
+        self.entered.set()
+        assert self.gate.wait(10), "the test never opened the gate"
+        return super().complete(request, repair=repair)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identical_misses_at_the_same_moment_call_the_model_once():
+    from django.db import connection
+
+    gated = GatedProvider([reply("Following up on the TechGiant renewal pricing.")])
+    results = {}
+
+    def caller(name):
+        try:
+            results[name] = ask(**BASE)
+        finally:
+            connection.close()
+
+    with use_provider(gated):
+        first = threading.Thread(target=caller, args=("first",))
+        first.start()
+        assert gated.entered.wait(10)  # the first caller is now asking the model
+        second = threading.Thread(target=caller, args=("second",))
+        second.start()
+        second.join(0.5)
+        assert second.is_alive()  # waiting for the first caller's reply, not asking itself
+        gated.gate.set()
+        first.join(10)
+        second.join(10)
+    assert len(gated.requests) == 1
+    assert not results["first"].cached and results["second"].cached
+    assert results["second"].text == results["first"].text
+    assert sorted(LLMCall.objects.values_list("outcome", flat=True)) == sorted([Outcome.OK, Outcome.CACHE_HIT])
+
+
+def test_a_peer_that_fell_back_leaves_the_waiter_to_ask_itself(fake, monkeypatch):
+    from django.core.cache import cache
+
+    from llm import gateway
+
+    asked(fake)  # learn the key from the stored reply, then forget the reply
+    prep_key = CachedReply.objects.get().key
+    CachedReply.objects.all().delete()
+    calls = LLMCall.objects.count()
+    cache.add(f"llm:inflight:{prep_key}", 1)  # a peer is asking...
+    sleeps = []
+
+    def peer_gives_up(seconds):
+        sleeps.append(seconds)
+        cache.delete(f"llm:inflight:{prep_key}")  # ...and ends without a reply (a fallback)
+
+    monkeypatch.setattr(gateway, "_sleep", peer_gives_up)
+    result = asked(fake)
+    assert sleeps == [gateway._PEER_POLL_SECONDS]
+    assert len(fake.requests) == 2 and not result.cached and result.text.startswith("Following up")
+    assert LLMCall.objects.count() == calls + 1
+    assert cache.get(f"llm:inflight:{prep_key}") is None  # released after its own call
