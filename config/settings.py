@@ -209,6 +209,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": timedelta(minutes=env_int("LLM_BATCH_COLLECT_MINUTES", 2, minimum=1)),
     },
     "llm-purge-cache": {"task": "llm.tasks.purge_expired_cache_task", "schedule": crontab(hour=3, minute=17)},
+    "llm-prune-ledger": {"task": "llm.tasks.prune_ledger_task", "schedule": crontab(hour=3, minute=37)},
 }
 
 # REST API
@@ -296,6 +297,9 @@ LLM_JSON_MODE = env_choice("LLM_JSON_MODE", "json_object", ("json_object", "json
 # (half price, results within 24 h); fewer run synchronously.
 LLM_BATCH_MIN_ITEMS = env_int("LLM_BATCH_MIN_ITEMS", 20, minimum=1)
 LLM_BATCH_COLLECT_MINUTES = env_int("LLM_BATCH_COLLECT_MINUTES", 2, minimum=1)
+# Usage-ledger rows older than this many days are deleted nightly (0 keeps them forever). Budgets
+# only read today's rows; the usage page cannot show spend from before the retention window.
+LLM_LEDGER_RETENTION_DAYS = env_int("LLM_LEDGER_RETENTION_DAYS", 400, minimum=0)
 
 # --- nudges (issue 5) --------------------------------------------------------------------
 # The seed's rule: a deal idle at least this many days (stages may set their own) ...

@@ -48,3 +48,13 @@ def test_misconfigured_environment_fails_at_start_naming_the_variable(env, messa
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_every_beat_entry_names_a_registered_task():
+    from django.conf import settings
+
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    names = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert names and names <= set(app.tasks), names - set(app.tasks)

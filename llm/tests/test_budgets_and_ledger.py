@@ -116,3 +116,25 @@ def test_offline_provider_calls_are_ledgered_without_tokens():
 def test_missing_offline_writer_is_a_clear_programming_error():
     with pytest.raises(LookupError, match="@offline_writer"):
         ask(feature="nobody.registered", system="s", prompt="p", inputs={})
+
+
+@pytest.mark.parametrize("retention, kept", [(30, {"today", "29 days"}), (0, {"today", "29 days", "31 days", "2y"})])
+def test_ledger_rows_past_retention_are_pruned_in_chunks(settings, monkeypatch, retention, kept):
+    from llm import tasks
+
+    settings.LLM_LEDGER_RETENTION_DAYS = retention
+    monkeypatch.setattr(tasks, "PRUNE_CHUNK", 2)
+    now = timezone.now()
+    ages = {"today": 0, "29 days": 29, "31 days": 31, "2y": 730}
+    for label, days in ages.items():
+        for _ in range(3):
+            LLMCall.objects.create(
+                feature=label,
+                provider="offline",
+                model="offline",
+                outcome=Outcome.OFFLINE,
+                created_at=now - timedelta(days=days),
+            )
+    assert tasks.prune_ledger_task() == 3 * (len(ages) - len(kept))
+    assert set(LLMCall.objects.values_list("feature", flat=True)) == kept
+    assert tasks.prune_ledger_task() == 0
