@@ -21,6 +21,24 @@ def _user(username, team, group):
     return user
 
 
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, live_server, django_db_blocker):
+    """pytest-django's live server, started after the test database exists so that it stops before
+    the database is dropped; at the end of the session the database sessions its request threads
+    left open are ended too (a browser's keep-alive socket keeps a request thread, and with it its
+    connection, alive), so PostgreSQL can drop the test database cleanly."""
+    yield live_server
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
 @pytest.fixture
 def team(db):
     return Team.objects.create(name="Blue Team", slug="blue")
