@@ -69,15 +69,27 @@ class TicketListView(TicketMixin, APIView):
             )
         except inbox.BadCursor as exc:
             raise ValidationError({"cursor": [str(exc)]}) from exc
+        if q.get("page", page.number) != page.number:
+            # A seed client asking for page=3 must not silently get page 1.
+            raise ValidationError(
+                {
+                    "page": [
+                        f"This request is page {page.number}. Pages are reached through the cursor: "
+                        "follow pagination.next from the first page (no OFFSET, so deep pages stay fast)."
+                    ]
+                }
+            )
         next_url = None
         if page.next_cursor:
             params = request.query_params.copy()
             params["cursor"] = page.next_cursor
+            params.pop("page", None)  # the cursor carries the page number
             next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
         return Response(
             {
                 "tickets": s.TicketSummarySerializer(page.tickets, many=True).data,
                 "pagination": {
+                    "page": page.number,
                     "limit": page.limit,
                     "next_cursor": page.next_cursor,
                     "next": next_url,

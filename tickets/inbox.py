@@ -37,20 +37,23 @@ class BadCursor(ValueError):
     pass
 
 
-def encode_cursor(eff: float, pk: int, matches: int = 0) -> str:
-    return base64.urlsafe_b64encode(json.dumps([repr(float(eff)), int(pk), int(matches)]).encode()).decode()
+def encode_cursor(eff: float, pk: int, matches: int = 0, page: int = 2) -> str:
+    """`page` is the number of the page the cursor leads to (shown as pagination.page)."""
+    values = [repr(float(eff)), int(pk), int(matches), int(page)]
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
 
 
-def decode_cursor(cursor: str | None) -> tuple[float, int, int] | None:
-    """(effective score, id, topic-alert match count as of the first page)."""
+def decode_cursor(cursor: str | None) -> tuple[float, int, int, int] | None:
+    """(effective score, id, topic-alert match count as of the first page, page number)."""
     if not cursor:
         return None
     try:
-        eff, pk, matches = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        eff, pk, matches, *rest = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         value = float(eff)
-        if not math.isfinite(value):
+        if not math.isfinite(value) or len(rest) > 1:
             raise ValueError(eff)
-        return value, int(pk), max(0, int(matches))
+        page = int(rest[0]) if rest else 2  # cursors from before the page number lead to "page 2"
+        return value, int(pk), max(0, int(matches)), max(2, page)
     except (ValueError, TypeError, UnicodeError) as exc:
         raise BadCursor("This page link is no longer valid: start from the first page.") from exc
 
@@ -72,6 +75,12 @@ class InboxPage:
     @property
     def has_prev(self) -> bool:
         return bool(self.cursor)
+
+    @property
+    def number(self) -> int:
+        """1 for the first page; later pages carry their number in the cursor."""
+        after = decode_cursor(self.cursor)
+        return after[3] if after else 1
 
 
 # The columns the list shows. Narrow rows matter: with every column of the ticket, account, contact
@@ -333,8 +342,10 @@ def _plain_filters(user, status, channel, team_id, assignee) -> dict:
 
 def _finish(rows, limit, terms, matches, cursor, filters) -> InboxPage:
     shown = rows[:limit]
-    next_cursor = encode_cursor(shown[-1].eff, shown[-1].pk, matches) if len(rows) > limit and shown else None
-    return InboxPage(shown, next_cursor, terms, matches, limit, cursor, filters)
+    page = InboxPage(shown, None, terms, matches, limit, cursor, filters)
+    if len(rows) > limit and shown:
+        page.next_cursor = encode_cursor(shown[-1].eff, shown[-1].pk, matches, page.number + 1)
+    return page
 
 
 def seed_page(user, *, status="open", team_id=None, terms=None, weights=None, limit=50, now=None):

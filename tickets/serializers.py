@@ -27,6 +27,13 @@ class TicketListQuerySerializer(serializers.Serializer):
     assignee = serializers.RegexField(r"^(me|none|\d{1,10})$", required=False, help_text="me, none, or a user id")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
     cursor = serializers.CharField(required=False, max_length=300)
+    page = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text="The seed's page number: 1, or the number the cursor leads to. Pages past the first "
+        "are reached through pagination.next (a cursor); there is no OFFSET.",
+    )
     topic_alerts = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -69,6 +76,7 @@ class TicketSummarySerializer(serializers.Serializer):
 
 
 class PaginationSerializer(serializers.Serializer):
+    page = serializers.IntegerField(help_text="1 for the first page, counted along the cursor chain.")
     limit = serializers.IntegerField()
     next_cursor = serializers.CharField(allow_null=True)
     next = serializers.CharField(allow_null=True)

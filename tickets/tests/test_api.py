@@ -54,6 +54,21 @@ def test_cursor_pagination(api, tickets):
     assert len(r2["tickets"]) == 1 and r2["pagination"]["has_prev"] and not r2["pagination"]["has_next"]
     ids = [t["id"] for t in r["tickets"] + r2["tickets"]]
     assert sorted(ids) == sorted(t.pk for t in tickets)
+    assert (r["pagination"]["page"], r2["pagination"]["page"]) == (1, 2)
+
+
+def test_seed_page_parameter_is_honoured_or_refused_never_ignored(api, tickets):
+    first = api.get("/api/tickets", {"limit": 1, "page": 1})
+    assert first.status_code == 200 and first.json()["pagination"]["page"] == 1
+    second = api.get(first.json()["pagination"]["next"] + "&page=2")
+    assert second.status_code == 200 and second.json()["pagination"]["page"] == 2
+    third = api.get(second.json()["pagination"]["next"]).json()
+    assert third["pagination"]["page"] == 3 and third["tickets"][0]["id"] not in {
+        first.json()["tickets"][0]["id"],
+        second.json()["tickets"][0]["id"],
+    }
+    refused = api.get("/api/tickets", {"limit": 1, "page": 3})
+    assert refused.status_code == 400 and "pagination.next" in refused.json()["page"][0]
 
 
 @pytest.mark.parametrize(
