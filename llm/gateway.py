@@ -737,7 +737,7 @@ def _ask_prepared(prep: _Prepared, started: float) -> LLMResult:
         hit = _cache_get(prep)
         if hit is None:
             claimed = _claim(prep)
-            if not claimed:
+            if not claimed and not _holds_sqlite_write_lock():
                 hit = _wait_for_peer(prep)
         if hit is not None:
             return done(hit, Outcome.CACHE_HIT)
@@ -782,6 +782,15 @@ def _release(prep: _Prepared) -> None:
         django_cache.delete(_inflight_key(prep))
     except Exception:  # noqa: BLE001 - the claim expires on its own
         log.warning("llm single-flight: could not release %s", _inflight_key(prep), exc_info=True)
+
+
+def _holds_sqlite_write_lock() -> bool:
+    """SQLite transactions here begin IMMEDIATE (config/settings.py), so a caller inside one holds
+    the database's only write lock: waiting would keep the peer from storing the reply it waits for.
+    Such a caller asks the model itself, as before the single flight."""
+    from django.db import connection
+
+    return connection.vendor == "sqlite" and connection.in_atomic_block
 
 
 def _wait_for_peer(prep: _Prepared) -> LLMResult | None:

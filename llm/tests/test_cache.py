@@ -154,7 +154,7 @@ class GatedProvider(FakeProvider):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_identical_misses_at_the_same_moment_call_the_model_once():
+def test_identical_misses_at_the_same_moment_call_the_model_once(clean_cache):
     from django.db import connection
 
     gated = GatedProvider([reply("Following up on the TechGiant renewal pricing.")])
@@ -183,7 +183,17 @@ def test_identical_misses_at_the_same_moment_call_the_model_once():
     assert sorted(LLMCall.objects.values_list("outcome", flat=True)) == sorted([Outcome.OK, Outcome.CACHE_HIT])
 
 
-def test_a_peer_that_fell_back_leaves_the_waiter_to_ask_itself(fake, monkeypatch):
+@pytest.fixture
+def clean_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.mark.django_db(transaction=True)  # outside a transaction, so SQLite callers wait too
+def test_a_peer_that_fell_back_leaves_the_waiter_to_ask_itself(fake, monkeypatch, clean_cache):
     from django.core.cache import cache
 
     from llm import gateway
@@ -205,3 +215,21 @@ def test_a_peer_that_fell_back_leaves_the_waiter_to_ask_itself(fake, monkeypatch
     assert len(fake.requests) == 2 and not result.cached and result.text.startswith("Following up")
     assert LLMCall.objects.count() == calls + 1
     assert cache.get(f"llm:inflight:{prep_key}") is None  # released after its own call
+
+
+def test_on_sqlite_a_caller_inside_a_transaction_does_not_wait(fake, monkeypatch, clean_cache):
+    from django.core.cache import cache
+    from django.db import connection, transaction
+
+    from llm import gateway
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the write lock it avoids is SQLite's")
+    asked(fake)
+    prep_key = CachedReply.objects.get().key
+    CachedReply.objects.all().delete()
+    cache.add(f"llm:inflight:{prep_key}", 1)  # a peer is asking
+    monkeypatch.setattr(gateway, "_sleep", lambda seconds: pytest.fail("waited while holding the write lock"))
+    with transaction.atomic():  # the test's own transaction is one too; this makes the point explicit
+        result = asked(fake)
+    assert not result.cached and len(fake.requests) == 2
