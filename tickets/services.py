@@ -316,18 +316,11 @@ def receive_inbound(
             )
         except _Reject as reject:
             # Stored outside the rolled-back transaction: a rejected message is never lost.
-            record = InboundMessage.objects.create(
-                team=team,
-                channel=channel,
-                sender=sender[:254],
-                sender_name=sender_name[:200],
-                subject=subject[:300],
-                body=body,
-                external_id=external_id,
-                received_at=now,
-                status=InboundMessage.Status.REJECTED,
-                reason=str(reject)[:300],
+            record = _inbound_record(
+                team, channel, sender, sender_name, subject, body, external_id, now, InboundMessage.Status.REJECTED
             )
+            record.reason = str(reject)[:300]
+            record.save()
             raise InboundRejected(record) from None
         except IntegrityError:
             # Two deliveries raced to open the same contact's ticket: the second appends to it.
@@ -340,9 +333,9 @@ class _Reject(Exception):
     pass
 
 
-@transaction.atomic
-def _receive_inbound(*, team, channel, sender, body, sender_name, subject, external_id, now) -> InboundOutcome:
-    record = InboundMessage(
+def _inbound_record(team, channel, sender, sender_name, subject, body, external_id, now, status) -> InboundMessage:
+    """The log row of one delivery (unsaved), its text cut to the columns' lengths."""
+    return InboundMessage(
         team=team,
         channel=channel,
         sender=sender[:254],
@@ -351,7 +344,14 @@ def _receive_inbound(*, team, channel, sender, body, sender_name, subject, exter
         body=body,
         external_id=external_id,
         received_at=now,
-        status=InboundMessage.Status.ACCEPTED,
+        status=status,
+    )
+
+
+@transaction.atomic
+def _receive_inbound(*, team, channel, sender, body, sender_name, subject, external_id, now) -> InboundOutcome:
+    record = _inbound_record(
+        team, channel, sender, sender_name, subject, body, external_id, now, InboundMessage.Status.ACCEPTED
     )
     contact = _find_contact(team, channel, sender)
     if contact is None:

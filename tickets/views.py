@@ -36,6 +36,10 @@ def _errors(exc: ValidationError) -> str:
     return "; ".join(exc.messages)
 
 
+def _form_errors(form) -> str:
+    return "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+
+
 def _prefetch_groups(user) -> None:
     # visible_to() asks is_admin(user), which reads the user's groups: load them once per request.
     prefetch_related_objects([user], "groups")
@@ -243,7 +247,7 @@ def triage_edit(request, pk):
         except ValidationError as exc:
             messages.error(request, _errors(exc))
     else:
-        messages.error(request, "Triage not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(request, "Triage not saved: " + _form_errors(form))
     return redirect(ticket)
 
 
@@ -286,7 +290,7 @@ def update(request, pk):
         except ValidationError as exc:
             messages.error(request, _errors(exc))
     else:
-        messages.error(request, "Not updated: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(request, "Not updated: " + _form_errors(form))
     return redirect(ticket)
 
 

@@ -4,6 +4,8 @@ import pytest
 from django.utils import timezone
 
 from crm.models import Activity, Deal
+from nudges import services
+from nudges.models import Nudge
 
 
 def add_email(deal, *, direction, days_ago, body="Hello", hours=0):
@@ -56,3 +58,15 @@ def foreign_stale_deal(foreign_account, stages):
         amount=80000,
         last_activity_at=timezone.now() - timedelta(days=30),
     )
+
+
+@pytest.fixture
+def nudge(stale_deal):
+    services.refresh_nudges(deal_ids=[stale_deal.pk])
+    return Nudge.objects.get(deal=stale_deal)
+
+
+@pytest.fixture
+def foreign_nudge(foreign_stale_deal):
+    services.refresh_nudges(deal_ids=[foreign_stale_deal.pk])
+    return Nudge.objects.get(deal=foreign_stale_deal)

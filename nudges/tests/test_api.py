@@ -12,18 +12,6 @@ from nudges.models import Nudge
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture
-def nudge(stale_deal):
-    services.refresh_nudges(deal_ids=[stale_deal.pk])
-    return Nudge.objects.get(deal=stale_deal)
-
-
-@pytest.fixture
-def foreign_nudge(foreign_stale_deal):
-    services.refresh_nudges(deal_ids=[foreign_stale_deal.pk])
-    return Nudge.objects.get(deal=foreign_stale_deal)
-
-
 def test_list_shows_only_my_teams_nudges(api, nudge, foreign_nudge):
     response = api.get("/api/nudges/")
     assert response.status_code == 200

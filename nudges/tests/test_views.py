@@ -12,18 +12,6 @@ from nudges.models import Nudge, NudgeSettings
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture
-def nudge(stale_deal):
-    services.refresh_nudges(deal_ids=[stale_deal.pk])
-    return Nudge.objects.get(deal=stale_deal)
-
-
-@pytest.fixture
-def foreign_nudge(foreign_stale_deal):
-    services.refresh_nudges(deal_ids=[foreign_stale_deal.pk])
-    return Nudge.objects.get(deal=foreign_stale_deal)
-
-
 def test_nudges_page_lists_open_nudges_by_urgency_with_offline_mark(agent_client, nudge, foreign_nudge):
     response = agent_client.get(reverse("nudges:index"))
     assert response.status_code == 200
