@@ -3,7 +3,7 @@
 Lower apps declare Django permissions on their own models (`llm.view_usage` on the usage ledger)
 and check `user.has_perm(...)`, so they never import crm to ask "is this a manager?". crm defines
 the roles, so crm grants them: here for the demo and the test personas, and in
-crm/migrations/0003_grant_llm_view_usage.py for existing databases.
+crm/migrations/0004_grant_llm_view_usage.py for existing databases.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ def _holders():
 
 
 def test_the_data_migration_grants_view_usage_to_managers_and_admins_only():
-    migration = importlib.import_module("crm.migrations.0003_grant_llm_view_usage")
+    migration = importlib.import_module("crm.migrations.0004_grant_llm_view_usage")
     Permission.objects.filter(codename="view_usage").delete()
     Group.objects.all().delete()
     migration.grant(apps, None)

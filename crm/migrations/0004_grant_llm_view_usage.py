@@ -31,7 +31,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0002_roles"),
+        ("crm", "0003_contact_time_zone"),
         ("llm", "0002_view_usage_permission"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
