@@ -432,3 +432,5 @@ OUTBOUND_DEFAULT_TIME_ZONE = env_str("OUTBOUND_DEFAULT_TIME_ZONE", TIME_ZONE)
 OUTBOUND_SENDING_LEASE_SECONDS = env_int("OUTBOUND_SENDING_LEASE_SECONDS", 600, minimum=30)
 
 # --- notifications -----------------------------------------------------------------------
+# Largest file a customer-notification import accepts (the five files each).
+NOTIFICATIONS_IMPORT_MAX_BYTES = env_int("NOTIFICATIONS_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
