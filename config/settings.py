@@ -224,6 +224,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {},
+    # crm.errors.ServiceError (and Django's ValidationError, IntegrityError, ProtectedError) become a
+    # 400/409 naming the field, so viewsets do not wrap every service call in try/except.
+    "EXCEPTION_HANDLER": "crm.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "NextTouch API",
