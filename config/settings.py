@@ -231,6 +231,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {},
+    # crm.errors.ServiceError (and Django's ValidationError, IntegrityError, ProtectedError) become a
+    # 400/409 naming the field, so viewsets do not wrap every service call in try/except.
+    "EXCEPTION_HANDLER": "crm.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "NextTouch API",
@@ -335,6 +338,19 @@ NUDGES_EXPORT_PATH = env_str("NUDGES_EXPORT_PATH", "out/nudges.json")
 NUDGES_OUR_EMAIL_DOMAINS = env_list("NUDGES_OUR_EMAIL_DOMAINS")
 # Largest import upload accepted in the console and the API.
 NUDGES_IMPORT_MAX_BYTES = env_int("NUDGES_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+
+# --- action plans (issue 12) -------------------------------------------------------------
+# The seed's cache TTL for recommendations, minutes (a plan older than this is regenerated).
+PLANS_CACHE_TTL_MINUTES = env_int("PLANS_CACHE_TTL_MINUTES", 60, minimum=0)
+# A learning extracted from feedback waits for a manager's approval (1) or goes straight into the
+# company context as in the seed's command line (0).
+PLANS_LEARNING_APPROVAL = env_bool("PLANS_LEARNING_APPROVAL", True)
+# Tokens for one plan: a full plan with P0 content fits well within this.
+PLANS_MAX_TOKENS = env_int("PLANS_MAX_TOKENS", 3000, minimum=256)
+# "Deal moved forward" window of the manager statistics (stage change or reply after the action).
+PLANS_FORWARD_DAYS = env_int("PLANS_FORWARD_DAYS", 14, minimum=1)
+# Deals whose plans a learning preview regenerates (the last N deals planned by the team).
+PLANS_PREVIEW_DEALS = env_int("PLANS_PREVIEW_DEALS", 5, minimum=1)
 
 # --- tickets (issue 4) -------------------------------------------------------------------
 # Smart inbox scoring: environment defaults for weight set version 1 (managers add newer versions
