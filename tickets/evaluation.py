@@ -112,7 +112,9 @@ def personalisation_truthful(case, output) -> MetricResult:
     }
     claimed = output.get("personalization") or {}
     return MetricResult.check(
-        f"{flag} is true but the text does not use it" for flag, value in claimed.items() if value and not evidence.get(flag)
+        f"{flag} is true but the text does not use it"
+        for flag, value in claimed.items()
+        if value and not evidence.get(flag)
     )
 
 
