@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "template_partials",
     "crm",
     "llm",
+    "outbound",
     "nudges",
     "tickets",
     "notifications",
@@ -202,6 +203,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "tickets.tasks.refresh_open_tickets_task",
         # Ages scores, flags SLA breaches, resurfaces due follow-ups (TICKETS_AGING_MINUTES, below).
         "schedule": timedelta(minutes=env_int("TICKETS_AGING_MINUTES", 5, minimum=1)),
+    },
+    # --- outbound (issue 9) ---
+    "outbound-recover": {
+        "task": "outbound.tasks.recover_deliveries_task",
+        # Releases held messages whose quiet hours ended; requeues or marks uncertain lost sends.
+        "schedule": timedelta(minutes=1),
     },
     # --- llm (issue 3) ---
     "llm-collect-batches": {
@@ -414,11 +421,31 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "TicketChannelEnum": "tickets.models.Channel",
         "TicketPriorityEnum": "tickets.models.Priority",
         "TicketStatusEnum": "tickets.models.Ticket.Status",
-        "TicketDeliveryStatusEnum": "tickets.models.Delivery.Status",
+        "DeliveryStatusEnum": "outbound.models.Delivery.Status",
+        "DeliveryChannelEnum": "outbound.models.Channel",
         "TicketDraftStatusEnum": "tickets.models.Draft.Status",
     }
 )
 
+
+# --- outbound: the only code that sends to a customer (docs/outbound.md) --------------------------
+# Webhook for every channel but email, signed with HMAC-SHA256 of the body. Empty: the older
+# TICKETS_OUTBOUND_WEBHOOK_* names above are used (kept working as fallbacks).
+OUTBOUND_WEBHOOK_URL = env_str("OUTBOUND_WEBHOOK_URL")
+OUTBOUND_WEBHOOK_SECRET = env_str("OUTBOUND_WEBHOOK_SECRET")
+OUTBOUND_TIMEOUT_SECONDS = env_float("OUTBOUND_TIMEOUT_SECONDS", 0.0)  # 0: TICKETS_OUTBOUND_TIMEOUT_SECONDS
+OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 0, minimum=0)  # 0: TICKETS_SEND_MAX_ATTEMPTS
+# Quiet hours in the contact's local time, [start, end) wrapping midnight; equal hours turn them off.
+# Replies to a customer's own message are never held.
+OUTBOUND_QUIET_HOURS_START = env_int("OUTBOUND_QUIET_HOURS_START", 21, minimum=0)
+OUTBOUND_QUIET_HOURS_END = env_int("OUTBOUND_QUIET_HOURS_END", 8, minimum=0)
+if OUTBOUND_QUIET_HOURS_START > 23 or OUTBOUND_QUIET_HOURS_END > 23:
+    raise ImproperlyConfigured("OUTBOUND_QUIET_HOURS_START and _END are hours, 0 to 23")
+# A contact with no time zone of their own gets this one (IANA name).
+OUTBOUND_DEFAULT_TIME_ZONE = env_str("OUTBOUND_DEFAULT_TIME_ZONE", TIME_ZONE)
+# A row "sending" for longer than this lost its worker (transports time out long before):
+# the recovery pass requeues it if nothing left, else marks it "uncertain" for a person.
+OUTBOUND_SENDING_LEASE_SECONDS = env_int("OUTBOUND_SENDING_LEASE_SECONDS", 600, minimum=30)
 
 # --- notifications -----------------------------------------------------------------------
 # Largest file a customer-notification import accepts (the five files each).
