@@ -2,7 +2,6 @@
 
 Every fetch starts from `visible_to(request.user)`: an outsider gets 404 on each of them."""
 
-from django.apps import apps
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import Http404
@@ -73,7 +72,6 @@ def _detail_context(request, plan):
         "p1": items["P1"],
         "p2": items["P2"],
         "offline": plan.provenance.get("offline", True),
-        "can_send": apps.is_installed("outbound"),
         "feedback_form": FeedbackForm(),
         "learnings": learnings,
         "provider": llm.provider_name(),
@@ -94,7 +92,7 @@ def _item_response(request, item, error="", status=200):
         return render(
             request,
             "nudges/plan_detail.html#plan-item",
-            {"item": item, "plan": item.plan, "error": error, "can_send": apps.is_installed("outbound")},
+            {"item": item, "plan": item.plan, "error": error},
             status=status,
         )
     if error:

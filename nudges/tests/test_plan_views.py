@@ -67,14 +67,36 @@ def test_mark_a_p0_done_with_edits_keeps_text_and_distance(agent_client, plan, s
     assert again.status_code == 409  # used once only
 
 
-def test_send_without_outbound_is_refused_with_the_reason(agent_client, plan):
+def test_send_email_goes_through_outbound_exactly_once(agent_client, plan):
+    from outbound.models import Delivery
+
     item = plan.items.filter(priority="P0", channel="email").first()
+    url = reverse("nudges:plan_item_use", args=[item.pk])
+    response = agent_client.post(
+        url, {"action": "send", "subject": "Hello", "text": "Short body"}, HTTP_HX_REQUEST="true"
+    )
+    item.refresh_from_db()
+    assert response.status_code == 200 and item.use == PlanItem.Use.SENT
+    delivery = Delivery.objects.get()
+    assert delivery.pk == item.delivery_id and delivery.recipient == "dana@techgiant.example"
+    assert delivery.subject == "Hello" and delivery.source == "nudges.plan_item" and delivery.source_id == item.pk
+    assert item.edit_distance > 0 and PlanFeedback.objects.get(item=item).kind == "edited"
+    again = agent_client.post(url, {"action": "send"}, HTTP_HX_REQUEST="true")
+    assert again.status_code == 409 and Delivery.objects.count() == 1
+
+
+def test_send_to_an_opted_out_contact_is_refused_and_nothing_is_used(agent_client, plan, contact):
+    from outbound.models import Delivery
+
+    item = plan.items.filter(priority="P0", channel="email").first()
+    contact.opted_out = True
+    contact.save()
     response = agent_client.post(
         reverse("nudges:plan_item_use", args=[item.pk]), {"action": "send"}, HTTP_HX_REQUEST="true"
     )
     item.refresh_from_db()
-    assert response.status_code == 400 and item.use == PlanItem.Use.PROPOSED
-    assert "outbound" in response.content.decode() or "cannot be sent" in response.content.decode()
+    assert response.status_code == 400 and "not sent" in response.content.decode()
+    assert item.use == PlanItem.Use.PROPOSED and not Delivery.objects.exists() and not PlanFeedback.objects.exists()
 
 
 def test_feedback_proposes_a_learning(agent_client, plan):
@@ -114,3 +136,15 @@ def test_outsider_gets_404(outsider_client, plan, name):
     }[name]
     response = getattr(outsider_client, method)(url, {"type": "positive", "text": "x", "action": "done"})
     assert response.status_code == 404
+
+
+def test_a_sent_plan_email_lands_on_the_timeline_once(agent_client, plan, stale_deal):
+    from nudges import feedback
+    from outbound.models import Delivery
+
+    item = plan.items.filter(priority="P0", channel="email").first()
+    agent_client.post(reverse("nudges:plan_item_use", args=[item.pk]), {"action": "send"})
+    delivery = Delivery.objects.get()
+    feedback.on_plan_email_sent(delivery)
+    feedback.on_plan_email_sent(delivery)
+    assert Activity.objects.filter(deal=stale_deal, external_id=f"outbound-delivery-{delivery.pk}").count() == 1
