@@ -20,4 +20,5 @@ urlpatterns = [
     path("assistant/", include("assistant.urls")),
     path("settings/", crm_views.settings_index, name="settings"),
     path("settings/ai/", include("llm.urls")),
+    path("settings/plans/", include("nudges.plan_settings_urls")),
 ]
