@@ -12,7 +12,7 @@ from django.utils import timezone
 from crm.models import Contact
 from notifications import ai, checks, segments
 from notifications.errors import ServiceError
-from notifications.facts import as_of, load_history
+from notifications.facts import as_of, load_history, recompute
 from notifications.models import (
     AnalysisRun,
     CustomerRecord,
@@ -23,6 +23,7 @@ from notifications.models import (
 )
 from notifications.risk import PRIORITY_LEVEL, URGENCY
 
+FACTOR_KINDS = ("profile", "activity", "interaction", "notification", "action")
 CHUNK = 25  # customers per step of a run: the page shows results after each step
 SIGNATURE = "Customer Care Team"
 SENDABLE = (
@@ -253,9 +254,22 @@ def _sanitised(data: dict, record: CustomerRecord) -> dict:
         out["risk_score"] = record.risk_score
     out["level"] = PRIORITY_LEVEL[out["priority"]]
     out.setdefault("urgency", URGENCY[out["priority"]])
-    out["trigger_factors"] = [f for f in out.get("trigger_factors") or [] if isinstance(f, dict) and f.get("ref")]
+    # A factor must point at a record of a known kind: "interaction:INT-1" -> kind, id for its link.
+    factors = []
+    for f in out.get("trigger_factors") or []:
+        kind, _, ref_id = str(f.get("ref", "") if isinstance(f, dict) else "").partition(":")
+        if kind in FACTOR_KINDS and ref_id:
+            factors.append(
+                {"label": str(f.get("label", ""))[:200], "ref": f"{kind}:{ref_id}", "kind": kind, "id": ref_id}
+            )
+    out["trigger_factors"] = factors
     out["conversation_starters"] = [s for s in out.get("conversation_starters") or [] if isinstance(s, str)]
     return out
+
+
+def recompute_segments(team) -> int:
+    """After a rule change: every customer's segment and risk again."""
+    return recompute(team)
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -362,10 +376,6 @@ SOURCE = "notifications.notification"
 def send(*, notification: Notification, actor, subject: str | None = None, message: str | None = None) -> Notification:
     """Send through outbound, exactly once (the delivery key is the notification's id): a second
     call returns the notification as it is. Refused with the failed checks when any check fails."""
-    try:
-        from outbound.services import queue_delivery
-    except ImportError:
-        raise ServiceError("Sending is not available: the outbound app is not installed.") from None
     with transaction.atomic():
         n = Notification.objects.select_for_update().select_related("record", "record__team").get(pk=notification.pk)
         if n.status in (Notification.Status.QUEUED, Notification.Status.SENT):
@@ -381,6 +391,10 @@ def send(*, notification: Notification, actor, subject: str | None = None, messa
                 "Not sent: " + "; ".join(f"{checks.CHECK_LABELS[f.check]}: {f.reason}" for f in failures),
                 field="message",
             )
+        try:
+            from outbound.services import queue_delivery
+        except ImportError:
+            raise ServiceError("Sending is not available: the outbound app is not installed.") from None
         contact = Contact.objects.filter(account_id=n.account_id).order_by("pk").first()
         recipient = contact.email if n.channel == "email" else contact.phone
         delivery, _ = queue_delivery(
