@@ -436,3 +436,33 @@ def on_delivery_failed(delivery) -> None:
     Notification.objects.filter(pk=delivery.source_id).exclude(status=Notification.Status.SENT).update(
         status=Notification.Status.FAILED, last_error=(delivery.last_error or "delivery failed")[:500]
     )
+
+
+EXPORT_HEADER = [
+    "customer_id",
+    "segment",
+    "status",
+    "priority",
+    "urgency",
+    "risk_score",
+    "channel",
+    "subject",
+    "message",
+    "sent_at",
+]
+
+
+def export_csv(team, notifications=None) -> tuple[str, int]:
+    """The queue and the history of one team as CSV text (cells escaped against formulas)."""
+    from notifications.exports import to_csv
+
+    rows = (notifications if notifications is not None else Notification.objects.filter(team=team)).select_related(
+        "record"
+    )
+    rows = list(rows.order_by("priority_rank", "-risk_score", "pk"))
+    body = to_csv(
+        EXPORT_HEADER,
+        ([n.record.customer_id, n.record.segment, n.status, n.level_label, n.urgency, n.risk_score, n.channel, n.subject,
+          n.sent_body or n.message, n.sent_at.isoformat() if n.sent_at else ""] for n in rows),
+    )  # fmt: skip
+    return body, len(rows)

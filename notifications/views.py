@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 import llm
 from crm.models import Activity, Team, is_manager
-from notifications import charts, exports, importing, services
+from notifications import charts, importing, services
 from notifications.errors import ServiceError
 from notifications.forms import DraftForm, FilterForm, ImportForm, SettingsForm
 from notifications.models import (
@@ -213,41 +213,7 @@ def approve(request):
 @require_GET
 def export(request):
     team = _team(request)
-    rows = (
-        Notification.objects.visible_to(request.user)
-        .filter(team=team)
-        .select_related("record")
-        .order_by("priority_rank", "-risk_score", "pk")
-    )
-    body = exports.to_csv(
-        [
-            "customer_id",
-            "segment",
-            "status",
-            "priority",
-            "urgency",
-            "risk_score",
-            "channel",
-            "subject",
-            "message",
-            "sent_at",
-        ],
-        (
-            [
-                n.record.customer_id,
-                n.record.segment,
-                n.status,
-                n.level_label,
-                n.urgency,
-                n.risk_score,
-                n.channel,
-                n.subject,
-                n.sent_body or n.message,
-                n.sent_at or "",
-            ]
-            for n in rows
-        ),
-    )
+    body, _ = services.export_csv(team, Notification.objects.visible_to(request.user).filter(team=team))
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="notifications-{team.slug}.csv"'
     return response
