@@ -22,6 +22,8 @@ from notifications.models import (
     RecommendedAction,
 )
 from notifications.risk import PRIORITY_LEVEL, URGENCY
+from outbound.consent import refusal
+from outbound.services import queue_delivery
 
 FACTOR_KINDS = ("profile", "activity", "interaction", "notification", "action")
 CHUNK = 25  # customers per step of a run: the page shows results after each step
@@ -276,19 +278,12 @@ def recompute_segments(team) -> int:
 
 
 def consent_refusal(record: CustomerRecord, contact: Contact | None, channel: str) -> str:
-    try:
-        from outbound.consent import refusal
-    except ImportError:  # outbound not installed yet: the flags we hold
-        refusal = None
+    """Outbound's consent rule (the one place it lives) plus the profile's marketing consent."""
     if not record.marketing_consent:
         return "the customer has not consented to marketing messages (Customer Profiles)"
     if contact is None:
         return "the customer has no contact to send to"
-    if refusal is not None:
-        return refusal(contact, channel, timezone.now()) or ""
-    if contact.opted_out:
-        return "the customer has opted out of proactive contact"
-    return ""
+    return refusal(contact, channel, timezone.now()) or ""
 
 
 def sources_for(record: CustomerRecord, contact: Contact | None) -> tuple[list[str], list[str], list]:
@@ -391,17 +386,12 @@ def send(*, notification: Notification, actor, subject: str | None = None, messa
                 "Not sent: " + "; ".join(f"{checks.CHECK_LABELS[f.check]}: {f.reason}" for f in failures),
                 field="message",
             )
-        try:
-            from outbound.services import queue_delivery
-        except ImportError:
-            raise ServiceError("Sending is not available: the outbound app is not installed.") from None
         contact = Contact.objects.filter(account_id=n.account_id).order_by("pk").first()
-        recipient = contact.email if n.channel == "email" else contact.phone
         delivery, _ = queue_delivery(
             key=f"{SOURCE}:{n.pk}",
             team=n.record.team,
             channel=n.channel,
-            recipient=recipient,
+            recipient="",  # outbound picks the contact's address for the channel
             body=n.message,
             subject=n.subject,
             contact=contact,
