@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts_security.views import ThrottledLoginView
 from crm import views as crm_views
 from notifications import views as notification_views
 
 urlpatterns = [
     path("", crm_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", crm_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
