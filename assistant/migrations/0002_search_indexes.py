@@ -1,0 +1,42 @@
+"""Search indexes the ORM cannot declare portably.
+
+PostgreSQL: a GIN expression index for full-text search over passages, and pg_trgm with a trigram
+index on lower(account name) for the client lookup. SQLite: an FTS5 table that
+assistant/search.py keeps in step with imports.
+"""
+
+from django.db import migrations
+
+PG_FORWARD = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS assistant_passage_fts_idx ON assistant_passage "
+    "USING gin (to_tsvector('english', heading || ' ' || text))",
+    "CREATE INDEX IF NOT EXISTS assistant_account_name_trgm_idx ON crm_account USING gin (lower(name) gin_trgm_ops)",
+]
+PG_BACKWARD = [
+    "DROP INDEX IF EXISTS assistant_account_name_trgm_idx",
+    "DROP INDEX IF EXISTS assistant_passage_fts_idx",
+]
+SQLITE_FORWARD = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS assistant_passage_fts USING fts5(heading, text, tokenize='porter unicode61')",
+]
+SQLITE_BACKWARD = ["DROP TABLE IF EXISTS assistant_passage_fts"]
+
+
+def _run(statements_by_vendor):
+    def run(apps, schema_editor):
+        for sql in statements_by_vendor.get(schema_editor.connection.vendor, []):
+            schema_editor.execute(sql)
+
+    return run
+
+
+class Migration(migrations.Migration):
+    dependencies = [("assistant", "0001_initial"), ("crm", "0001_initial")]
+
+    operations = [
+        migrations.RunPython(
+            _run({"postgresql": PG_FORWARD, "sqlite": SQLITE_FORWARD}),
+            _run({"postgresql": PG_BACKWARD, "sqlite": SQLITE_BACKWARD}),
+        )
+    ]
