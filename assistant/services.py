@@ -173,6 +173,7 @@ def answer(*, user, message: Message, emit: Emit | None = None) -> Message:
                 seen.add(s.id)
                 sources.append(s.as_dict())
     tools_used = [r["tool"] for r in results]
+    rec.emit({"event": "sources", "sources": sources})  # everything retrieved (the evaluation's contexts)
     context = _whole_playbook(team_ids) if any(s["kind"] == "passage" for s in sources) else ""
     feedback, attempts, previous = "", [], None
     draft, result, verdict, written = {}, None, checking.Verdict(ok=False), 0
