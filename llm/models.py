@@ -33,6 +33,9 @@ class ErrorKind(models.TextChoices):
     INTERNAL = "internal", "Gateway error"
 
 
+# Who may read the ledger and its page; llm declares it, the app that owns roles grants it.
+VIEW_USAGE = "llm.view_usage"
+
 # Error kinds that count as failures on the dashboard (a budget stop or empty input is a decision).
 FAILURE_KINDS = (ErrorKind.TEMPORARY, ErrorKind.PERMANENT, ErrorKind.SCHEMA, ErrorKind.INTERNAL)
 
@@ -101,6 +104,9 @@ class LLMCall(models.Model):
             models.Index(fields=["content_type", "object_id"], name="llm_call_about"),
         ]
         verbose_name = "LLM call"
+        # Granted to roles by the app above (crm grants it to managers and admins); llm itself
+        # knows no roles.
+        permissions = [("view_usage", "Can view AI usage and spend")]
 
     def __str__(self) -> str:
         return f"{self.feature} via {self.provider} ({self.get_outcome_display()})"
@@ -210,3 +216,7 @@ class LLMBatchItem(models.Model):
     @property
     def custom_id(self) -> str:
         return f"i{self.pk}"
+
+
+# Evaluation runs live in their own module beside the harness; imported here so they are llm's models.
+from llm.evaluation.models import EvalCaseResult, EvalRun  # noqa: E402, F401
