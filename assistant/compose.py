@@ -113,7 +113,8 @@ def _record_sentences(sources: list[dict]) -> list[dict]:
     for s in sources:
         if s["id"].startswith("D"):
             what = s["label"].split(" · ", 1)[1]
-            out.append({"text": f"The {what} stands at {s['value']}.", "citations": [s["id"]]})
+            stage = s["text"].rsplit(": ", 1)[-1]
+            out.append({"text": f"The {what} stands at {s['value']} ({stage}).", "citations": [s["id"]]})
         elif s["id"].startswith("O"):
             what = s["label"].split(" · ", 1)[1].capitalize()
             out.append({"text": f"{what} is {s['value']}.", "citations": [s["id"]]})
@@ -123,26 +124,32 @@ def _record_sentences(sources: list[dict]) -> list[dict]:
     return out[:6]
 
 
+def _min_overlap(question_terms: set[str]) -> int:
+    # One shared word is chance ("policy" is in every passage); two is the least that means the
+    # passage is about the question, unless the question itself has fewer content words.
+    return min(2, len(question_terms))
+
+
 def _best_passage_sentences(question_terms: set[str], passages: list[dict], limit: int) -> list[dict]:
-    scored = []
+    """Up to `limit` sentences of the one passage most about the question, in the passage's order
+    (a policy reads as its rule, then its reason), never a sentence that reads as an instruction."""
+    need = _min_overlap(question_terms)
+    best = None
     for rank, p in enumerate(passages):
-        for i, sentence in enumerate(sentences_of(p["text"])):
-            if looks_like_injection(sentence):
-                continue
-            overlap = len(question_terms & stems(sentence))
-            if overlap:
-                # Earlier-ranked passages and earlier sentences win ties: search rank is the better signal.
-                scored.append((-overlap, rank, i, sentence, p["id"]))
-    scored.sort()
-    out, used = [], set()
-    for _, _, _, sentence, pid in scored:
-        if sentence in used:
-            continue
-        used.add(sentence)
-        out.append({"text": f"The playbook says: “{sentence}”", "citations": [pid]})
-        if len(out) == limit:
-            break
-    return out
+        heading = stems(p.get("value", ""))
+        score = len(question_terms & (stems(p["text"]) | heading)) + len(question_terms & heading)
+        if score >= need and (best is None or score > best[0]):
+            best = (score, rank, p)
+    if best is None:
+        return []
+    p = best[2]
+    scored = []
+    for i, sentence in enumerate(sentences_of(p["text"])):
+        overlap = len(question_terms & stems(sentence))
+        if overlap and not looks_like_injection(sentence):
+            scored.append((-overlap, i, sentence))
+    picked = sorted(sorted(scored)[:limit], key=lambda x: x[1])
+    return [{"text": f"The playbook says: “{sentence}”", "citations": [p["id"]]} for _, _, sentence in picked]
 
 
 def compose(question: str, sources: list[dict]) -> dict:

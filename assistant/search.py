@@ -27,12 +27,12 @@ _WORD = re.compile(r"[a-z0-9]+")
 MAX_TERMS = 24  # a 50,000-character question must not become a 5,000-term query
 
 
-def terms(query: str) -> list[str]:
-    seen: list[str] = []
+def terms(query: str, limit: int | None = MAX_TERMS) -> list[str]:
+    seen: dict[str, None] = {}
     for w in _WORD.findall((query or "").lower()):
-        if w not in STOPWORDS and len(w) > 1 and w not in seen:
-            seen.append(w)
-    return seen[:MAX_TERMS]
+        if w not in STOPWORDS and len(w) > 1:
+            seen.setdefault(w)
+    return list(seen)[:limit]
 
 
 _SUFFIXES = ("ing", "ed", "es", "s", "e")
@@ -48,7 +48,7 @@ def stem(word: str) -> str:
 
 
 def stems(text: str) -> set[str]:
-    return {stem(w) for w in terms(text)}
+    return {stem(w) for w in terms(text, limit=None)}
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,10 @@ CLIENT_FIELDS = {
 # Trigram similarity below this is noise for company names ("Acme" vs "Apex" is 0.14); measured on
 # the demo names, true matches with a typo or a missing suffix score 0.35 and up.
 MIN_SIMILARITY = 0.3
+# difflib's ratio runs higher on unrelated names ("Secret Corp" vs "Swiftline Logistics" is 0.4), so
+# the SQLite fallback needs a stricter bar; a typo ("TechGaint") or a suffix ("TechGiant Ltd") still
+# scores 0.8 and up.
+MIN_RATIO = 0.75
 MAX_CLIENT_MATCHES = 3
 
 
@@ -110,7 +114,7 @@ def _candidates_sqlite(team_ids, name: str) -> list[tuple[int, float]]:
         score = difflib.SequenceMatcher(None, wanted, lowered).ratio()
         if lowered.startswith(wanted) or wanted in lowered.split():
             score = max(score, 0.9)
-        if score >= MIN_SIMILARITY:
+        if score >= MIN_RATIO:
             scored.append((score, pk))
     scored.sort(key=lambda s: (-s[0], s[1]))
     return [(pk, score) for score, pk in scored[:MAX_CLIENT_MATCHES]]
@@ -211,7 +215,7 @@ def sources_of(tool: str, result: dict) -> list[Source]:
         for d in result["deals"]:
             label = f"{result['name']} · deal “{d['name']}”"
             text = f"{label}: {d['amount']}, {d['stage']}, {d['status']}"
-            out.append(Source(f"D{d['id']}.amount", "field", label, f"{d['amount']} · {d['stage']}", url, text))
+            out.append(Source(f"D{d['id']}.amount", "field", label, d["amount"], url, text))
         for o in result["orders"]:
             label = f"{result['name']} · order #{o['number']}"
             out.append(

@@ -68,7 +68,9 @@ def test_conversation_page_lists_earlier_conversations_and_cache_stats(agent_cli
 @pytest.mark.django_db
 def test_rating_from_the_page(agent_client, agent, world):
     m = services.ask(user=agent, question=SEED_SPEND)
-    response = agent_client.post(reverse("assistant:rate", args=[m.pk]), {"helpful": "0", "reason": "too short"}, headers={"HX-Request": "true"})
+    response = agent_client.post(
+        reverse("assistant:rate", args=[m.pk]), {"helpful": "0", "reason": "too short"}, headers={"HX-Request": "true"}
+    )
     assert "You rated this not helpful" in response.content.decode()
     m.refresh_from_db()
     assert (m.rating.helpful, m.rating.reason) == (False, "too short")
@@ -91,7 +93,10 @@ def test_customer_text_in_an_answer_is_escaped(agent_client, agent, team, teamma
 def test_the_outsider_gets_404_on_another_users_conversation_stream_and_rating(outsider_client, agent, world):
     m = services.ask(user=agent, question=SEED_SPEND)
     assert outsider_client.get(m.conversation.get_absolute_url()).status_code == 404
-    assert outsider_client.post(reverse("assistant:ask_in", args=[m.conversation.pk]), {"question": "x"}).status_code == 404
+    assert (
+        outsider_client.post(reverse("assistant:ask_in", args=[m.conversation.pk]), {"question": "x"}).status_code
+        == 404
+    )
     assert outsider_client.get(reverse("assistant:stream", args=[m.pk])).status_code == 404
     assert outsider_client.post(reverse("assistant:rate", args=[m.pk]), {"helpful": "1"}).status_code == 404
     assert outsider_client.get(reverse("assistant:playbook_detail", args=[world["playbook"].pk])).status_code == 404
@@ -103,7 +108,9 @@ def test_manager_uploads_a_playbook_and_an_agent_cannot(client, manager, agent, 
     assert client.post(reverse("assistant:playbook_list"), {}).status_code == 404
     client.force_login(manager)
     with SAMPLE_PDF.open("rb") as fh:
-        response = client.post(reverse("assistant:playbook_list"), {"team": team.pk, "title": "Playbook", "file": fh}, follow=True)
+        response = client.post(
+            reverse("assistant:playbook_list"), {"team": team.pk, "title": "Playbook", "file": fh}, follow=True
+        )
     assert "passages indexed" in response.content.decode()
     doc = PlaybookDocument.objects.get()
     assert doc.pages == 3 and doc.passages.count() > 5
@@ -178,10 +185,15 @@ def test_api_outsider_gets_404_and_sees_no_playbook(outsider_api, agent, world):
     m = services.ask(user=agent, question=SEED_SPEND)
     assert outsider_api.get(f"/api/assistant/conversations/{m.conversation_id}/").status_code == 404
     assert outsider_api.get(f"/api/assistant/messages/{m.pk}/").status_code == 404
-    assert outsider_api.post(f"/api/assistant/messages/{m.pk}/rating/", {"helpful": True}, format="json").status_code == 404
+    assert (
+        outsider_api.post(f"/api/assistant/messages/{m.pk}/rating/", {"helpful": True}, format="json").status_code
+        == 404
+    )
     assert outsider_api.get(f"/api/assistant/playbooks/{world['playbook'].pk}/").status_code == 404
     assert outsider_api.get("/api/assistant/playbooks/").json()["results"] == []
-    response = outsider_api.post("/api/assistant/ask/", {"question": "x", "conversation": m.conversation_id}, format="json")
+    response = outsider_api.post(
+        "/api/assistant/ask/", {"question": "x", "conversation": m.conversation_id}, format="json"
+    )
     assert response.status_code == 404
 
 
