@@ -68,7 +68,13 @@ def ask(request, pk: int | None = None):
     if request.htmx:
         question = message.conversation.messages.filter(role=Message.Role.USER).order_by("-id").first()
         # A new conversation: the form is swapped out of band so the next question continues it.
-        context = {"q": question, "m": message, "conversation": message.conversation, "form": AskForm(), "oob": conversation is None}
+        context = {
+            "q": question,
+            "m": message,
+            "conversation": message.conversation,
+            "form": AskForm(),
+            "oob": conversation is None,
+        }
         response = render(request, "assistant/index.html#turn", context)
         response["HX-Push-Url"] = message.conversation.get_absolute_url()
         return response
