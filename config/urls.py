@@ -15,6 +15,7 @@ urlpatterns = [
     path("deals/", include("nudges.urls")),
     path("nudges", include("nudges.root_urls")),  # the seed's GET /nudges SSE stream
     path("inbox/", include("tickets.urls")),
+    path("deliveries/", include("outbound.urls")),
     path("notifications/", include("notifications.urls")),
     path("assistant/", include("assistant.urls")),
     path("settings/", crm_views.settings_index, name="settings"),
