@@ -18,15 +18,15 @@ from assistant import cache, services, stream
 from assistant.models import Conversation, Message, PlaybookDocument
 from assistant.playbook import import_playbook
 from assistant.serializers import (
-    AskSerializer,
-    CacheStatsSerializer,
-    ConversationDetailSerializer,
-    ConversationSerializer,
-    MessageSerializer,
-    PlaybookDetailSerializer,
-    PlaybookSerializer,
-    PlaybookUploadSerializer,
-    RatingSerializer,
+    AssistantAskSerializer,
+    AssistantCacheStatsSerializer,
+    AssistantConversationDetailSerializer,
+    AssistantConversationSerializer,
+    AssistantMessageSerializer,
+    AssistantPlaybookDetailSerializer,
+    AssistantPlaybookSerializer,
+    AssistantPlaybookUploadSerializer,
+    AssistantRatingSerializer,
 )
 from crm.models import Team, is_manager
 
@@ -36,15 +36,15 @@ class AskView(APIView):
     `stream: true` the response is `text/event-stream` (events `step`, then `answer`)."""
 
     @extend_schema(
-        request=AskSerializer,
+        request=AssistantAskSerializer,
         responses={
-            201: MessageSerializer,
+            201: AssistantMessageSerializer,
             400: OpenApiResponse(description="Empty, over-long or otherwise refused question."),
             404: OpenApiResponse(description="No such conversation of yours."),
         },
     )
     def post(self, request):
-        payload = AskSerializer(data=request.data)
+        payload = AssistantAskSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         conversation = None
         if payload.validated_data.get("conversation"):
@@ -59,7 +59,7 @@ class AskView(APIView):
             response["Cache-Control"] = "no-cache"
             return response
         message = services.answer(user=request.user, message=message)
-        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        return Response(AssistantMessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
 class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -72,28 +72,28 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return qs
 
     def get_serializer_class(self):
-        return ConversationDetailSerializer if self.action == "retrieve" else ConversationSerializer
+        return AssistantConversationDetailSerializer if self.action == "retrieve" else AssistantConversationSerializer
 
 
 class MessageViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    serializer_class = MessageSerializer
+    serializer_class = AssistantMessageSerializer
 
     def get_queryset(self):
         return Message.objects.visible_to(self.request.user).select_related("rating")
 
     @extend_schema(
-        request=RatingSerializer,
-        responses={200: MessageSerializer, 400: OpenApiResponse(description="Not a finished answer.")},
+        request=AssistantRatingSerializer,
+        responses={200: AssistantMessageSerializer, 400: OpenApiResponse(description="Not a finished answer.")},
     )
     @action(detail=True, methods=["post"])
     def rating(self, request, pk=None):
         """Rate an answer helpful or not, with an optional reason (rating again replaces it)."""
         message = self.get_object()
-        payload = RatingSerializer(data=request.data)
+        payload = AssistantRatingSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         services.rate(user=request.user, message=message, **payload.validated_data)
         message = self.get_queryset().get(pk=message.pk)
-        return Response(MessageSerializer(message).data)
+        return Response(AssistantMessageSerializer(message).data)
 
 
 class PlaybookViewSet(
@@ -112,19 +112,19 @@ class PlaybookViewSet(
 
     def get_serializer_class(self):
         if self.action == "create":
-            return PlaybookUploadSerializer
-        return PlaybookDetailSerializer if self.action == "retrieve" else PlaybookSerializer
+            return AssistantPlaybookUploadSerializer
+        return AssistantPlaybookDetailSerializer if self.action == "retrieve" else AssistantPlaybookSerializer
 
     @extend_schema(
-        request={"multipart/form-data": PlaybookUploadSerializer},
+        request={"multipart/form-data": AssistantPlaybookUploadSerializer},
         responses={
-            201: PlaybookSerializer,
+            201: AssistantPlaybookSerializer,
             400: OpenApiResponse(description="Unreadable file, with the reason."),
             404: OpenApiResponse(description="Not a team you manage."),
         },
     )
     def create(self, request, *args, **kwargs):
-        payload = PlaybookUploadSerializer(data=request.data)
+        payload = AssistantPlaybookUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         teams = Team.objects.visible_to(request.user) if is_manager(request.user) else Team.objects.none()
         team = get_object_or_404(teams, pk=payload.validated_data["team"])
@@ -138,13 +138,13 @@ class PlaybookViewSet(
         )
         cache.playbook_changed()
         doc = self.get_queryset().get(pk=doc.pk)
-        return Response(PlaybookSerializer(doc).data, status=status.HTTP_201_CREATED)
+        return Response(AssistantPlaybookSerializer(doc).data, status=status.HTTP_201_CREATED)
 
 
 class CacheStatsView(APIView):
     """Tool-cache statistics (hit rate, size, hits and misses), as the seed's sidebar shows them."""
 
-    @extend_schema(responses=CacheStatsSerializer)
+    @extend_schema(responses=AssistantCacheStatsSerializer)
     def get(self, request):
         return Response(cache.stats())
 

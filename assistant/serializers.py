@@ -4,7 +4,7 @@ from rest_framework import serializers
 from assistant.models import Conversation, Message, Passage, PlaybookDocument
 
 
-class AskSerializer(serializers.Serializer):
+class AssistantAskSerializer(serializers.Serializer):
     question = serializers.CharField(
         trim_whitespace=True,
         allow_blank=True,
@@ -13,37 +13,34 @@ class AskSerializer(serializers.Serializer):
     conversation = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     stream = serializers.BooleanField(required=False, default=False, help_text="Answer as Server-Sent Events.")
 
-    class Meta:
-        ref_name = "AssistantAsk"
 
-
-class CitationSerializer(serializers.Serializer):
+class AssistantCitationSerializer(serializers.Serializer):
     n = serializers.IntegerField()
     id = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["field", "passage"])
+    kind = serializers.CharField(help_text="field (a record's field) or passage (a playbook passage)")
     label = serializers.CharField()
     value = serializers.CharField(allow_blank=True)
     url = serializers.CharField()
     text = serializers.CharField(allow_blank=True)
 
 
-class SentenceSerializer(serializers.Serializer):
+class AssistantSentenceSerializer(serializers.Serializer):
     text = serializers.CharField()
     citations = serializers.ListField(child=serializers.CharField())
     refs = serializers.ListField(child=serializers.IntegerField())
     notice = serializers.BooleanField(required=False)
 
 
-class StepSerializer(serializers.Serializer):
+class AssistantStepSerializer(serializers.Serializer):
     kind = serializers.CharField()
     text = serializers.CharField()
     at_ms = serializers.IntegerField()
 
 
-class MessageSerializer(serializers.ModelSerializer):
-    sentences = SentenceSerializer(many=True, read_only=True)
-    citations = CitationSerializer(many=True, read_only=True)
-    steps = StepSerializer(many=True, read_only=True)
+class AssistantMessageSerializer(serializers.ModelSerializer):
+    sentences = AssistantSentenceSerializer(many=True, read_only=True)
+    citations = AssistantCitationSerializer(many=True, read_only=True)
+    steps = AssistantStepSerializer(many=True, read_only=True)
     rating = serializers.SerializerMethodField()
 
     class Meta:
@@ -74,31 +71,31 @@ class MessageSerializer(serializers.ModelSerializer):
         return {"helpful": rating.helpful, "reason": rating.reason} if rating else None
 
 
-class ConversationSerializer(serializers.ModelSerializer):
+class AssistantConversationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Conversation
         fields = ["id", "title", "created_at", "updated_at"]
 
 
-class ConversationDetailSerializer(ConversationSerializer):
-    messages = MessageSerializer(many=True, read_only=True)
+class AssistantConversationDetailSerializer(AssistantConversationSerializer):
+    messages = AssistantMessageSerializer(many=True, read_only=True)
 
-    class Meta(ConversationSerializer.Meta):
-        fields = [*ConversationSerializer.Meta.fields, "messages"]
+    class Meta(AssistantConversationSerializer.Meta):
+        fields = [*AssistantConversationSerializer.Meta.fields, "messages"]
 
 
-class RatingSerializer(serializers.Serializer):
+class AssistantRatingSerializer(serializers.Serializer):
     helpful = serializers.BooleanField()
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
-class PassageSerializer(serializers.ModelSerializer):
+class AssistantPassageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Passage
         fields = ["id", "ordinal", "heading", "page", "text"]
 
 
-class PlaybookSerializer(serializers.ModelSerializer):
+class AssistantPlaybookSerializer(serializers.ModelSerializer):
     passage_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -107,21 +104,21 @@ class PlaybookSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PlaybookDetailSerializer(PlaybookSerializer):
-    passages = PassageSerializer(many=True, read_only=True)
+class AssistantPlaybookDetailSerializer(AssistantPlaybookSerializer):
+    passages = AssistantPassageSerializer(many=True, read_only=True)
 
-    class Meta(PlaybookSerializer.Meta):
-        fields = [*PlaybookSerializer.Meta.fields, "passages"]
+    class Meta(AssistantPlaybookSerializer.Meta):
+        fields = [*AssistantPlaybookSerializer.Meta.fields, "passages"]
         read_only_fields = fields
 
 
-class PlaybookUploadSerializer(serializers.Serializer):
+class AssistantPlaybookUploadSerializer(serializers.Serializer):
     team = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     file = serializers.FileField()
 
 
-class CacheStatsSerializer(serializers.Serializer):
+class AssistantCacheStatsSerializer(serializers.Serializer):
     hits = serializers.IntegerField()
     misses = serializers.IntegerField()
     size = serializers.IntegerField()

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from assistant import services
-from assistant.serializers import MessageSerializer
+from assistant.serializers import AssistantMessageSerializer
 from crm.errors import ServiceError
 
 
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise CommandError(exc.message, returncode=2) from None
         if as_json:
-            self.stdout.write(_dumps(MessageSerializer(message).data))
+            self.stdout.write(_dumps(AssistantMessageSerializer(message).data))
             return
         self.stdout.write("")
         for s in message.sentences:
