@@ -466,6 +466,8 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "DeliveryStatusEnum": "outbound.models.Delivery.Status",
         "DeliveryChannelEnum": "outbound.models.Channel",
         "TicketDraftStatusEnum": "tickets.models.Draft.Status",
+        "PlanChannelEnum": "nudges.plan_models.PlanChannel",
+        "PlanPriorityEnum": "nudges.plan_models.Priority",
     }
 )
 
