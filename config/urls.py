@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from accounts_security.views import ThrottledLoginView
 from crm import views as crm_views
+from notifications import views as notification_views
 
 urlpatterns = [
     path("", crm_views.home, name="home"),
@@ -21,4 +22,6 @@ urlpatterns = [
     path("assistant/", include("assistant.urls")),
     path("settings/", crm_views.settings_index, name="settings"),
     path("settings/ai/", include("llm.urls")),
+    path("settings/plans/", include("nudges.plan_settings_urls")),
+    path("settings/notifications/", notification_views.settings_view, name="notifications-settings"),
 ]
