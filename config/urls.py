@@ -22,5 +22,6 @@ urlpatterns = [
     path("assistant/", include("assistant.urls")),
     path("settings/", crm_views.settings_index, name="settings"),
     path("settings/ai/", include("llm.urls")),
+    path("settings/plans/", include("nudges.plan_settings_urls")),
     path("settings/notifications/", notification_views.settings_view, name="notifications-settings"),
 ]
