@@ -25,3 +25,6 @@ urlpatterns = [
     path("settings/plans/", include("nudges.plan_settings_urls")),
     path("settings/notifications/", notification_views.settings_view, name="notifications-settings"),
 ]
+
+# The API answers an unmatched path with JSON, not the HTML page (crm/drf.py).
+handler404 = "crm.drf.api_aware_not_found"

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from config.celery import app
 from crm.models import Activity, Contact
 
 BODY_METHODS = ("post", "put", "patch")
@@ -45,6 +46,7 @@ def _list_params(fmt: str | None = None, name: str | None = None) -> list[tuple[
 
 @pytest.fixture
 def world(db):
+    app.loader.import_default_modules()  # every app's tasks registered, as in a worker
     call_command("load_demo", stdout=StringIO())
     # demo: an agent on three teams, so every list has rows to aim the {id} endpoints at.
     client = APIClient()
