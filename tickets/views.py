@@ -212,13 +212,18 @@ def reply(request, pk):
             body=form.cleaned_data["body"],
             idempotency_key=form.cleaned_data["idempotency_key"],
             draft=draft,
+            resend=form.cleaned_data["resend"],
         )
     except ServiceError as exc:
         messages.error(request, "Not sent: " + exc.message)
         return redirect(ticket)
-    messages.success(
-        request, "Reply queued for delivery." if created else "Already sent: this reply was not sent twice."
-    )
+    if created:
+        messages.success(request, "Reply queued for delivery.")
+    else:
+        messages.info(
+            request,
+            f"Already {services.sent_by(message)}: this reply was not sent twice. It reads: “{message.body[:300]}”",
+        )
     return redirect(ticket)
 
 

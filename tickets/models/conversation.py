@@ -50,6 +50,8 @@ class Message(models.Model):
             models.UniqueConstraint(
                 fields=["ticket", "external_id"], condition=~Q(external_id=""), name="message_unique_external"
             ),
+            # A draft is sent at most once, whatever tab or client posts it.
+            models.UniqueConstraint(fields=["draft"], condition=Q(draft__isnull=False), name="message_one_per_draft"),
         ]
 
     def __str__(self) -> str:
