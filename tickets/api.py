@@ -248,14 +248,21 @@ class MessagesView(TicketMixin, APIView):
 
 class DraftResponseView(TicketMixin, APIView):
     @extend_schema(
-        responses={200: s.DraftResponseSerializer, 202: s.DraftResponseSerializer},
+        responses={
+            200: s.DraftResponseSerializer,
+            202: s.DraftResponseSerializer,
+            404: OpenApiResponse(description="No such ticket in your teams, or no draft yet (POST drafts one)"),
+        },
         summary="The current reply draft (202 while it is being generated)",
+        description="Reading never drafts: a GET creates nothing and calls no model. POST to draft or redraft.",
         operation_id="tickets_draft_response",
     )
     def get(self, request, pk):
         ticket = self.ticket(request, pk)
-        draft = Draft.objects.filter(ticket=ticket).first() or services.request_draft(ticket=ticket, actor=request.user)
-        draft.refresh_from_db()
+        draft = Draft.objects.filter(ticket=ticket).first()
+        if draft is None:
+            # A crawler or a link prefetch must not spend model calls: drafting is a POST.
+            return Response({"detail": "No draft yet: POST to this URL to draft a reply."}, status=404)
         code = 202 if draft.status == Draft.Status.PENDING else 200
         return Response(s.DraftResponseSerializer(draft).data, status=code)
 

@@ -82,6 +82,8 @@ class Draft(models.Model):
     provider = models.CharField(max_length=50, blank=True)
     model = models.CharField(max_length=100, blank=True)
     flags = models.JSONField(default=list, blank=True)
+    # The records the draft was written from ([{"kind", "id", "label"}]), shown beside it.
+    provenance = models.JSONField(default=list, blank=True)
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
