@@ -12,7 +12,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts_security.tokens import auser_for_token
-from nudges import importers, services, stream, tasks
+from nudges import importers, plan_api, services, stream, tasks
 from nudges.models import Nudge, Warning
 from nudges.serializers import (
     ImportReportSerializer,
@@ -95,8 +95,14 @@ class NudgeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def _import(self, request, importer):
         payload = ImportSerializer(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
+        data = payload.validated_data
         report = importer(
-            payload.validated_data["file"].read(), team=payload.validated_data["team"], actor=request.user
+            data["file"].read(),
+            team=data["team"],
+            actor=request.user,
+            file_name=data["file"].name,
+            dry_run=data["dry_run"],
+            strict=data["strict"],
         )
         code = status.HTTP_400_BAD_REQUEST if report.failed else status.HTTP_200_OK
         return Response(report.as_dict(), status=code)
@@ -132,8 +138,9 @@ async def stream_api(request):
     return await _stream_response(request, user)
 
 
-urlpatterns = [path("nudges/stream/", stream_api, name="nudges-stream")]
+urlpatterns = [path("nudges/stream/", stream_api, name="nudges-stream"), *plan_api.urlpatterns()]
 
 
 def register(router) -> None:
     router.register("nudges", NudgeViewSet, basename="nudge")
+    plan_api.register(router)

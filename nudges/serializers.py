@@ -1,4 +1,5 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from crm.models import Activity, Team
@@ -73,9 +74,12 @@ class ScanResultSerializer(serializers.Serializer):
     chunks = serializers.IntegerField()
 
 
+@extend_schema_serializer(component_name="NudgeImport")  # notifications has its own Import
 class ImportSerializer(serializers.Serializer):
     team = VisibleRelatedField(queryset=Team.objects.all())
     file = serializers.FileField()
+    dry_run = serializers.BooleanField(default=False, help_text="Check and count, write nothing.")
+    strict = serializers.BooleanField(default=False, help_text="All or nothing: one bad row and nothing is written.")
 
     def validate_file(self, value):
         if value.size > settings.NUDGES_IMPORT_MAX_BYTES:
@@ -86,10 +90,18 @@ class ImportSerializer(serializers.Serializer):
 class RowErrorSerializer(serializers.Serializer):
     line = serializers.IntegerField()
     reason = serializers.CharField()
+    column = serializers.CharField(allow_blank=True)
+    file = serializers.CharField(allow_blank=True)
 
 
+@extend_schema_serializer(component_name="NudgeImportReport")
 class ImportReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The stored import run: /api/import-runs/{id}/.")
     kind = serializers.CharField()
+    status = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    strict = serializers.BooleanField()
+    rejected = serializers.IntegerField()
     rows = serializers.IntegerField()
     imported = serializers.IntegerField()
     created = serializers.IntegerField()
