@@ -2,7 +2,8 @@ from django.urls import path
 
 from llm import views
 
+# Mounted at the site root (config/urls.py): every llm page is a Settings → AI page.
 app_name = "llm"
 urlpatterns = [
-    path("", views.usage, name="usage"),
+    path("settings/ai/", views.usage, name="usage"),
 ]

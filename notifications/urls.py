@@ -2,7 +2,8 @@ from django.urls import path
 
 from notifications import views
 
+# Mounted at the site root (config/urls.py): spell full paths (/notifications/..., /settings/notifications/).
 app_name = "notifications"
 urlpatterns = [
-    path("", views.index, name="index"),
+    path("notifications/", views.index, name="index"),
 ]
