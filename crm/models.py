@@ -6,10 +6,12 @@ Visibility: every customer-facing row belongs to a team (directly or through its
 
 from __future__ import annotations
 
+import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -135,6 +137,16 @@ class Channel(models.TextChoices):
     LINKEDIN = "linkedin", "LinkedIn"
 
 
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name known to this server's tz database (blank is allowed by the field)."""
+    if not value:
+        return
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"Unknown time zone {value!r}: use an IANA name such as Europe/Paris.") from exc
+
+
 class ContactQuerySet(TeamScopedQuerySet):
     team_path = "account__team"
 
@@ -148,6 +160,13 @@ class Contact(models.Model):
     preferred_channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.EMAIL)
     language = models.CharField(max_length=10, default="en")
     opted_out = models.BooleanField(default=False, help_text="Asked not to be contacted proactively.")
+    # Quiet hours are the contact's own night: outbound holds messages until their morning.
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="IANA name such as Europe/Paris; blank means the server's time zone.",
+    )
     external_id = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -210,3 +210,7 @@ class LLMBatchItem(models.Model):
     @property
     def custom_id(self) -> str:
         return f"i{self.pk}"
+
+
+# Evaluation runs live in their own module beside the harness; imported here so they are llm's models.
+from llm.evaluation.models import EvalCaseResult, EvalRun  # noqa: E402, F401
