@@ -3,10 +3,10 @@ outsider on another team who must see nothing."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
 from crm.models import ADMIN_GROUP, AGENT_GROUP, MANAGER_GROUP, Account, Contact, Deal, Membership, Stage, Team
+from crm.roles import ensure_role
 
 PASSWORD = "correct-horse-battery"
 
@@ -15,7 +15,7 @@ def _user(username, team, group):
     user = get_user_model().objects.create_user(
         username=username, password=PASSWORD, email=f"{username}@example.com", first_name=username.title()
     )
-    user.groups.add(Group.objects.get_or_create(name=group)[0])
+    user.groups.add(ensure_role(group))
     if team is not None:
         Membership.objects.create(user=user, team=team)
     return user

@@ -405,3 +405,5 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 
 
 # --- notifications -----------------------------------------------------------------------
+# Largest file a customer-notification import accepts (the five files each).
+NOTIFICATIONS_IMPORT_MAX_BYTES = env_int("NOTIFICATIONS_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1)

@@ -30,6 +30,7 @@ from crm.models import (
     Stage,
     Team,
 )
+from crm.roles import ensure_roles
 
 DEMO_PASSWORD = "nexttouch-demo"  # noqa: S105 - printed on screen for the local demo only
 
@@ -166,8 +167,7 @@ def ensure_stages() -> dict[str, Stage]:
 
 
 def ensure_groups() -> None:
-    for name in (AGENT_GROUP, MANAGER_GROUP, ADMIN_GROUP):
-        Group.objects.get_or_create(name=name)
+    ensure_roles()
 
 
 def _ensure_users(teams: dict[str, Team]):

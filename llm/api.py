@@ -1,4 +1,4 @@
-"""REST endpoints for the AI usage ledger (managers and admins; anyone else gets 404).
+"""REST endpoints for the AI usage ledger (users with `llm.view_usage`; anyone else gets 404).
 
 GET /api/llm/usage/?since=&until=&feature=  the per-day, per-feature summary (as the settings page)
 GET /api/llm/calls/?feature=&outcome=...    the ledger itself, newest first, cursor-paginated
@@ -11,23 +11,24 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.models import is_manager
 from llm import usage
-from llm.models import LLMCall
+from llm.models import VIEW_USAGE, LLMCall
 from llm.serializers import LLMCallSerializer, UsageQuerySerializer, UsageSummarySerializer
 
 
-class IsManagerOr404(permissions.BasePermission):
+class CanViewUsageOr404(permissions.BasePermission):
+    """`llm.view_usage`, granted to roles by the app that defines them (crm: managers, admins)."""
+
     def has_permission(self, request, view):
         if not request.user or not request.user.is_authenticated:
             return False  # 401/403 from DRF's authentication, as everywhere in the API
-        if not is_manager(request.user):
+        if not request.user.has_perm(VIEW_USAGE):
             raise NotFound()
         return True
 
 
 class UsageView(APIView):
-    permission_classes = [permissions.IsAuthenticated, IsManagerOr404]
+    permission_classes = [permissions.IsAuthenticated, CanViewUsageOr404]
 
     @extend_schema(parameters=[UsageQuerySerializer], responses=UsageSummarySerializer)
     def get(self, request):
@@ -45,7 +46,7 @@ class LLMCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     """The usage ledger: one row per gateway call (no prompt or reply text is stored)."""
 
     serializer_class = LLMCallSerializer
-    permission_classes = [permissions.IsAuthenticated, IsManagerOr404]
+    permission_classes = [permissions.IsAuthenticated, CanViewUsageOr404]
     filterset_fields = {
         "feature": ["exact"],
         "provider": ["exact"],

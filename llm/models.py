@@ -33,6 +33,9 @@ class ErrorKind(models.TextChoices):
     INTERNAL = "internal", "Gateway error"
 
 
+# Who may read the ledger and its page; llm declares it, the app that owns roles grants it.
+VIEW_USAGE = "llm.view_usage"
+
 # Error kinds that count as failures on the dashboard (a budget stop or empty input is a decision).
 FAILURE_KINDS = (ErrorKind.TEMPORARY, ErrorKind.PERMANENT, ErrorKind.SCHEMA, ErrorKind.INTERNAL)
 
@@ -101,6 +104,9 @@ class LLMCall(models.Model):
             models.Index(fields=["content_type", "object_id"], name="llm_call_about"),
         ]
         verbose_name = "LLM call"
+        # Granted to roles by the app above (crm grants it to managers and admins); llm itself
+        # knows no roles.
+        permissions = [("view_usage", "Can view AI usage and spend")]
 
     def __str__(self) -> str:
         return f"{self.feature} via {self.provider} ({self.get_outcome_display()})"

@@ -1,20 +1,19 @@
-"""Settings -> AI usage. Managers and admins only (usage is organisation-wide spend, not customer
-data, but it is not an agent's business either); anyone else gets 404 like any hidden page."""
+"""Settings -> AI usage. Users with the `llm.view_usage` permission only (crm grants it to managers
+and admins: spend is not an agent's business); anyone else gets 404 like any hidden page."""
 
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from crm.models import is_manager
 from llm import gateway
 from llm import usage as usage_summary
 from llm.forms import UsageFilterForm
-from llm.models import LLMCall
+from llm.models import VIEW_USAGE, LLMCall
 
 
 @require_GET
 def usage(request):
-    if not is_manager(request.user):
+    if not request.user.has_perm(VIEW_USAGE):
         raise Http404
     since, until = usage_summary.default_range()
     form = UsageFilterForm(request.GET or {"since": since.isoformat(), "until": until.isoformat()})

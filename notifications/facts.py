@@ -1,0 +1,149 @@
+"""Load customers' facts from the database in bulk (a handful of queries for any number of
+customers) and recompute their segment and risk score."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from crm.models import Account, Activity, Contact
+from notifications import risk, segments
+from notifications.models import CustomerRecord, NotificationSettings, PastNotification
+
+CHUNK = 2000  # customers per recompute chunk: bounded memory, few queries
+
+
+def as_of(settings_row: NotificationSettings) -> date:
+    return settings_row.as_of or timezone.localdate()
+
+
+def load_history(account_ids: list[int]) -> tuple[dict, dict]:
+    """({account_id: [InteractionFact]}, {account_id: [NotificationFact]})."""
+    interactions: dict[int, list[risk.InteractionFact]] = defaultdict(list)
+    for acc, ext, at, subject, sentiment, body in (
+        Activity.objects.filter(account_id__in=account_ids, kind=Activity.Kind.SERVICE)
+        .order_by("-occurred_at", "-pk")
+        .values_list("account_id", "external_id", "occurred_at", "subject", "sentiment", "body")
+    ):
+        interactions[acc].append(risk.InteractionFact(ext, at.date(), subject, sentiment, body))
+    notes: dict[int, list[risk.NotificationFact]] = defaultdict(list)
+    for n in PastNotification.objects.filter(account_id__in=account_ids).order_by("-sent_on", "-pk"):
+        notes[n.account_id].append(
+            risk.NotificationFact(n.external_id, n.sent_on, n.subject, n.opened, n.clicked, n.responded)
+        )
+    return interactions, notes
+
+
+def facts_for(record: CustomerRecord, interactions: list, notes: list) -> risk.Facts:
+    return risk.Facts(
+        customer_id=record.customer_id,
+        churn_risk=record.churn_risk,
+        engagement_score=record.engagement_score,
+        payment_status=record.payment_status,
+        contract_end=record.contract_end,
+        last_login=record.last_login,
+        tenure_months=record.tenure_months,
+        account_status=record.account_status,
+        interactions=tuple(interactions),
+        notifications=tuple(notes),
+    )
+
+
+def rule_facts(record: CustomerRecord, preferred_channel: str, interactions: list) -> dict:
+    """The values segment rules may test (segments.FIELDS)."""
+    return {
+        "monthly_spend": float(record.monthly_spend),
+        "tenure_months": record.tenure_months,
+        "engagement_score": record.engagement_score,
+        "churn_risk": record.churn_risk,
+        "price_enquiries": sum(1 for i in interactions if risk.is_price_enquiry(i.category)),
+        "billing_interactions": sum(1 for i in interactions if risk.is_billing(i.category)),
+        "complaints": sum(1 for i in interactions if risk.is_complaint(i.category)),
+        "negative_interactions": sum(1 for i in interactions if i.sentiment is not None and i.sentiment < -0.2),
+        "tariff": record.tariff,
+        "green_tariff": record.green_tariff,
+        "preferred_channel": preferred_channel,
+        "region": record.region,
+        "payment_status": record.payment_status,
+        "account_status": record.account_status,
+    }
+
+
+def factor_dicts(r: risk.Risk) -> list[dict]:
+    return [{"label": f.label, "delta": f.delta, "kind": f.kind, "ref": f.ref} for f in r.factors]
+
+
+@transaction.atomic
+def recompute(team, record_ids: list[int] | None = None) -> int:
+    """Segment and risk for the team's customers (or the given ones); returns how many changed."""
+    conf = NotificationSettings.for_team(team)
+    rules = segments.parse_rules(conf.segment_rules)
+    today = as_of(conf)
+    qs = CustomerRecord.objects.filter(team=team).select_related("account").order_by("pk")
+    if record_ids is not None:
+        qs = qs.filter(pk__in=record_ids)
+    changed = 0
+    ids = list(qs.values_list("pk", flat=True))
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(qs.filter(pk__in=ids[start : start + CHUNK]))
+        channels = dict(
+            Contact.objects.filter(account_id__in=[r.account_id for r in chunk])
+            .order_by("-pk")  # the first contact wins: dict() keeps the last pair
+            .values_list("account_id", "preferred_channel")
+        )
+        interactions, notes = load_history([r.account_id for r in chunk])
+        dirty = []
+        for rec in chunk:
+            inter = interactions.get(rec.account_id, [])
+            seg = segments.classify(rule_facts(rec, channels.get(rec.account_id, ""), inter), rules)
+            result = risk.score(facts_for(rec, inter, notes.get(rec.account_id, [])), today)
+            new = (
+                seg.segment,
+                seg.reason[:300],
+                result.score,
+                round(result.raw, 3),
+                factor_dicts(result),
+                result.priority,
+            )
+            old = (rec.segment, rec.segment_reason, rec.risk_score, rec.risk_raw, rec.risk_factors, rec.priority)
+            if new != old:
+                rec.segment, rec.segment_reason, rec.risk_score, rec.risk_raw, rec.risk_factors, rec.priority = new
+                dirty.append(rec)
+        CustomerRecord.objects.bulk_update(
+            dirty, ["segment", "segment_reason", "risk_score", "risk_raw", "risk_factors", "priority"], batch_size=500
+        )
+        Account.objects.bulk_update([_account_segment(r) for r in dirty], ["segment"], batch_size=500)
+        changed += len(dirty)
+    refresh_risk_check(team)
+    return changed
+
+
+def _account_segment(rec: CustomerRecord):
+    rec.account.segment = rec.segment
+    return rec.account
+
+
+def refresh_risk_check(team) -> dict:
+    rows = [
+        (s, raw, bool(outcome))
+        for s, raw, outcome in CustomerRecord.objects.filter(team=team, has_activity=True).values_list(
+            "risk_score", "risk_raw", "outcome"
+        )
+    ]
+    check = risk.risk_check(rows)
+    data = {
+        "customers": check.customers,
+        "churned": check.churned,
+        "found_in_top": check.found_in_top,
+        "top_share": check.top_share,
+        "recall": check.recall,
+        "meets_target": check.meets_target,
+        "target": risk.TARGET_RECALL,
+        "histogram": [list(h) for h in check.histogram],
+        "computed_at": timezone.now().isoformat(),
+    }
+    NotificationSettings.objects.filter(team=team).update(risk_check=data)
+    return data
