@@ -22,6 +22,16 @@ def managers(user) -> bool:
     return is_manager(user)
 
 
+def permission(label: str) -> Callable:
+    """Shown to users holding a Django permission (`"llm.view_usage"`), the check the page itself makes."""
+
+    def may_open(user) -> bool:
+        return user.has_perm(label)
+
+    may_open.__name__ = f"has_perm({label})"
+    return may_open
+
+
 @dataclass(frozen=True)
 class Link:
     label: str
@@ -46,7 +56,7 @@ SETTINGS_PAGES = [
     Link(
         "AI usage",
         "llm:usage",
-        managers,
+        permission("llm.view_usage"),
         "Calls, cache hits, tokens, cost, failures and latency per feature and per day.",
         "Open AI usage",
     ),
