@@ -10,9 +10,10 @@ from crm import api as crm_api
 from llm import api as llm_api
 from notifications import api as notifications_api
 from nudges import api as nudges_api
+from outbound import api as outbound_api
 from tickets import api as tickets_api
 
-APPS = [crm_api, llm_api, tickets_api, nudges_api, notifications_api, assistant_api]
+APPS = [crm_api, llm_api, outbound_api, tickets_api, nudges_api, notifications_api, assistant_api]
 
 router = DefaultRouter(trailing_slash="/?")
 for app_api in APPS:

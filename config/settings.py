@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "template_partials",
     "crm",
     "llm",
+    "outbound",
     "nudges",
     "tickets",
     "notifications",
@@ -203,6 +204,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         # Ages scores, flags SLA breaches, resurfaces due follow-ups (TICKETS_AGING_MINUTES, below).
         "schedule": timedelta(minutes=env_int("TICKETS_AGING_MINUTES", 5, minimum=1)),
     },
+    # --- outbound (issue 9) ---
+    "outbound-recover": {
+        "task": "outbound.tasks.recover_deliveries_task",
+        # Releases held messages whose quiet hours ended; requeues or marks uncertain lost sends.
+        "schedule": timedelta(minutes=1),
+    },
     # --- llm (issue 3) ---
     "llm-collect-batches": {
         "task": "llm.tasks.collect_batches_task",
@@ -224,6 +231,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {},
+    # crm.errors.ServiceError (and Django's ValidationError, IntegrityError, ProtectedError) become a
+    # 400/409 naming the field, so viewsets do not wrap every service call in try/except.
+    "EXCEPTION_HANDLER": "crm.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "NextTouch API",
@@ -329,6 +339,19 @@ NUDGES_OUR_EMAIL_DOMAINS = env_list("NUDGES_OUR_EMAIL_DOMAINS")
 # Largest import upload accepted in the console and the API.
 NUDGES_IMPORT_MAX_BYTES = env_int("NUDGES_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 
+# --- action plans (issue 12) -------------------------------------------------------------
+# The seed's cache TTL for recommendations, minutes (a plan older than this is regenerated).
+PLANS_CACHE_TTL_MINUTES = env_int("PLANS_CACHE_TTL_MINUTES", 60, minimum=0)
+# A learning extracted from feedback waits for a manager's approval (1) or goes straight into the
+# company context as in the seed's command line (0).
+PLANS_LEARNING_APPROVAL = env_bool("PLANS_LEARNING_APPROVAL", True)
+# Tokens for one plan: a full plan with P0 content fits well within this.
+PLANS_MAX_TOKENS = env_int("PLANS_MAX_TOKENS", 3000, minimum=256)
+# "Deal moved forward" window of the manager statistics (stage change or reply after the action).
+PLANS_FORWARD_DAYS = env_int("PLANS_FORWARD_DAYS", 14, minimum=1)
+# Deals whose plans a learning preview regenerates (the last N deals planned by the team).
+PLANS_PREVIEW_DEALS = env_int("PLANS_PREVIEW_DEALS", 5, minimum=1)
+
 # --- tickets (issue 4) -------------------------------------------------------------------
 # Smart inbox scoring: environment defaults for weight set version 1 (managers add newer versions
 # in Settings > Inbox scoring). See docs/inbox.md for the formula.
@@ -398,11 +421,31 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "TicketChannelEnum": "tickets.models.Channel",
         "TicketPriorityEnum": "tickets.models.Priority",
         "TicketStatusEnum": "tickets.models.Ticket.Status",
-        "TicketDeliveryStatusEnum": "tickets.models.Delivery.Status",
+        "DeliveryStatusEnum": "outbound.models.Delivery.Status",
+        "DeliveryChannelEnum": "outbound.models.Channel",
         "TicketDraftStatusEnum": "tickets.models.Draft.Status",
     }
 )
 
+
+# --- outbound: the only code that sends to a customer (docs/outbound.md) --------------------------
+# Webhook for every channel but email, signed with HMAC-SHA256 of the body. Empty: the older
+# TICKETS_OUTBOUND_WEBHOOK_* names above are used (kept working as fallbacks).
+OUTBOUND_WEBHOOK_URL = env_str("OUTBOUND_WEBHOOK_URL")
+OUTBOUND_WEBHOOK_SECRET = env_str("OUTBOUND_WEBHOOK_SECRET")
+OUTBOUND_TIMEOUT_SECONDS = env_float("OUTBOUND_TIMEOUT_SECONDS", 0.0)  # 0: TICKETS_OUTBOUND_TIMEOUT_SECONDS
+OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 0, minimum=0)  # 0: TICKETS_SEND_MAX_ATTEMPTS
+# Quiet hours in the contact's local time, [start, end) wrapping midnight; equal hours turn them off.
+# Replies to a customer's own message are never held.
+OUTBOUND_QUIET_HOURS_START = env_int("OUTBOUND_QUIET_HOURS_START", 21, minimum=0)
+OUTBOUND_QUIET_HOURS_END = env_int("OUTBOUND_QUIET_HOURS_END", 8, minimum=0)
+if OUTBOUND_QUIET_HOURS_START > 23 or OUTBOUND_QUIET_HOURS_END > 23:
+    raise ImproperlyConfigured("OUTBOUND_QUIET_HOURS_START and _END are hours, 0 to 23")
+# A contact with no time zone of their own gets this one (IANA name).
+OUTBOUND_DEFAULT_TIME_ZONE = env_str("OUTBOUND_DEFAULT_TIME_ZONE", TIME_ZONE)
+# A row "sending" for longer than this lost its worker (transports time out long before):
+# the recovery pass requeues it if nothing left, else marks it "uncertain" for a person.
+OUTBOUND_SENDING_LEASE_SECONDS = env_int("OUTBOUND_SENDING_LEASE_SECONDS", 600, minimum=30)
 
 # --- notifications -----------------------------------------------------------------------
 # Largest file a customer-notification import accepts (the five files each).

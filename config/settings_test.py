@@ -27,3 +27,5 @@ SECURE_SSL_REDIRECT = False
 # pytest-django turns DEBUG off; the live server still serves static files from the app folders.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Quiet hours off by default, so no test depends on the hour it runs; outbound's tests turn them on.
+OUTBOUND_QUIET_HOURS_START = OUTBOUND_QUIET_HOURS_END = 0

@@ -44,6 +44,7 @@ urlpatterns = [
     path("", include("crm.urls")),
     path("", include("nudges.urls")),
     path("", include("tickets.urls")),
+    path("", include("outbound.urls")),
     path("", include("notifications.urls")),
     path("", include("assistant.urls")),
     path("", include("llm.urls")),

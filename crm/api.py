@@ -1,11 +1,9 @@
 """REST endpoints for the customer graph. Every queryset starts from `visible_to(request.user)`."""
 
-from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from crm import audit, services
@@ -21,50 +19,35 @@ from crm.serializers import (
 )
 
 
-class Conflict(APIException):
-    status_code = 409
-    default_detail = "Other records still depend on this one."
-    default_code = "conflict"
-
-
 class AuditedModelViewSet(viewsets.ModelViewSet):
-    """A model viewset whose writes are atomic and leave an audit record in the same transaction."""
+    """A model viewset whose writes are atomic and leave an audit record in the same transaction.
 
+    A constraint the serializer could not foresee (IntegrityError) or a protected delete
+    (ProtectedError) escapes to `crm.errors.api_exception_handler`: 400 or 409, nothing written.
+    """
+
+    @transaction.atomic
     def perform_create(self, serializer):
-        try:
-            with transaction.atomic():
-                obj = serializer.save()
-                self.saved(obj)
-                audit.record(actor=self.request.user, action=AuditEvent.Action.CREATE, obj=obj, before={}, via="api")
-        except IntegrityError as exc:
-            raise ValidationError({"non_field_errors": ["This would duplicate an existing record."]}) from exc
+        obj = serializer.save()
+        self.saved(obj)
+        audit.record(actor=self.request.user, action=AuditEvent.Action.CREATE, obj=obj, before={}, via="api")
 
+    @transaction.atomic
     def perform_update(self, serializer):
-        try:
-            with transaction.atomic():
-                before = audit.snapshot(serializer.instance)
-                obj = serializer.save()
-                self.saved(obj)
-                audit.record(
-                    actor=self.request.user, action=AuditEvent.Action.UPDATE, obj=obj, before=before, via="api"
-                )
-        except IntegrityError as exc:
-            raise ValidationError({"non_field_errors": ["This would duplicate an existing record."]}) from exc
+        before = audit.snapshot(serializer.instance)
+        obj = serializer.save()
+        self.saved(obj)
+        audit.record(actor=self.request.user, action=AuditEvent.Action.UPDATE, obj=obj, before=before, via="api")
 
     def saved(self, obj) -> None:
         """Hook for follow-up writes that belong in the same transaction."""
 
+    @transaction.atomic
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            before = audit.snapshot(instance)
-            try:
-                instance.delete()
-            except ProtectedError as exc:
-                raise Conflict(f"Other records still depend on this {instance._meta.verbose_name}.") from exc
-            instance.pk = before.get("id")
-            audit.record(
-                actor=self.request.user, action=AuditEvent.Action.DELETE, obj=instance, before=before, via="api"
-            )
+        before = audit.snapshot(instance)
+        instance.delete()
+        instance.pk = before.get("id")
+        audit.record(actor=self.request.user, action=AuditEvent.Action.DELETE, obj=instance, before=before, via="api")
 
 
 class AccountViewSet(AuditedModelViewSet):

@@ -17,6 +17,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from crm.visibility import visible_team_ids
+
 ADMIN_GROUP = "admin"
 MANAGER_GROUP = "manager"
 AGENT_GROUP = "agent"
@@ -32,11 +34,8 @@ def is_manager(user) -> bool:
 
 class TeamQuerySet(models.QuerySet):
     def visible_to(self, user):
-        if not user.is_authenticated:
-            return self.none()
-        if is_admin(user):
-            return self
-        return self.filter(memberships__user=user)
+        team_ids = visible_team_ids(user)
+        return self if team_ids is None else self.filter(pk__in=team_ids)
 
 
 class Team(models.Model):
@@ -71,11 +70,11 @@ class TeamScopedQuerySet(models.QuerySet):
     team_path = "team"
 
     def visible_to(self, user):
-        if not user.is_authenticated:
-            return self.none()
-        if is_admin(user):
+        team_ids = visible_team_ids(user)
+        if team_ids is None:
             return self
-        team_ids = Membership.objects.filter(user=user).values("team_id")
+        if not team_ids:
+            return self.none()
         return self.filter(**{f"{self.team_path}__in": team_ids})
 
 

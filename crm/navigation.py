@@ -48,6 +48,7 @@ NAV = [
     Link("Accounts", "crm:account_list"),
     Link("Notifications", "notifications:index"),
     Link("Assistant", "assistant:index"),
+    Link("Deliveries", "outbound:list"),
     Link("Settings", "settings"),
 ]
 

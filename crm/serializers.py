@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from crm.models import Account, Activity, Contact, Deal, Order, Stage, Team
+from crm.validators import StorageSafeSerializerMixin
 
 
 class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
@@ -18,7 +19,7 @@ class StageSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug", "order", "win_probability", "stale_after_days"]
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class AccountSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
     team = VisibleRelatedField(queryset=Team.objects.all())
 
     class Meta:
@@ -49,7 +50,7 @@ class AccountSerializer(serializers.ModelSerializer):
         return value
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
     account = VisibleRelatedField(queryset=Account.objects.all())
 
     class Meta:
@@ -68,7 +69,7 @@ class ContactSerializer(serializers.ModelSerializer):
         ]
 
 
-class DealSerializer(serializers.ModelSerializer):
+class DealSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
     team = VisibleRelatedField(queryset=Team.objects.all())
     account = VisibleRelatedField(queryset=Account.objects.all())
     primary_contact = VisibleRelatedField(queryset=Contact.objects.all(), required=False, allow_null=True)
@@ -122,7 +123,7 @@ class DealStageSerializer(serializers.Serializer):
     stage = serializers.PrimaryKeyRelatedField(queryset=Stage.objects.all())
 
 
-class ActivitySerializer(serializers.ModelSerializer):
+class ActivitySerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
     account = VisibleRelatedField(queryset=Account.objects.all())
     contact = VisibleRelatedField(queryset=Contact.objects.all(), required=False, allow_null=True)
     deal = VisibleRelatedField(queryset=Deal.objects.all(), required=False, allow_null=True)
@@ -158,7 +159,7 @@ class ActivitySerializer(serializers.ModelSerializer):
         return attrs
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
     account = VisibleRelatedField(queryset=Account.objects.all())
 
     class Meta:

@@ -14,7 +14,7 @@ PRUNE_CHUNK = 5_000
 @shared_task
 def collect_batches_task() -> dict:
     """Collect ended Message Batches and hand each item to its feature's @bulk_handler."""
-    from llm.gateway import collect_batches
+    from llm.bulk import collect_batches
 
     return collect_batches()
 

@@ -20,6 +20,7 @@ from django.db.models import Aggregate, Count, FloatField, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from llm.ledger import budget_status
 from llm.models import FAILURE_KINDS, LLMCall, Outcome
 
 
@@ -146,8 +147,6 @@ def _zero(name: str):
 
 def budget_rows() -> list[dict]:
     """Today's consumption of every configured budget (a "*" budget applies to each feature seen)."""
-    from llm.gateway import budget_status  # the gateway imports this module's neighbours, not this one
-
     features = set(settings.LLM_BUDGETS) - {"*"}
     if "*" in settings.LLM_BUDGETS:
         features |= set(LLMCall.objects.values_list("feature", flat=True).distinct())

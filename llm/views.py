@@ -5,10 +5,10 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from llm import gateway
 from llm import usage as usage_summary
 from llm.forms import UsageFilterForm
 from llm.models import VIEW_USAGE, LLMCall
+from llm.registry import get_provider
 
 
 @require_GET
@@ -23,7 +23,7 @@ def usage(request):
         summary = usage_summary.summarize(
             since=data["since"], until=data["until"], features=[data["feature"]] if data["feature"] else None
         )
-    provider = gateway.get_provider()
+    provider = get_provider()
     return render(
         request,
         "llm/usage.html",

@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from nudges import importers, services, stream
+from nudges import importers, services, stream, tasks
 from nudges.models import Nudge, Warning
 from nudges.serializers import (
     ImportReportSerializer,
@@ -68,19 +68,17 @@ class NudgeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         payload = NudgeActionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        try:
-            nudge = services.act_on_nudge(
-                nudge=nudge,
-                actor=request.user,
-                action=data["action"],
-                reason=data["reason"],
-                until=data["until"],
-                kind=data["kind"],
-                note=data["note"],
-                via="api",
-            )
-        except services.ActionError as exc:
-            return Response({"non_field_errors": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        # A refusal (crm.errors.ServiceError) becomes a 400 naming the field in the exception handler.
+        nudge = services.act_on_nudge(
+            nudge=nudge,
+            actor=request.user,
+            action=data["action"],
+            reason=data["reason"],
+            until=data["until"],
+            kind=data["kind"],
+            note=data["note"],
+            via="api",
+        )
         return Response(NudgeSerializer(self.get_queryset().get(pk=nudge.pk)).data)
 
     @extend_schema(request=ScanSerializer, responses={202: ScanResultSerializer})
@@ -91,7 +89,7 @@ class NudgeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         payload.is_valid(raise_exception=True)
         team = payload.validated_data.get("team")
         team_ids = [team.pk] if team else stream.team_ids_for(request.user)
-        chunks = services.scan_nudges(team_ids=team_ids)
+        chunks = tasks.scan_nudges(team_ids=team_ids)
         return Response({"chunks": chunks}, status=status.HTTP_202_ACCEPTED)
 
     def _import(self, request, importer):

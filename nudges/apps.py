@@ -8,6 +8,7 @@ class NudgesConfig(AppConfig):
     def ready(self) -> None:
         from nudges import (
             ai,  # noqa: F401 - registers the offline writer with the LLM gateway
+            plan_ai,  # noqa: F401 - the plan, expansion and learning writers
             signals,
         )
 

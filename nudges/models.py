@@ -279,3 +279,16 @@ class SignalsState(models.Model):
 
     def __str__(self) -> str:
         return f"Signals up to activity {self.last_activity_id}"
+
+
+# Action plans live in their own module (this one covers nudges); importing them here registers
+# them with the `nudges` app.
+from nudges.plan_models import (  # noqa: E402, F401
+    ContextVersion,
+    DealSummary,
+    Learning,
+    Plan,
+    PlanFeedback,
+    PlanItem,
+    PromptTemplate,
+)

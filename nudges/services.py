@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from crm import audit
 from crm import services as crm_services
+from crm.errors import ServiceError
 from crm.models import Activity, AuditEvent, Deal
 from nudges import ai, metrics, prompts, rules, scan
 from nudges.models import Nudge, NudgeSettings, codes_column
@@ -243,20 +243,8 @@ def _update_rows(nudges: list[Nudge], fields: list[str]) -> None:
         cur.executemany(sql, params)
 
 
-def scan_nudges(*, team_ids=None, now: datetime | None = None, chunk_size: int | None = None) -> int:
-    """Fan the scan out over the task queue in chunks of deal ids; returns the number of chunks."""
-    from nudges.tasks import refresh_nudges_task
-
-    ids = candidate_deal_ids(team_ids=team_ids, now=now)
-    n = 0
-    for chunk in chunked(ids, chunk_size or settings.NUDGES_SCAN_CHUNK_SIZE):
-        refresh_nudges_task.delay_on_commit(chunk)
-        n += 1
-    return n
-
-
-class ActionError(ValueError):
-    pass
+class ActionError(ServiceError):
+    """A nudge action refused (already closed, no reason, past date): 400 in the API, a message in the console."""
 
 
 @transaction.atomic
@@ -294,19 +282,19 @@ def act_on_nudge(
         nudge.close(status=Nudge.Status.DONE, actor=actor, reason=note[:300], now=now)
     elif action == "snooze":
         if until is None or until <= now.date():
-            raise ActionError("Snooze until a future date.")
+            raise ActionError("Snooze until a future date.", field="until")
         if not reason.strip():
-            raise ActionError("Say why the deal is paused.")
+            raise ActionError("Say why the deal is paused.", field="reason")
         deal_before = audit.snapshot(deal)
         deal.snooze(until, reason.strip())
         audit.record(actor=actor, action=AuditEvent.Action.UPDATE, obj=deal, before=deal_before, via=via)
         nudge.close(status=Nudge.Status.SNOOZED, actor=actor, reason=reason.strip(), until=until, now=now)
     elif action == "dismiss":
         if not reason.strip():
-            raise ActionError("Say why the nudge is dismissed.")
+            raise ActionError("Say why the nudge is dismissed.", field="reason")
         nudge.close(status=Nudge.Status.DISMISSED, actor=actor, reason=reason.strip(), now=now)
     else:
-        raise ActionError(f"Unknown action {action!r}.")
+        raise ActionError(f"Unknown action {action!r}.", field="action")
     audit.record(actor=actor, action=AuditEvent.Action.UPDATE, obj=nudge, before=before, via=via)
     return nudge
 

@@ -28,7 +28,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from crm.models import Membership, is_admin
+from crm.visibility import visible_team_ids
 from nudges.models import Nudge
 from nudges.services import nudge_payload
 
@@ -40,9 +40,8 @@ RETRY_MS = 2000
 
 def team_ids_for(user) -> list[int] | None:
     """None means every team (admins)."""
-    if is_admin(user):
-        return None
-    return list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
+    team_ids = visible_team_ids(user)
+    return None if team_ids is None else sorted(team_ids)
 
 
 def parse_last_event_id(request) -> int:

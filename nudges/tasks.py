@@ -1,6 +1,13 @@
-"""Thin tasks: ids in, domain code out. Scans fan out in chunks of deal ids, not one task per deal."""
+"""Thin tasks: ids in, domain code out. Scans fan out in chunks of deal ids, not one task per deal.
+
+The fan-out (`scan_nudges`) lives here, beside the task it queues, so that `nudges.services` never
+imports this module: tasks depend on services, not the other way round.
+"""
+
+from datetime import datetime
 
 from celery import shared_task
+from django.conf import settings
 
 from nudges import services
 
@@ -12,9 +19,19 @@ def refresh_nudges_task(deal_ids: list[int]) -> dict:
     return summary.__dict__
 
 
+def scan_nudges(*, team_ids=None, now: datetime | None = None, chunk_size: int | None = None) -> int:
+    """Fan the scan out over the task queue in chunks of deal ids; returns the number of chunks."""
+    ids = services.candidate_deal_ids(team_ids=team_ids, now=now)
+    n = 0
+    for chunk in services.chunked(ids, chunk_size or settings.NUDGES_SCAN_CHUNK_SIZE):
+        refresh_nudges_task.delay_on_commit(chunk)
+        n += 1
+    return n
+
+
 @shared_task
 def scan_nudges_task(team_ids: list[int] | None = None) -> int:
-    return services.scan_nudges(team_ids=team_ids)
+    return scan_nudges(team_ids=team_ids)
 
 
 @shared_task

@@ -8,8 +8,9 @@ from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm.errors import ServiceError
 from crm.models import Team, is_manager
-from nudges import importers, services, stream
+from nudges import importers, services, stream, tasks
 from nudges.forms import ImportForm, NudgeActionForm, NudgeFilterForm, NudgeSettingsForm
 from nudges.models import Nudge, NudgeSettings
 
@@ -60,8 +61,8 @@ def act(request, pk):
                 kind=data["kind"] or "note",
                 note=data["note"],
             )
-        except services.ActionError as exc:
-            error = str(exc)
+        except ServiceError as exc:
+            error = exc.message
     else:
         error = "; ".join(e for errs in form.errors.values() for e in errs)
     if request.htmx:
@@ -85,7 +86,7 @@ def act(request, pk):
 @require_POST
 def scan(request):
     team_ids = stream.team_ids_for(request.user)
-    chunks = services.scan_nudges(team_ids=team_ids)
+    chunks = tasks.scan_nudges(team_ids=team_ids)
     if request.htmx:
         return HttpResponse(status=204)
     messages.success(request, f"Scan started over {chunks} chunk(s) of deals.")

@@ -1,7 +1,6 @@
 from django.contrib import admin
 
 from tickets.models import (
-    Delivery,
     Draft,
     EscalationNotice,
     InboundMessage,
@@ -28,13 +27,6 @@ class TicketAdmin(admin.ModelAdmin):
     raw_id_fields = ["account", "contact", "assignee", "escalated_by"]
     readonly_fields = [*Ticket.SCORE_FIELDS, "waiting_since_ts"]
     inlines = [MessageInline]
-
-
-@admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["key", "channel", "recipient", "status", "attempts", "sent_at"]
-    list_filter = ["status", "channel"]
-    raw_id_fields = ["message"]
 
 
 @admin.register(Draft)

@@ -216,6 +216,8 @@ def draft_offline(inputs: dict) -> dict:
     channel = str(inputs.get("channel") or "email")
     first = str(inputs.get("first_name") or "there")
     issue, nxt, care = _facts(inputs)
+    # VIP or high churn: even a brief reply or a call script says the case is handled personally.
+    personal = "I'm handling this personally. " if inputs.get("extra_care") in (True, "yes", "true") else ""
     instruction = str(inputs.get("instruction") or "")
     instruction = "" if instruction == "none" else instruction  # DraftContext.inputs() says "none"
     short = "short" in instruction.lower() or "brief" in instruction.lower()
@@ -225,24 +227,28 @@ def draft_offline(inputs: dict) -> dict:
         ref = f" re order #{order.get('number')}" if order else ""
         body = f"Hi {first}, {apology}{nxt}"
         text = f"Hi {first}{ref}: {apology}{nxt}"
-        for candidate in (text, body, f"Hi {first}{ref}, we're on it and will update you today."):
-            if len(candidate) <= 160:
-                text = candidate
-                break
-        content, tone = text[:160], "casual"
+        sorry = "sorry for the trouble, " if apology else ""
+        fallback = f"Hi {first}{ref}, {sorry}we're on it and will update you today."
+        fitting = [c for c in (text, body, fallback) if len(c) <= 160] or [fallback]
+        # "Shorter" takes the shortest text that fits; otherwise the fullest one.
+        content, tone = (min(fitting, key=len) if short else fitting[0])[:160], "casual"
     elif channel == "chat":
         content = f"Hi {first}! {apology}{issue}\n\n{nxt}" + ("" if short else f"\n\n{care}".rstrip())
         content, tone = _fit_words(content.strip(), 100), "friendly"
     elif channel == "phone":
+        # The empathy statement a call script needs: the apology when asked, a short one when asked
+        # to be brief (evaluate_ai found "shorter" left phone scripts as long as before).
+        empathy = apology or ("I understand. " if short else "I understand how frustrating this must be. ")
         content = (
             f"Hello, may I speak with {first}? This is {inputs.get('agent_name') or 'the support team'} from "
-            f"customer care. I understand how frustrating this must be. {apology}{issue} {nxt}"
+            f"customer care. {empathy}{personal}{issue} {nxt}"
         )
         content, tone = _fit_words(content, 75), "conversational"
     else:
         signature = str(inputs.get("signature") or "The support team")
-        middle = f"{issue} {nxt}" if short else f"{issue}\n\n{nxt}" + (f"\n\n{care}" if care else "")
-        body = f"Hi {first},\n\nThank you for getting in touch. {apology}{middle}\n\nKind regards,\n{signature}"
+        middle = f"{personal}{issue} {nxt}" if short else f"{issue}\n\n{nxt}" + (f"\n\n{care}" if care else "")
+        thanks = "" if short else "Thank you for getting in touch. "
+        body = f"Hi {first},\n\n{thanks}{apology}{middle}\n\nKind regards,\n{signature}"
         content, tone = body, "professional"
     return {
         "content": content,

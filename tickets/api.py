@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from crm.models import is_manager
 from tickets import cache, inbox, rules, services
 from tickets import serializers as s
-from tickets.models import Delivery, Draft, Message, Ticket, TopicAlert, WeightSet
+from tickets.models import Draft, Message, Ticket, TopicAlert, WeightSet
 
 
 def _django_errors(exc: DjangoValidationError):
@@ -431,20 +431,6 @@ class WeightsView(APIView):
         return Response(s.WeightSetSerializer(ws).data, status=201)
 
 
-class DeliveryRetryView(APIView):
-    @extend_schema(
-        request=None,
-        responses={202: s.DeliverySerializer, 409: OpenApiResponse(description="Not failed")},
-        operation_id="deliveries_retry",
-    )
-    def post(self, request, pk):
-        delivery = get_object_or_404(Delivery.objects.visible_to(request.user), pk=pk)
-        if not services.retry_delivery(actor=request.user, delivery=delivery):
-            return Response({"detail": "Only a failed delivery can be retried."}, status=409)
-        delivery.refresh_from_db()
-        return Response(s.DeliverySerializer(delivery).data, status=202)
-
-
 urlpatterns = [
     re_path(r"^tickets/?$", TicketListView.as_view(), name="tickets-list"),
     re_path(r"^tickets/(?P<pk>\d+)/?$", TicketDetailView.as_view(), name="tickets-detail"),
@@ -457,7 +443,6 @@ urlpatterns = [
     re_path(r"^inbound/messages/?$", InboundView.as_view(), name="tickets-inbound"),
     re_path(r"^topic-alerts/?$", TopicAlertView.as_view(), name="tickets-topic-alerts"),
     re_path(r"^scoring-weights/?$", WeightsView.as_view(), name="tickets-weights"),
-    re_path(r"^deliveries/(?P<pk>\d+)/retry/?$", DeliveryRetryView.as_view(), name="tickets-delivery-retry"),
 ]
 
 

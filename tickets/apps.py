@@ -7,7 +7,12 @@ class TicketsConfig(AppConfig):
 
     def ready(self) -> None:
         from crm import timeline
-        from tickets import ai  # noqa: F401 - registers the offline writers for tickets.triage and tickets.draft
+        from outbound.hooks import register_listener
+        from tickets import (
+            ai,  # noqa: F401 - registers the offline writers for tickets.triage and tickets.draft
+            services,
+        )
         from tickets.timeline import ticket_entries
 
         timeline.register_source("ticket", ticket_entries)
+        register_listener(services.REPLY_SOURCE, on_sent=services.on_reply_sent, on_failed=services.on_reply_failed)

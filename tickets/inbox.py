@@ -28,6 +28,7 @@ from django.db import connection
 from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, Subquery, Value, Window
 from django.db.models.expressions import RawSQL
 
+from crm import visibility as crm_visibility
 from crm.models import Membership, is_admin
 from tickets import cache
 from tickets.models import AlertMatch, Ticket, TicketKeyword
@@ -311,7 +312,9 @@ def _watched_matches(user, terms, boost, limit, after, status, channel, team_id,
 def visible_team_ids(user) -> list[int]:
     from tickets import cache
 
-    return [pk for pk, _ in cache.visible_teams(user)]
+    team_ids = crm_visibility.visible_team_ids(user)
+    # Admins see every team; the per-team index walks need their ids, which the cache holds.
+    return sorted(team_ids) if team_ids is not None else [pk for pk, _ in cache.visible_teams(user)]
 
 
 def _merged_walks(qs, teams: list[int], n: int) -> list[tuple[float, int]]:

@@ -1,4 +1,4 @@
-"""The support inbox: tickets and their messages, scores, topic alerts, drafts and the send ledger."""
+"""The support inbox: tickets and their messages, scores, topic alerts and drafts (sending: outbound)."""
 
 from __future__ import annotations
 
@@ -424,6 +424,10 @@ class Message(models.Model):
     idempotency_key = models.CharField(max_length=200, blank=True)
     flagged_injection = models.BooleanField(default=False)
     draft = models.ForeignKey("Draft", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # An agent reply's row in the send ledger (outbound): its status, attempts and errors.
+    delivery = models.OneToOneField(
+        "outbound.Delivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = MessageQuerySet.as_manager()
 
@@ -441,39 +445,6 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()}: {self.body[:40]}"
-
-
-class DeliveryQuerySet(TeamScopedQuerySet):
-    team_path = "message__ticket__team"
-
-
-class Delivery(models.Model):
-    """The send ledger: one row per outbound message, claimed before anything leaves the building."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="delivery")
-    key = models.CharField(max_length=100, unique=True, help_text="Sent to the provider for its own dedupe.")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    recipient = models.CharField(max_length=254, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    objects = DeliveryQuerySet.as_manager()
-
-    class Meta:
-        verbose_name_plural = "deliveries"
-
-    def __str__(self) -> str:
-        return f"{self.key} {self.status}"
 
 
 class DraftQuerySet(TeamScopedQuerySet):

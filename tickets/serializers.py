@@ -5,8 +5,9 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from crm.models import Account, Contact, Team
+from outbound.serializers import DeliverySummarySerializer
 from tickets import rules, scoring
-from tickets.models import Channel, Delivery, Difficulty, Draft, Message, Priority, Ticket, TopicAlert, WeightSet
+from tickets.models import Channel, Difficulty, Draft, Message, Priority, Ticket, TopicAlert, WeightSet
 
 
 def choice(choices, name: str, **kwargs):
@@ -255,14 +256,8 @@ def breakdown(ticket: Ticket, *, matches: bool, boost: float, weights: WeightSet
     }
 
 
-class DeliverySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Delivery
-        fields = ["id", "key", "channel", "status", "attempts", "last_error", "sent_at"]
-
-
 class MessageSerializer(serializers.ModelSerializer):
-    delivery = serializers.SerializerMethodField()
+    delivery = DeliverySummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Message
@@ -277,12 +272,6 @@ class MessageSerializer(serializers.ModelSerializer):
             "flagged_injection",
             "delivery",
         ]
-
-    def get_delivery(self, m) -> dict | None:
-        try:
-            return DeliverySerializer(m.delivery).data
-        except Delivery.DoesNotExist:
-            return None
 
 
 class ReplySerializer(serializers.Serializer):

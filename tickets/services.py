@@ -5,30 +5,25 @@ Keyword-only functions; those that write are atomic and enqueue work with `delay
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
-import smtplib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Avg, Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from crm import audit
 from crm.models import MANAGER_GROUP, Account, AuditEvent, Contact, Membership, Team
 from llm.guardrails import looks_like_injection
+from outbound import services as outbound
+from outbound.errors import SendRefused
 from tickets import ai, cache, matches, rules
 from tickets.models import (
     Channel,
-    Delivery,
     Draft,
     EscalationNotice,
     InboundMessage,
@@ -838,14 +833,9 @@ def triage_and_draft(*, ticket_id: int) -> str:
     return "done"
 
 
-# --- Sending exactly once -----------------------------------------------------------------------
+# --- Sending exactly once (the ledger and transports live in outbound) ---------------------------
 
-
-def _recipient(ticket: Ticket) -> str:
-    contact = ticket.contact
-    if contact is None:
-        return ""
-    return contact.email if ticket.channel == Channel.EMAIL else (contact.phone or contact.email)
+REPLY_SOURCE = "tickets.message"
 
 
 @transaction.atomic
@@ -854,8 +844,8 @@ def send_reply(
 ) -> tuple[Message, bool]:
     """Queue an agent reply for delivery once. The same idempotency key returns the first message.
 
-    The unique (ticket, idempotency_key) and the one-to-one ledger row make a double click, a
-    retried request and a redelivered task all land on the same single delivery.
+    The unique (ticket, idempotency_key) and the outbound ledger row keyed by the message make a
+    double click, a retried request and a redelivered task all land on the same single delivery.
     """
     key = (idempotency_key or "").strip()[:200]
     if key:
@@ -866,8 +856,6 @@ def send_reply(
     if problems:
         rule = rules.CHANNEL_RULES[ticket.channel]
         raise ValidationError({"body": problems + [f"Limit for {ticket.get_channel_display()}: {rule.limit_text}."]})
-    if not _recipient(ticket):
-        raise ValidationError({"body": ["This ticket's contact has no address for its channel."]})
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -883,9 +871,26 @@ def send_reply(
             )
     except IntegrityError:
         return Message.objects.get(ticket=ticket, idempotency_key=key), False
-    delivery = Delivery.objects.create(
-        message=message, key=f"nt-msg-{message.pk}", channel=ticket.channel, recipient=_recipient(ticket)
-    )
+    try:
+        delivery, _ = outbound.queue_delivery(
+            key=f"nt-msg-{message.pk}",
+            team=ticket.team,
+            channel=ticket.channel,
+            recipient="",  # the contact's address on the ticket's channel (outbound.consent)
+            subject=f"Re: {ticket.subject} [#{ticket.pk}]",
+            body=message.body,
+            contact=ticket.contact,
+            source=REPLY_SOURCE,
+            source_id=message.pk,
+            actor=actor,
+            now=now,
+            is_reply=True,
+            meta={"ticket": ticket.pk},
+        )
+    except SendRefused as exc:
+        raise ValidationError({"body": [str(exc)]}) from exc  # rolls the message back with it
+    Message.objects.filter(pk=message.pk).update(delivery=delivery)
+    message.delivery = delivery
     locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
     locked.last_agent_reply_at = now
     locked.first_responded_at = locked.first_responded_at or now
@@ -902,134 +907,27 @@ def send_reply(
         )
     TicketEvent.objects.create(ticket=ticket, kind=TicketEvent.Kind.REPLY_SENT, actor=_user(actor), at=now)
     audit.record(actor=actor, action=AuditEvent.Action.CREATE, obj=message, before={}, via=via)
-    from tickets import tasks
-
-    tasks.deliver_message_task.delay_on_commit(delivery.pk)
     return message, True
 
 
-class TemporaryDeliveryError(Exception):
-    """Worth retrying with backoff: network trouble, 5xx, SMTP 4xx."""
+def _reply_ticket_id(delivery) -> int | None:
+    return Message.objects.filter(pk=delivery.source_id).values_list("ticket_id", flat=True).first()
 
 
-class PermanentDeliveryError(Exception):
-    """Retrying will not help: bad address, 4xx, missing configuration."""
+def on_reply_sent(delivery) -> None:
+    """outbound listener: the reply reached the provider."""
+    ticket_id = _reply_ticket_id(delivery)
+    if ticket_id:
+        TicketEvent.objects.create(ticket_id=ticket_id, kind=TicketEvent.Kind.DELIVERED, text=delivery.channel)
 
 
-def sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _deliver_email(delivery: Delivery, message: Message) -> None:
-    ticket = message.ticket
-    mail = EmailMessage(
-        subject=f"Re: {ticket.subject} [#{ticket.pk}]",
-        body=message.body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[delivery.recipient],
-        headers={"Message-ID": f"<{delivery.key}@nexttouch>", "X-NextTouch-Delivery": delivery.key},
-    )
-    try:
-        mail.send(fail_silently=False)
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise PermanentDeliveryError(f"recipient refused: {exc}") from exc
-    except smtplib.SMTPResponseException as exc:
-        if 400 <= exc.smtp_code < 500:
-            raise TemporaryDeliveryError(f"SMTP {exc.smtp_code}") from exc
-        raise PermanentDeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
-    except (smtplib.SMTPException, OSError) as exc:
-        raise TemporaryDeliveryError(f"{exc.__class__.__name__}: {exc}") from exc
-
-
-def _deliver_webhook(delivery: Delivery, message: Message) -> None:
-    url, secret = settings.TICKETS_OUTBOUND_WEBHOOK_URL, settings.TICKETS_OUTBOUND_WEBHOOK_SECRET
-    if not url or not secret:
-        raise PermanentDeliveryError("TICKETS_OUTBOUND_WEBHOOK_URL and _SECRET must be set to send SMS, chat or phone")
-    payload = json.dumps(
-        {
-            "delivery": delivery.key,
-            "channel": delivery.channel,
-            "to": delivery.recipient,
-            "ticket": message.ticket_id,
-            "body": message.body,
-        },
-        separators=(",", ":"),
-    ).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "X-NextTouch-Signature": sign(payload, secret),
-        "Idempotency-Key": delivery.key,
-    }
-    try:
-        response = httpx.post(url, content=payload, headers=headers, timeout=settings.TICKETS_OUTBOUND_TIMEOUT_SECONDS)
-    except httpx.HTTPError as exc:
-        raise TemporaryDeliveryError(f"{exc.__class__.__name__}: {exc}") from exc
-    if response.status_code >= 500 or response.status_code == 429:
-        raise TemporaryDeliveryError(f"webhook answered {response.status_code}")
-    if response.status_code >= 400:
-        raise PermanentDeliveryError(f"webhook refused: {response.status_code} {response.text[:200]}")
-
-
-def deliver(*, delivery_id: int) -> str:
-    """Claim the ledger row (queued -> sending) and deliver it. Returns sent, retry, failed or skipped.
-
-    Only the caller whose conditional UPDATE moved the row out of "queued" sends; a redelivered or
-    concurrent task finds nothing to claim. A crash after sending leaves the row "sending": it is
-    never sent again automatically, and the console offers a manual retry.
-    """
-    now = timezone.now()
-    claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.QUEUED).update(
-        status=Delivery.Status.SENDING, attempts=F("attempts") + 1, claimed_at=now
-    )
-    if not claimed:
-        return "skipped"
-    delivery = Delivery.objects.select_related("message__ticket").get(pk=delivery_id)
-    message = delivery.message
-    try:
-        if delivery.channel == Channel.EMAIL:
-            _deliver_email(delivery, message)
-        else:
-            _deliver_webhook(delivery, message)
-    except TemporaryDeliveryError as exc:
-        retry = delivery.attempts < settings.TICKETS_SEND_MAX_ATTEMPTS
-        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.SENDING).update(
-            status=Delivery.Status.QUEUED if retry else Delivery.Status.FAILED, last_error=str(exc)[:500]
+def on_reply_failed(delivery) -> None:
+    """outbound listener: the reply could not be delivered (the ticket page offers a retry)."""
+    ticket_id = _reply_ticket_id(delivery)
+    if ticket_id:
+        TicketEvent.objects.create(
+            ticket_id=ticket_id, kind=TicketEvent.Kind.DELIVERY_FAILED, text=delivery.last_error[:500]
         )
-        if not retry:
-            _delivery_failed(delivery, str(exc))
-        return "retry" if retry else "failed"
-    except PermanentDeliveryError as exc:
-        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.SENDING).update(
-            status=Delivery.Status.FAILED, last_error=str(exc)[:500]
-        )
-        _delivery_failed(delivery, str(exc))
-        return "failed"
-    Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.SENDING).update(
-        status=Delivery.Status.SENT, sent_at=timezone.now(), last_error=""
-    )
-    TicketEvent.objects.create(ticket_id=message.ticket_id, kind=TicketEvent.Kind.DELIVERED, text=delivery.channel)
-    return "sent"
-
-
-def _delivery_failed(delivery: Delivery, error: str) -> None:
-    TicketEvent.objects.create(
-        ticket_id=delivery.message.ticket_id, kind=TicketEvent.Kind.DELIVERY_FAILED, text=error[:500]
-    )
-
-
-def retry_delivery(*, actor, delivery: Delivery) -> bool:
-    """A failed (or stuck) delivery goes back to the queue once, at an agent's request."""
-    from tickets import tasks
-
-    stuck_before = timezone.now() - timedelta(minutes=15)
-    with transaction.atomic():
-        n = Delivery.objects.filter(
-            Q(status=Delivery.Status.FAILED) | Q(status=Delivery.Status.SENDING, claimed_at__lt=stuck_before),
-            pk=delivery.pk,
-        ).update(status=Delivery.Status.QUEUED, attempts=0, last_error="")
-        if n:
-            tasks.deliver_message_task.delay_on_commit(delivery.pk)
-    return bool(n)
 
 
 # --- Reading helpers for pages ------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.models import is_manager
+from outbound import services as outbound
 from tickets import cache, inbox, services
 from tickets.forms import (
     EscalateForm,
@@ -27,7 +28,7 @@ from tickets.forms import (
     TriageForm,
     WeightSetForm,
 )
-from tickets.models import Delivery, Draft, EscalationNotice, Ticket, WeightSet
+from tickets.models import Draft, EscalationNotice, Message, Ticket, WeightSet
 
 
 def _errors(exc: ValidationError) -> str:
@@ -228,12 +229,14 @@ def reply(request, pk):
 
 @require_POST
 def retry_delivery(request, pk):
-    delivery = get_object_or_404(Delivery.objects.visible_to(request.user).select_related("message"), pk=pk)
-    if services.retry_delivery(actor=request.user, delivery=delivery):
+    message = get_object_or_404(
+        Message.objects.visible_to(request.user).select_related("delivery").exclude(delivery=None), delivery_id=pk
+    )
+    if outbound.retry_delivery(actor=request.user, delivery=message.delivery):
         messages.success(request, "Delivery queued again.")
     else:
         messages.error(request, "Only a failed delivery can be retried.")
-    return redirect("tickets:detail", pk=delivery.message.ticket_id)
+    return redirect("tickets:detail", pk=message.ticket_id)
 
 
 @require_POST

@@ -71,7 +71,7 @@ def no_network(monkeypatch):
 def sleeps(monkeypatch):
     """Record the gateway's waits instead of sleeping."""
     waited: list[float] = []
-    monkeypatch.setattr("llm.gateway._sleep", waited.append)
+    monkeypatch.setattr("llm.clock.sleep", waited.append)
     return waited
 
 

@@ -206,8 +206,8 @@ def test_malformed_schema_ends_offline_not_in_an_exception(fake_anthropic):
 
 def test_retries_stop_at_the_deadline(fake_anthropic, monkeypatch, settings):
     clock = {"now": 1000.0}
-    monkeypatch.setattr("llm.gateway._monotonic", lambda: clock["now"])
-    monkeypatch.setattr("llm.gateway._sleep", lambda s: clock.__setitem__("now", clock["now"] + s))
+    monkeypatch.setattr("llm.clock.monotonic", lambda: clock["now"])
+    monkeypatch.setattr("llm.clock.sleep", lambda s: clock.__setitem__("now", clock["now"] + s))
     settings.LLM_DEADLINE_SECONDS = 10
     settings.LLM_MAX_RETRIES = 5
 

@@ -5,7 +5,7 @@ import json
 import httpx2
 import pytest
 
-from llm import BulkItem, ask, ask_many, bulk_handler, gateway, offline_writer, use_provider
+from llm import BulkItem, ask, ask_many, bulk_handler, offline_writer, registry, use_provider
 from llm.models import LLMBatch, LLMBatchItem, LLMCall, Outcome
 from llm.tasks import collect_batches_task
 from llm.tests.conftest import SCHEMA, FakeAnthropicAPI, api_error
@@ -220,7 +220,7 @@ def test_batch_of_a_feature_without_handler_in_this_process_stays_pending(monkey
     api = BatchAPI()
     with use_provider(api.provider()):
         ask_many(feature="test.bulk", system="s", prompt="p", items=items(2), schema=SCHEMA, mode="batch")
-        monkeypatch.delitem(gateway._BULK_HANDLERS, "test.bulk")
+        monkeypatch.delitem(registry.BULK_HANDLERS, "test.bulk")
         assert collect_batches_task() == {"batches": 0, "items": 0, "waiting": 1}
     assert LLMBatch.objects.get().status == LLMBatch.Status.SUBMITTED
     assert LLMBatchItem.objects.filter(status="pending").count() == 2

@@ -196,7 +196,7 @@ def clean_cache():
 def test_a_peer_that_fell_back_leaves_the_waiter_to_ask_itself(fake, monkeypatch, clean_cache):
     from django.core.cache import cache
 
-    from llm import gateway
+    from llm import clock, reply_cache
 
     asked(fake)  # learn the key from the stored reply, then forget the reply
     prep_key = CachedReply.objects.get().key
@@ -209,9 +209,9 @@ def test_a_peer_that_fell_back_leaves_the_waiter_to_ask_itself(fake, monkeypatch
         sleeps.append(seconds)
         cache.delete(f"llm:inflight:{prep_key}")  # ...and ends without a reply (a fallback)
 
-    monkeypatch.setattr(gateway, "_sleep", peer_gives_up)
+    monkeypatch.setattr(clock, "sleep", peer_gives_up)
     result = asked(fake)
-    assert sleeps == [gateway._PEER_POLL_SECONDS]
+    assert sleeps == [reply_cache.PEER_POLL_SECONDS]
     assert len(fake.requests) == 2 and not result.cached and result.text.startswith("Following up")
     assert LLMCall.objects.count() == calls + 1
     assert cache.get(f"llm:inflight:{prep_key}") is None  # released after its own call
@@ -221,7 +221,7 @@ def test_on_sqlite_a_caller_inside_a_transaction_does_not_wait(fake, monkeypatch
     from django.core.cache import cache
     from django.db import connection, transaction
 
-    from llm import gateway
+    from llm import clock
 
     if connection.vendor != "sqlite":
         pytest.skip("the write lock it avoids is SQLite's")
@@ -229,7 +229,7 @@ def test_on_sqlite_a_caller_inside_a_transaction_does_not_wait(fake, monkeypatch
     prep_key = CachedReply.objects.get().key
     CachedReply.objects.all().delete()
     cache.add(f"llm:inflight:{prep_key}", 1)  # a peer is asking
-    monkeypatch.setattr(gateway, "_sleep", lambda seconds: pytest.fail("waited while holding the write lock"))
+    monkeypatch.setattr(clock, "sleep", lambda seconds: pytest.fail("waited while holding the write lock"))
     with transaction.atomic():  # the test's own transaction is one too; this makes the point explicit
         result = asked(fake)
     assert not result.cached and len(fake.requests) == 2

@@ -157,7 +157,7 @@ def test_settings_defaults_come_from_env_settings(team, settings):
 def test_scan_fans_out_in_chunks_of_deal_ids(stale_deal, fresh_deal, foreign_stale_deal, settings, monkeypatch):
     seen = []
     monkeypatch.setattr(tasks.refresh_nudges_task, "delay_on_commit", lambda ids: seen.append(list(ids)))
-    chunks = services.scan_nudges(chunk_size=2)
+    chunks = tasks.scan_nudges(chunk_size=2)
     assert chunks == 2
     assert sorted(sum(seen, [])) == sorted([stale_deal.pk, fresh_deal.pk, foreign_stale_deal.pk])
     assert all(len(c) <= 2 for c in seen)

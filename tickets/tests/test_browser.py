@@ -5,8 +5,9 @@ from django.urls import reverse
 
 from conftest import browser_login
 from crm.models import Account, Contact, Order
+from outbound.models import Delivery
 from tickets import services
-from tickets.models import Delivery, Draft, Ticket
+from tickets.models import Draft, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -74,7 +75,7 @@ def test_agent_works_the_inbox_end_to_end(browser_page, live_server, agent, mana
     page.fill("#id_body", body.replace("Thank you for getting in touch.", "Thanks for your patience."))
     page.click("#send-reply")
     page.wait_for_selector(".message-success")
-    assert Delivery.objects.get(message__ticket=vip).status == "sent"
+    assert Delivery.objects.get(source="tickets.message", meta__ticket=vip.pk).status == "sent"
     assert Draft.objects.filter(ticket=vip, edit_distance__gt=0).exists()
 
     # 5. Follow-up and escalation.

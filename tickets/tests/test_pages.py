@@ -3,7 +3,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from tickets.models import Delivery, EscalationNotice, Message, Ticket, TopicAlert, WeightSet
+from outbound.models import Delivery
+from tickets.models import EscalationNotice, Message, Ticket, TopicAlert, WeightSet
 
 
 def test_ticket_page_shows_context_triage_and_why_this_score(make_ticket, agent_client, account):

@@ -9,8 +9,12 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
-from tickets import services, tasks
-from tickets.models import Delivery, Message, Ticket
+from outbound import services as outbound
+from outbound import tasks
+from outbound.models import Delivery
+from outbound.transports import sign
+from tickets import services
+from tickets.models import Message, Ticket
 
 SECRET = "whsec-test"
 
@@ -77,7 +81,7 @@ def test_email_reply_goes_through_a_real_smtp_server_exactly_once(make_ticket, a
             message, created = services.send_reply(
                 actor=agent, ticket=t, body="Hi, it ships today.", idempotency_key="k1"
             )
-        delivery = Delivery.objects.get(message=message)
+        delivery = Delivery.objects.get(source_id=message.pk)
         assert created and delivery.status == "sent"
         # A retried request, a double click and a redelivered task:
         with on_commit():
@@ -85,8 +89,8 @@ def test_email_reply_goes_through_a_real_smtp_server_exactly_once(make_ticket, a
                 actor=agent, ticket=t, body="Hi, it ships today.", idempotency_key="k1"
             )
         assert again.pk == message.pk and not created_again
-        assert tasks.deliver_message_task(delivery.pk) == "skipped"
-        assert services.deliver(delivery_id=delivery.pk) == "skipped"
+        assert tasks.deliver_task(delivery.pk) == "skipped"
+        assert outbound.deliver(delivery_id=delivery.pk) == "skipped"
     assert len(handler.messages) == 1
     envelope = handler.messages[0]
     assert envelope.rcpt_tos == [t.contact.email]
@@ -99,9 +103,9 @@ def test_sms_goes_to_the_signed_webhook(make_ticket, agent, webhook, on_commit):
     t = make_ticket("where is it", channel="sms")
     with on_commit():
         message, _ = services.send_reply(actor=agent, ticket=t, body="On its way, arrives Fri", idempotency_key="s1")
-    assert Delivery.objects.get(message=message).status == "sent"
+    assert Delivery.objects.get(source_id=message.pk).status == "sent"
     ((headers, body),) = webhook.received
-    assert headers["X-NextTouch-Signature"] == services.sign(body, SECRET)
+    assert headers["X-NextTouch-Signature"] == sign(body, SECRET)
     assert headers["Idempotency-Key"] == f"nt-msg-{message.pk}"
     assert json.loads(body)["to"] == t.contact.phone and json.loads(body)["channel"] == "sms"
 
@@ -110,11 +114,11 @@ def test_temporary_webhook_failure_is_retried_then_sent_once(make_ticket, agent,
     t = make_ticket("hi", channel="chat")
     webhook.statuses = [503, 502]
     message, _ = services.send_reply(actor=agent, ticket=t, body="Hello! Sorted.", idempotency_key="c1")
-    d = Delivery.objects.get(message=message)
-    assert services.deliver(delivery_id=d.pk) == "retry"
-    assert services.deliver(delivery_id=d.pk) == "retry"
-    assert services.deliver(delivery_id=d.pk) == "sent"
-    assert services.deliver(delivery_id=d.pk) == "skipped"
+    d = Delivery.objects.get(source_id=message.pk)
+    assert outbound.deliver(delivery_id=d.pk) == "retry"
+    assert outbound.deliver(delivery_id=d.pk) == "retry"
+    assert outbound.deliver(delivery_id=d.pk) == "sent"
+    assert outbound.deliver(delivery_id=d.pk) == "skipped"
     d.refresh_from_db()
     assert d.status == "sent" and d.attempts == 3
     assert len(webhook.received) == 3  # two refused, one accepted; none after success
@@ -125,7 +129,7 @@ def test_task_retries_with_backoff_until_it_gives_up(make_ticket, agent, webhook
     webhook.statuses = [500] * 10
     with override_settings(TICKETS_SEND_MAX_ATTEMPTS=3), on_commit():
         message, _ = services.send_reply(actor=agent, ticket=t, body="Hello!", idempotency_key="c2")
-    d = Delivery.objects.get(message=message)
+    d = Delivery.objects.get(source_id=message.pk)
     assert d.status == "failed" and d.attempts == 3 and "500" in d.last_error
     assert len(webhook.received) == 3
     assert t.events.filter(kind="delivery_failed").exists()
@@ -136,20 +140,20 @@ def test_failed_delivery_can_be_retried_by_an_agent(make_ticket, agent, webhook,
     webhook.statuses = [400]
     with on_commit():
         message, _ = services.send_reply(actor=agent, ticket=t, body="Hello!", idempotency_key="c3")
-    d = Delivery.objects.get(message=message)
+    d = Delivery.objects.get(source_id=message.pk)
     assert d.status == "failed" and "refused" in d.last_error
     with on_commit():
-        assert services.retry_delivery(actor=agent, delivery=d)
+        assert outbound.retry_delivery(actor=agent, delivery=d)
     d.refresh_from_db()
     assert d.status == "sent"
-    assert services.retry_delivery(actor=agent, delivery=d) is False
+    assert outbound.retry_delivery(actor=agent, delivery=d) is False
 
 
 def test_missing_webhook_configuration_fails_with_a_reason(make_ticket, agent, on_commit):
     t = make_ticket("hi", channel="sms")
     with override_settings(TICKETS_OUTBOUND_WEBHOOK_URL=""), on_commit():
         message, _ = services.send_reply(actor=agent, ticket=t, body="Hi", idempotency_key="x")
-    d = Delivery.objects.get(message=message)
+    d = Delivery.objects.get(source_id=message.pk)
     assert d.status == "failed" and "TICKETS_OUTBOUND_WEBHOOK_URL" in d.last_error
 
 

@@ -7,9 +7,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from crm.models import Contact, Membership
+from outbound.models import Delivery
 from tickets import services, tasks
 from tickets.models import (
-    Delivery,
     EscalationNotice,
     InboundMessage,
     Message,

@@ -138,11 +138,16 @@ class Command(BaseCommand):
         return report
 
     def _progress(self, feature):
+        # A redrawn bar on a terminal; in a CI log, one line per quarter instead of a hundred redraws.
+        tty = sys.stderr.isatty()
+
         def show(done, total, case):
             filled = BAR * done // max(total, 1)
-            sys.stderr.write(f"\r{feature:24} [{'#' * filled}{'.' * (BAR - filled)}] {done}/{total}")
-            if done == total:
-                sys.stderr.write("\n")
+            bar = f"{feature:24} [{'#' * filled}{'.' * (BAR - filled)}] {done}/{total}"
+            if tty:
+                sys.stderr.write(f"\r{bar}" + ("\n" if done == total else ""))
+            elif done == total or done * 4 // total != (done - 1) * 4 // total:
+                sys.stderr.write(bar + "\n")
             sys.stderr.flush()
 
         return show

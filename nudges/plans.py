@@ -1,0 +1,269 @@
+"""Plan workflows: build (with the five-input cache), expand an outline, use an action (send,
+done, discard), and the cache statistics. Feedback and learnings are in `nudges.feedback`.
+
+The five inputs of the seed's cache, each hashed: the deal data (the customer graph rows a plan
+reads), the deal summary, the prompt template, the company context version, the campaign context.
+A plan with the same key that has not expired is served as is; any change, the TTL
+(`PLANS_CACHE_TTL_MINUTES`) or `force_refresh` writes a new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from crm.models import Deal
+from nudges import channels, context, plan_ai, summary
+from nudges.models import ContextVersion, NudgeSettings, Plan, PlanItem, PromptTemplate
+from nudges.plan_errors import PlanError
+from nudges.plan_prompts import DEFAULT_TEMPLATE, PLAN_PROMPT
+
+DEAL_RELATED = ("account", "stage", "owner", "primary_contact")
+RECENT = 5
+
+
+def resolve_deal(ref, *, user=None) -> Deal:
+    """A deal by our id or its external id; PlanError(code="not_found") otherwise. With `user`,
+    only deals they may see (an outsider gets the same answer as for a missing deal)."""
+    deals = Deal.objects.select_related(*DEAL_RELATED)
+    if user is not None:
+        deals = deals.visible_to(user)
+    ref = str(ref).strip()
+    found = None
+    if ref.isdigit() and len(ref) < 19:
+        found = deals.filter(pk=int(ref)).first()
+    if found is None and ref:
+        matches = list(deals.filter(external_id=ref)[:2])
+        if len(matches) > 1:
+            raise PlanError(f"external id {ref!r} matches deals in several teams; use our id", field="deal")
+        found = matches[0] if matches else None
+    if found is None:
+        raise PlanError(f"no deal {ref!r}", field="deal", code="not_found")
+    return found
+
+
+@dataclass
+class Composed:
+    """Everything a plan is made of before it is written, with its five hashes."""
+
+    deal: Deal
+    data: dict
+    summary: dict
+    inputs: dict
+    system: str
+    hashes: dict
+    version: ContextVersion
+    template: PromptTemplate | None
+
+    @property
+    def cache_key(self) -> str:
+        return summary.digest([self.hashes[k] for k in sorted(self.hashes)] + [plan_ai.WRITER_VERSION])
+
+
+def template_for(team_id: int, override: str | None = None) -> tuple[str, PromptTemplate | None]:
+    if override is not None:
+        problems = context.template_problems(override)
+        if problems:
+            raise PlanError("prompt template refused: " + "; ".join(problems), field="prompt_file")
+        return override, None
+    active = PromptTemplate.objects.active_for(team_id)
+    return (active.body, active) if active is not None else (DEFAULT_TEMPLATE, None)
+
+
+def compose(
+    deal: Deal,
+    *,
+    campaign_context: str = "",
+    template_text: str | None = None,
+    sections: dict | None = None,
+    now=None,
+) -> Composed:
+    """The inputs of a plan. `sections` replaces the stored company context (learning previews)."""
+    now = now or timezone.now()
+    data = summary.deal_data(deal)
+    config = NudgeSettings.for_team(deal.team_id).rule_config()
+    summ, summary_hash = summary.summary_for(deal, data, now=now, config=config)
+    version = context.current(deal.team_id)
+    sections = sections if sections is not None else version.sections
+    body, template = template_for(deal.team_id, template_text)
+    campaign = " ".join((campaign_context or "").split())[:500]
+    local = timezone.localtime(now)
+    reach = channels.reachable(data["contacts"], data["timeline"])
+    d = data["deal"]
+    inputs = {
+        "deal": {
+            "name": d["name"],
+            "account": data["account"]["name"],
+            "industry": data["account"]["industry"],
+            "stage": d["stage"],
+            "amount": d["amount"],
+            "currency": d["currency"],
+            "next_step": d["next_step"],
+            "next_step_due": d["next_step_due"],
+        },
+        "contacts": [
+            {"name": r.name, "title": r.title, "channels": list(r.channels), "preferred": r.preferred} for r in reach
+        ],
+        "summary": summ,
+        "recent": [
+            {k: t[k] for k in ("at", "kind", "direction", "subject", "snippet")} | {"at": t["at"][:10]}
+            for t in data["timeline"][:RECENT]
+        ],
+        "slots": channels.slots(local),
+        "learnings": context.learnings(sections),
+        "campaign_context": campaign,
+        "sender": data["owner"],
+    }
+    context_md = context.render_markdown(title=version.title, version=version.version, sections=sections)
+    system = context.render_template(
+        body, {"company_context": context_md, "channel_rules": channels.RULES_TEXT, "today": context.today_text(now)}
+    )
+    hashes = {
+        "deal": summary.digest(data),
+        "summary": summary_hash,
+        "prompt": summary.digest([body, PLAN_PROMPT]),
+        "context": context.content_hash(version.title, sections),
+        "campaign": summary.digest(campaign),
+    }
+    return Composed(deal, data, summ, inputs, system, hashes, version, template)
+
+
+def cached_plan(key: str, deal_id: int, now=None) -> Plan | None:
+    return (
+        Plan.objects.fresh(now)
+        .filter(deal_id=deal_id, cache_key=key, status=Plan.Status.READY)
+        .order_by("-generated_at", "-pk")
+        .first()
+    )
+
+
+def plan_for_deal(
+    *,
+    deal: Deal,
+    actor=None,
+    campaign_context: str = "",
+    force_refresh: bool = False,
+    template_text: str | None = None,
+    now=None,
+) -> tuple[Plan, bool]:
+    """(plan, served from the cache). Writes a new plan when any of the five inputs changed, the
+    cached one expired, or `force_refresh`."""
+    now = now or timezone.now()
+    composed = compose(deal, campaign_context=campaign_context, template_text=template_text, now=now)
+    key = composed.cache_key
+    if not force_refresh:
+        hit = cached_plan(key, deal.pk, now)
+        if hit is not None:
+            return hit, True
+    written = plan_ai.write_plan(composed.inputs, system=composed.system, force_refresh=force_refresh, about=deal)
+    return store_plan(composed, written, actor=actor, now=now), False
+
+
+def store_plan(composed: Composed, written: plan_ai.Written, *, actor=None, now=None) -> Plan:
+    now = now or timezone.now()
+    h = composed.hashes
+    provenance = dict(written.provenance or {})
+    provenance["fixes"] = written.fixes
+    with transaction.atomic():
+        plan = Plan.objects.create(
+            team_id=composed.deal.team_id,
+            deal=composed.deal,
+            campaign_context=composed.inputs["campaign_context"],
+            cache_key=composed.cache_key,
+            deal_hash=h["deal"],
+            summary_hash=h["summary"],
+            prompt_hash=h["prompt"],
+            context_hash=h["context"],
+            campaign_hash=h["campaign"],
+            context_version=composed.version,
+            template=composed.template,
+            situation=written.data.get("situation") or {},
+            summary=composed.summary,
+            provenance=provenance,
+            generated_at=now,
+            expires_at=now + timedelta(minutes=settings.PLANS_CACHE_TTL_MINUTES),
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        PlanItem.objects.bulk_create(plan_items(plan, written.data["actions"]))
+    return plan
+
+
+def plan_items(plan: Plan, actions: list[dict]) -> list[PlanItem]:
+    positions: dict[str, int] = {}
+    items = []
+    for a in actions:
+        pos = positions[a["priority"]] = positions.get(a["priority"], -1) + 1
+        items.append(
+            PlanItem(
+                plan=plan,
+                priority=a["priority"],
+                position=pos,
+                channel=a["channel"],
+                action_type=(a.get("action_type") or "")[:30],
+                title=(a.get("title") or "")[:200],
+                timing=(a.get("timing") or "")[:200],
+                prerequisites=list(a.get("prerequisites") or []),
+                content=a.get("content") or {},
+                outline=list(a.get("outline") or []),
+                rationale=a.get("rationale") or "",
+                contact_name=(a.get("contact") or "")[:200],
+            )
+        )
+    return items
+
+
+def expand_item(*, item: PlanItem, actor=None) -> PlanItem:
+    """Full content for a P1/P2 outline, on request (idempotent: an expanded item is returned as is)."""
+    if item.content:
+        return item
+    composed = compose(item.plan.deal, campaign_context=item.plan.campaign_context)
+    action = {
+        "priority": item.priority,
+        "channel": item.channel,
+        "action_type": item.action_type,
+        "title": item.title,
+        "contact": item.contact_name,
+        "outline": item.outline,
+        "rationale": item.rationale,
+    }
+    content, _ = plan_ai.expand(action, composed.inputs, about=item.plan.deal)
+    item.content = content
+    item.expanded_at = timezone.now()
+    item.save(update_fields=["content", "expanded_at"])
+    return item
+
+
+def cache_stats(team_ids=None, now=None) -> dict:
+    """The seed's `cache-info`: total, fresh, expired, feedback logged, context updates, TTL."""
+    from nudges.models import PlanFeedback
+
+    now = now or timezone.now()
+    plans = Plan.objects.cached()
+    feedback = PlanFeedback.objects.all()
+    versions = ContextVersion.objects.all()
+    if team_ids is not None:
+        plans = plans.filter(team_id__in=team_ids)
+        feedback = feedback.filter(team_id__in=team_ids)
+        versions = versions.filter(team_id__in=team_ids)
+    total = plans.count()
+    fresh = plans.filter(expires_at__gt=now).count()
+    return {
+        "total": total,
+        "fresh": fresh,
+        "expired": total - fresh,
+        "feedback_logged": feedback.count(),
+        "context_updates": versions.count(),
+        "ttl_minutes": settings.PLANS_CACHE_TTL_MINUTES,
+    }
+
+
+def clear_cache(team_ids=None) -> int:
+    """Drop plans from the cache (they stay as history, with their feedback)."""
+    plans = Plan.objects.cached()
+    if team_ids is not None:
+        plans = plans.filter(team_id__in=team_ids)
+    return plans.update(in_cache=False)

@@ -1,0 +1,179 @@
+"""Plans: the deal summary, the five-input cache, the seed's limits and channel rules."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crm.models import Activity, Contact
+from llm import use_provider
+from llm.testing import FakeProvider, reply
+from nudges import context, plans, summary
+from nudges.models import ContextVersion, DealSummary, Plan, PromptTemplate
+from nudges.plan_errors import PlanError
+from nudges.tests.conftest import add_email
+
+pytestmark = pytest.mark.django_db
+
+
+def counts(plan):
+    by = plan.items_by_priority()
+    return {p: len(v) for p, v in by.items()}
+
+
+def test_plan_has_the_seeds_counts_and_full_content_only_for_p0(stale_deal):
+    plan, cached = plans.plan_for_deal(deal=stale_deal)
+    c = counts(plan)
+    assert not cached
+    assert 1 <= c["P0"] <= 2 and 2 <= c["P1"] <= 3 and 1 <= c["P2"] <= 3
+    for item in plan.items.all():
+        if item.priority == "P0":
+            assert item.content_text() and item.timing and item.prerequisites
+        else:
+            assert not item.content and item.outline
+    assert plan.situation["engagement_level"] in ("high", "medium", "low", "none")
+    assert plan.public_id.startswith("rec_")
+
+
+def test_second_request_is_served_from_the_cache_without_a_model_call(stale_deal):
+    fake = FakeProvider([])
+    first, _ = plans.plan_for_deal(deal=stale_deal)
+    with use_provider(fake):
+        again, cached = plans.plan_for_deal(deal=stale_deal)
+    assert cached and again.pk == first.pk
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("change", ["deal", "campaign", "context", "template", "summary"])
+def test_each_of_the_five_inputs_regenerates_the_plan(stale_deal, change, team):
+    first, _ = plans.plan_for_deal(deal=stale_deal)
+    campaign = ""
+    if change == "deal":
+        stale_deal.next_step = "Send the signed order form"
+        stale_deal.save()
+    elif change == "campaign":
+        campaign = "Q4 product launch"
+    elif change == "context":
+        context.save_sections(team_id=team.pk, sections={"Target Audience": "Retailers"}, actor=None)
+    elif change == "template":
+        PromptTemplate.objects.create(team=team, name="short", body="Be brief. {{company_context}}", is_active=True)
+    elif change == "summary":
+        add_email(stale_deal, direction="in", days_ago=0, body="Can we discuss pricing?")
+    second, cached = plans.plan_for_deal(deal=stale_deal, campaign_context=campaign)
+    assert not cached and second.pk != first.pk
+    assert second.cache_key != first.cache_key
+
+
+def test_ttl_and_force_refresh_regenerate(stale_deal, settings):
+    first, _ = plans.plan_for_deal(deal=stale_deal)
+    forced, cached = plans.plan_for_deal(deal=stale_deal, force_refresh=True)
+    assert not cached and forced.pk != first.pk
+    later = timezone.now() + timedelta(minutes=settings.PLANS_CACHE_TTL_MINUTES + 1)
+    Plan.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    expired, cached = plans.plan_for_deal(deal=stale_deal, now=later - timedelta(minutes=61))
+    assert not cached
+
+
+def test_summary_is_stored_and_reused_while_its_inputs_do_not_change(stale_deal):
+    data = summary.deal_data(stale_deal)
+    first, h1 = summary.summary_for(stale_deal, data)
+    built = DealSummary.objects.get(deal=stale_deal).built_at
+    again, h2 = summary.summary_for(stale_deal, summary.deal_data(stale_deal))
+    assert h1 == h2 and DealSummary.objects.get(deal=stale_deal).built_at == built
+    assert first["emails"]["messages"] == 2
+    assert first["last_interaction"]["direction"] == "in"
+
+
+def test_opted_out_contact_gets_no_action(stale_deal):
+    Contact.objects.filter(pk=stale_deal.primary_contact_id).update(opted_out=True)
+    plan, _ = plans.plan_for_deal(deal=stale_deal)
+    assert all(i.contact_name != "Dana Smith" for i in plan.items.all())
+    assert plan.items.filter(priority="P0").exists()
+
+
+def test_whatsapp_only_for_existing_relationships(stale_deal, account):
+    new = Contact.objects.create(
+        account=account, name="Wanda New", phone="+44 20 7946 0000", preferred_channel="whatsapp"
+    )
+    data = summary.deal_data(stale_deal)
+    from nudges import channels
+
+    reach = {r.name: r.channels for r in channels.reachable(data["contacts"], data["timeline"])}
+    assert reach["Wanda New"][0] == "whatsapp"  # she asked for it
+    Contact.objects.filter(pk=new.pk).update(preferred_channel="email")
+    data = summary.deal_data(stale_deal)
+    reach = {r.name: r.channels for r in channels.reachable(data["contacts"], data["timeline"])}
+    assert "whatsapp" not in reach["Wanda New"]  # never wrote to us, never asked
+
+
+def test_preferred_channel_comes_first(stale_deal):
+    Contact.objects.filter(pk=stale_deal.primary_contact_id).update(phone="+44 20 7946 0001", preferred_channel="phone")
+    stale_deal.refresh_from_db()
+    plan, _ = plans.plan_for_deal(deal=stale_deal)
+    assert plan.items.filter(priority="P0").first().channel == "phone"
+
+
+def test_unknown_deal_and_external_id(stale_deal, agent, outsider):
+    stale_deal.external_id = "690daec017db693613964d23"
+    stale_deal.save()
+    assert plans.resolve_deal("690daec017db693613964d23").pk == stale_deal.pk
+    assert plans.resolve_deal(str(stale_deal.pk), user=agent).pk == stale_deal.pk
+    with pytest.raises(PlanError) as err:
+        plans.resolve_deal(str(stale_deal.pk), user=outsider)
+    assert err.value.code == "not_found"
+    with pytest.raises(PlanError):
+        plans.resolve_deal("999999")
+
+
+def test_template_missing_placeholder_is_refused_before_any_model_call(stale_deal):
+    fake = FakeProvider([])
+    with use_provider(fake), pytest.raises(PlanError) as err:
+        plans.plan_for_deal(deal=stale_deal, template_text="Write a plan.")
+    assert "{{company_context}}" in err.value.message
+    assert fake.requests == []
+
+
+def test_model_plan_is_held_to_the_rules(stale_deal):
+    too_many = {
+        "situation": {"engagement_level": "low", "last_interaction": "x", "key_themes": [], "analysis": "a"},
+        "actions": [
+            {"priority": "P0", "channel": "email", "action_type": "follow_up", "title": f"t{i}", "contact": "Dana Smith",
+             "timing": "today", "prerequisites": ["a"], "rationale": "r", "content": {"subject": "s", "body": "b"}}
+            for i in range(4)
+        ]
+        + [{"priority": "P1", "channel": "whatsapp", "action_type": "x", "title": "w", "contact": "Dana Smith",
+            "timing": "t", "prerequisites": [], "rationale": "r", "outline": ["o"]}],
+    }  # fmt: skip
+    with use_provider(FakeProvider([reply(data=too_many)])):
+        plan, _ = plans.plan_for_deal(deal=stale_deal)
+    c = counts(plan)
+    assert c["P0"] == 2 and c["P1"] >= 2 and c["P2"] >= 1
+    assert not plan.items.filter(channel="whatsapp").exists()  # Dana never asked for WhatsApp
+    assert not plan.provenance["offline"]
+    assert any(f.startswith("dropped:P0") for f in plan.provenance["fixes"])
+
+
+def test_cache_stats_and_clear(stale_deal, team):
+    plans.plan_for_deal(deal=stale_deal)
+    stats = plans.cache_stats([team.pk])
+    assert stats["total"] == 1 and stats["fresh"] == 1 and stats["expired"] == 0
+    assert stats["context_updates"] == ContextVersion.objects.filter(team=team).count() == 1
+    assert plans.clear_cache([team.pk]) == 1
+    assert plans.cache_stats([team.pk])["total"] == 0
+    _, cached = plans.plan_for_deal(deal=stale_deal)
+    assert not cached
+
+
+def test_deal_without_emails_gets_an_intro(deal):
+    plan, _ = plans.plan_for_deal(deal=deal)
+    p0 = plan.items.filter(priority="P0").first()
+    assert p0.action_type == "intro" and p0.channel == "email"
+    assert "Dana" in p0.content["body"]
+
+
+def test_service_activity_counts_in_timeline(stale_deal):
+    Activity.objects.create(
+        account=stale_deal.account, deal=stale_deal, kind="call", direction="out", body="Talked pricing"
+    )
+    data = summary.deal_data(stale_deal)
+    assert data["timeline"][0]["kind"] == "call"
