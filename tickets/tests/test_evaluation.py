@@ -159,7 +159,7 @@ def test_the_gate_fails_naming_the_cases_when_a_score_is_lowered(monkeypatch, ca
             out["content"] = out["content"] + " " + "Thanks for your patience. " * 8
         return out
 
-    monkeypatch.setitem(__import__("llm.gateway").gateway._OFFLINE_WRITERS, ai.DRAFT_FEATURE, long_sms)
+    monkeypatch.setitem(__import__("llm.registry").registry._OFFLINE_WRITERS, ai.DRAFT_FEATURE, long_sms)
     with pytest.raises(CommandError, match=r"tickets.draft channel_limit 0.750 < 1: 12 case\(s\) fell"):
         call_command("evaluate_ai", "--feature", "tickets.draft")
     out = capsys.readouterr().out
