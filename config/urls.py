@@ -9,6 +9,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts_security.views import ThrottledLoginView
 from crm import views as crm_views
 
 
@@ -34,7 +35,7 @@ old_console_urls = [
 
 urlpatterns = [
     path("", crm_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", crm_views.healthz, name="healthz"),
     path("favicon.ico", crm_views.favicon),

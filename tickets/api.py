@@ -54,7 +54,7 @@ class TicketListView(TicketMixin, APIView):
                 raise ValidationError({"topic_alerts": [f"Not usable as keywords: {', '.join(parsed.rejected)}."]})
             terms = parsed.terms
         else:
-            terms = services.active_alert_terms(request.user)
+            terms = services.active_alert_terms(user=request.user)
         try:
             page = inbox.page(
                 request.user,
@@ -166,7 +166,7 @@ class ScoreBreakdownView(TicketMixin, APIView):
         if "topic_alerts" in request.query_params:
             terms = rules.parse_alert_terms(request.query_params["topic_alerts"][:500]).terms
         else:
-            terms = services.active_alert_terms(request.user)
+            terms = services.active_alert_terms(user=request.user)
         matches = bool(terms) and ticket.keywords.filter(keyword__in=terms).exists()
         current = WeightSet.current()
         weights = WeightSet.objects.filter(version=ticket.weights_version).first() or current
@@ -175,7 +175,7 @@ class ScoreBreakdownView(TicketMixin, APIView):
             matches=matches,
             boost=current.topic_alert_boost,
             weights=weights,
-            average=services.average_open_score(ticket.team_id),
+            average=services.average_open_score(team_id=ticket.team_id),
         )
         return Response(data)
 

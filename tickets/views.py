@@ -149,8 +149,8 @@ def ticket_detail(request, pk):
     terms = alert["terms"] if alert else []
     boost = cache.topic_alert_boost()
     matches = bool(terms) and ticket.keywords.filter(keyword__in=terms).exists()
-    similar, shared = services.similar_tickets(ticket)
-    average = services.average_open_score(ticket.team_id)
+    similar, shared = services.similar_tickets(ticket=ticket)
+    average = services.average_open_score(team_id=ticket.team_id)
     weights = WeightSet.objects.filter(version=ticket.weights_version).first() or WeightSet.current()
     context = {
         **_draft_context(ticket),
