@@ -296,6 +296,10 @@ LOGGING = {
 # --- crm -------------------------------------------------------------------------------
 # Page size for account timelines and console lists.
 CONSOLE_PAGE_SIZE = env_int("CONSOLE_PAGE_SIZE", 25, minimum=1)
+# File imports (crm/imports.py): largest file accepted, and how many rejected rows a run keeps for
+# its CSV download (the count is always exact; past this the rows themselves are dropped).
+CRM_IMPORT_MAX_BYTES = env_int("CRM_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+CRM_IMPORT_MAX_REJECTED_ROWS = env_int("CRM_IMPORT_MAX_REJECTED_ROWS", 10_000, minimum=0)
 
 # --- llm (issue 3) -----------------------------------------------------------------------
 # Full reference: docs/llm.md. Unset LLM_PROVIDER means anthropic when ANTHROPIC_API_KEY is set,

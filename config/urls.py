@@ -11,6 +11,7 @@ from django.views.generic import RedirectView
 
 from accounts_security.views import ThrottledLoginView
 from crm import views as crm_views
+from notifications import views as notification_views
 
 
 def moved(pattern_name):
@@ -44,9 +45,11 @@ urlpatterns = [
     path("settings/", crm_views.settings_index, name="settings"),
     path("", include("crm.urls")),
     path("", include("nudges.urls")),
+    path("", include("nudges.plan_settings_urls")),
     path("", include("tickets.urls")),
     path("", include("outbound.urls")),
     path("", include("notifications.urls")),
+    path("settings/notifications/", notification_views.settings_view, name="notifications-settings"),
     path("", include("assistant.urls")),
     path("", include("llm.urls")),
     *old_console_urls,

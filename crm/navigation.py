@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
 
-from crm.models import is_manager
+from crm.models import Team, is_manager
 
 
 def anyone(user) -> bool:
@@ -20,6 +20,11 @@ def anyone(user) -> bool:
 
 def managers(user) -> bool:
     return is_manager(user)
+
+
+def in_a_team(user) -> bool:
+    """Pages about "your team" (action plans, notifications) answer 404 to someone in none."""
+    return Team.objects.visible_to(user).exists()
 
 
 def permission(label: str) -> Callable:
@@ -46,7 +51,7 @@ NAV = [
     Link("Inbox", "tickets:inbox"),
     Link("Deals", "crm:deal_list"),
     Link("Accounts", "crm:account_list"),
-    Link("Notifications", "notifications:index"),
+    Link("Notifications", "notifications:index", in_a_team),
     Link("Assistant", "assistant:index"),
     Link("Deliveries", "outbound:list"),
     Link("Settings", "settings"),
@@ -62,6 +67,13 @@ SETTINGS_PAGES = [
         "Open AI usage",
     ),
     Link(
+        "AI quality",
+        "llm:quality",
+        permission("llm.view_usage"),
+        "Each AI feature scored on its evaluation dataset, against its thresholds, over time.",
+        "Open AI quality",
+    ),
+    Link(
         "Inbox scoring",
         "tickets:weights",
         anyone,
@@ -74,6 +86,20 @@ SETTINGS_PAGES = [
         anyone,
         "Which stale-deal warnings fire, and their thresholds.",
         "Edit deal warnings",
+    ),
+    Link(
+        "Action plans",
+        "plans:index",
+        in_a_team,
+        "Company context and its versions, learnings from feedback, prompt templates, plan cache.",
+        "Open action plans",
+    ),
+    Link(
+        "Customer notifications",
+        "notifications-settings",
+        in_a_team,
+        "Segment rules and the focus segment analysed for notifications.",
+        "Edit segments",
     ),
 ]
 

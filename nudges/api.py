@@ -95,8 +95,14 @@ class NudgeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def _import(self, request, importer):
         payload = ImportSerializer(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
+        data = payload.validated_data
         report = importer(
-            payload.validated_data["file"].read(), team=payload.validated_data["team"], actor=request.user
+            data["file"].read(),
+            team=data["team"],
+            actor=request.user,
+            file_name=data["file"].name,
+            dry_run=data["dry_run"],
+            strict=data["strict"],
         )
         code = status.HTTP_400_BAD_REQUEST if report.failed else status.HTTP_200_OK
         return Response(report.as_dict(), status=code)

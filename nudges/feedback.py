@@ -19,6 +19,7 @@ from nudges import context, plan_ai, plans
 from nudges.models import Learning, Plan, PlanFeedback, PlanItem
 from nudges.plan_errors import PlanError
 from outbound import services as outbound
+from outbound import tasks as _outbound_tasks  # noqa: F401 - registers deliver_task, which queue_delivery looks up by name
 from outbound.errors import SendRefused
 
 ACTIVITY_KIND = {"email": "email", "phone": "call", "linkedin": "linkedin", "whatsapp": "whatsapp"}

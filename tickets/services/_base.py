@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from celery import current_app
-from django.core.exceptions import ValidationError
+
+from crm.errors import ServiceError
 
 
 def _user(actor):
@@ -12,7 +13,7 @@ def _user(actor):
 
 def validate_choice(name: str, value: str, choices) -> str:
     if value not in choices:
-        raise ValidationError({name: f"Unknown {name} {value!r}. Allowed: {', '.join(choices)}."})
+        raise ServiceError(f"Unknown {name} {value!r}. Allowed: {', '.join(choices)}.", field=name)
     return value
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from crm.errors import ServiceError
 from tickets import cache, matches, rules
 from tickets.models import (
     Message,
@@ -37,13 +37,13 @@ def refresh_keywords(*, ticket: Ticket) -> int:
 def set_topic_alert(*, user, text: str, expires_at: datetime | None = None) -> TopicAlert:
     parsed = rules.parse_alert_terms(text)
     if not parsed.terms:
-        raise ValidationError({"text": "Give at least one keyword (one or two words each, comma-separated)."})
+        raise ServiceError("Give at least one keyword (one or two words each, comma-separated).", field="text")
     if parsed.rejected:
-        raise ValidationError(
-            {"text": f"Not usable as keywords: {', '.join(parsed.rejected)} (one or two words, not stopwords)."}
+        raise ServiceError(
+            f"Not usable as keywords: {', '.join(parsed.rejected)} (one or two words, not stopwords).", field="text"
         )
     if expires_at is not None and expires_at <= timezone.now():
-        raise ValidationError({"expires_at": "The expiry must be in the future."})
+        raise ServiceError("The expiry must be in the future.", field="expires_at")
     TopicAlert.objects.filter(user=user, cleared_at__isnull=True).update(cleared_at=timezone.now())
     alert = TopicAlert.objects.create(user=user, text=text[:500], terms=parsed.terms, expires_at=expires_at)
     matches.watch_terms(parsed.terms)  # its matches are kept with their scores from now on

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm import audit
+from crm.errors import ServiceError
 from crm.models import Account, AuditEvent, Contact, Team
 from llm.guardrails import looks_like_injection
 from tickets import matches
@@ -61,9 +61,9 @@ def create_ticket(
     validate_choice("channel", channel, Channel.values)
     validate_choice("priority", priority, Priority.values)
     if contact is not None and contact.account_id != account.pk:
-        raise ValidationError({"contact": "The contact belongs to another account."})
+        raise ServiceError("The contact belongs to another account.", field="contact")
     if not (body or "").strip():
-        raise ValidationError({"body": "The customer's message is empty."})
+        raise ServiceError("The customer's message is empty.", field="body")
     now = now or timezone.now()
     ticket = Ticket(
         team_id=account.team_id,

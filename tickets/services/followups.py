@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from crm import audit
+from crm.errors import ServiceError
 from crm.models import AuditEvent
 from tickets import matches
 from tickets.models import (
@@ -41,7 +41,7 @@ def update_ticket(*, actor, ticket: Ticket, changes: dict, via: str = "console")
                     contact_id=ticket.contact_id, channel=ticket.channel, status__in=Ticket.ACTIVE_STATUSES
                 ).exclude(pk=ticket.pk)
                 if conflict.exists():
-                    raise ValidationError({"status": "This contact already has an active ticket on this channel."})
+                    raise ServiceError("This contact already has an active ticket on this channel.", field="status")
             if status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED):
                 ticket.stop_waiting()
                 ticket.resolved_at = now
@@ -83,7 +83,7 @@ def update_ticket(*, actor, ticket: Ticket, changes: dict, via: str = "console")
 def set_follow_up(*, actor, ticket: Ticket, at: datetime, note: str = "") -> Ticket:
     """Park the ticket as waiting on the customer; it resurfaces at `at` if they have not replied."""
     if at <= timezone.now():
-        raise ValidationError({"follow_up_at": "A follow-up must be in the future."})
+        raise ServiceError("A follow-up must be in the future.", field="follow_up_at")
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     ticket.park(until=at, note=note, now=timezone.now(), weights=current_weights())
     matches.copy_columns(ticket)

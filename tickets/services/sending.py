@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm import audit
+from crm.errors import ServiceError
 from crm.models import AuditEvent
 from outbound import services as outbound
-from outbound.errors import SendRefused
 from tickets import matches, rules
 from tickets.models import (
     Draft,
@@ -45,7 +44,9 @@ def send_reply(
     problems = rules.check_reply(ticket.channel, body)
     if problems:
         rule = rules.CHANNEL_RULES[ticket.channel]
-        raise ValidationError({"body": problems + [f"Limit for {ticket.get_channel_display()}: {rule.limit_text}."]})
+        raise ServiceError(
+            " ".join([*problems, f"Limit for {ticket.get_channel_display()}: {rule.limit_text}."]), field="body"
+        )
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -61,24 +62,22 @@ def send_reply(
             )
     except IntegrityError:
         return Message.objects.get(ticket=ticket, idempotency_key=key), False
-    try:
-        delivery, _ = outbound.queue_delivery(
-            key=f"nt-msg-{message.pk}",
-            team=ticket.team,
-            channel=ticket.channel,
-            recipient="",  # the contact's address on the ticket's channel (outbound.consent)
-            subject=f"Re: {ticket.subject} [#{ticket.pk}]",
-            body=message.body,
-            contact=ticket.contact,
-            source=REPLY_SOURCE,
-            source_id=message.pk,
-            actor=actor,
-            now=now,
-            is_reply=True,
-            meta={"ticket": ticket.pk},
-        )
-    except SendRefused as exc:
-        raise ValidationError({"body": [str(exc)]}) from exc  # rolls the message back with it
+    # A refusal (no address on this channel) is a ServiceError: it rolls the message back too.
+    delivery, _ = outbound.queue_delivery(
+        key=f"nt-msg-{message.pk}",
+        team=ticket.team,
+        channel=ticket.channel,
+        recipient="",  # the contact's address on the ticket's channel (outbound.consent)
+        subject=f"Re: {ticket.subject} [#{ticket.pk}]",
+        body=message.body,
+        contact=ticket.contact,
+        source=REPLY_SOURCE,
+        source_id=message.pk,
+        actor=actor,
+        now=now,
+        is_reply=True,
+        meta={"ticket": ticket.pk},
+    )
     Message.objects.filter(pk=message.pk).update(delivery=delivery)
     message.delivery = delivery
     locked = Ticket.objects.select_for_update().get(pk=ticket.pk)

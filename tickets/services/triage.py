@@ -6,11 +6,11 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from crm import audit
+from crm.errors import ServiceError
 from crm.models import MANAGER_GROUP, AuditEvent, Membership
 from tickets import ai, matches, rules
 from tickets.models import (
@@ -58,10 +58,10 @@ def edit_triage(*, actor, ticket: Ticket, changes: dict, via: str = "console") -
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     before = audit.snapshot(ticket)
     if "difficulty" in changes and changes["difficulty"] not in ("", "easy", "normal", "complex"):
-        raise ValidationError({"difficulty": "Allowed: easy, normal, complex."})
+        raise ServiceError("Allowed: easy, normal, complex.", field="difficulty")
     sentiment = changes.get("sentiment")
     if sentiment is not None and not (0 <= float(sentiment) <= 1):
-        raise ValidationError({"sentiment": "Sentiment is between 0 (angry) and 1 (delighted)."})
+        raise ServiceError("Sentiment is between 0 (angry) and 1 (delighted).", field="sentiment")
     changed = ticket.set_triage_by_agent(changes, now=timezone.now(), weights=current_weights())
     matches.copy_columns(ticket)
     if changed:

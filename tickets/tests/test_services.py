@@ -2,10 +2,10 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import timezone
 
+from crm.errors import ServiceError
 from crm.models import Contact, Membership
 from outbound.models import Delivery
 from tickets import services, tasks
@@ -38,7 +38,7 @@ def test_new_ticket_is_triaged_scored_drafted_and_on_the_clock(make_ticket):
 @pytest.mark.parametrize("field, value", [("channel", "fax"), ("priority", "asap")])
 def test_unknown_channel_or_priority_lists_allowed_values(account, field, value):
     kwargs = {"channel": "email", "priority": "normal", field: value}
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ServiceError) as exc:
         services.create_ticket(actor=None, account=account, contact=None, subject="x", body="y", **kwargs)
     assert "Allowed:" in str(exc.value)
 
@@ -234,7 +234,7 @@ def test_reopening_when_the_contact_has_another_active_ticket_is_refused(make_ti
     services.update_ticket(actor=agent, ticket=first, changes={"status": "resolved"})
     make_ticket("second", contact=contact)
     for status in ("open", "pending"):
-        with pytest.raises(ValidationError):
+        with pytest.raises(ServiceError):
             services.update_ticket(actor=agent, ticket=first, changes={"status": status})
 
 
