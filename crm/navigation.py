@@ -51,7 +51,7 @@ NAV = [
     Link("Inbox", "tickets:inbox"),
     Link("Deals", "crm:deal_list"),
     Link("Accounts", "crm:account_list"),
-    Link("Notifications", "notifications:index", in_a_team),
+    Link("Notifications", "notifications:index"),
     Link("Assistant", "assistant:index"),
     Link("Deliveries", "outbound:list"),
     Link("Settings", "settings"),
