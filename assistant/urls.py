@@ -6,4 +6,12 @@ from assistant import views
 app_name = "assistant"
 urlpatterns = [
     path("assistant/", views.index, name="index"),
+    path("assistant/ask/", views.ask, name="ask"),
+    path("assistant/c/<int:pk>/", views.conversation_view, name="conversation"),
+    path("assistant/c/<int:pk>/ask/", views.ask, name="ask_in"),
+    path("assistant/answers/<int:pk>/stream/", views.answer_stream, name="stream"),
+    path("assistant/answers/<int:pk>/rate/", views.rate, name="rate"),
+    path("assistant/cache/", views.cache_stats, name="cache_stats"),
+    path("assistant/playbook/", views.playbook_list, name="playbook_list"),
+    path("assistant/playbook/<int:pk>/", views.playbook_detail, name="playbook_detail"),
 ]
