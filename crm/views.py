@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from crm import services, timeline
-from crm.forms import AccountSearchForm, DealFilterForm, DealStageForm, NoteForm
+from crm.forms import AccountSearchForm, DealFilterForm, DealStageForm, NoteDealForm, NoteForm
 from crm.models import Account, AuditEvent, Deal
 from crm.navigation import SETTINGS_PAGES, links_for
 
@@ -79,9 +79,11 @@ def account_timeline(request, pk):
 def account_log_activity(request, pk):
     account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
     form = NoteForm(request.POST)
-    deal = None
-    if request.POST.get("deal"):
-        deal = get_object_or_404(Deal.objects.visible_to(request.user), pk=request.POST["deal"], account=account)
+    deal_form = NoteDealForm(request.POST, deals=Deal.objects.visible_to(request.user).filter(account=account))
+    if not deal_form.is_valid():
+        messages.error(request, "Could not log it: that is not a deal of this account.")
+        return redirect(account.get_absolute_url())
+    deal = deal_form.cleaned_data["deal"]
     if form.is_valid():
         services.log_activity(actor=request.user, account=account, deal=deal, **form.cleaned_data)
         messages.success(request, "Logged.")
