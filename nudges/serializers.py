@@ -1,8 +1,10 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from crm.models import Activity, Team
 from crm.serializers import VisibleRelatedField
+from crm.validators import StorageSafeSerializerMixin
 from nudges.forms import ACTIONS, DONE_KINDS
 from nudges.models import Nudge
 
@@ -44,7 +46,7 @@ class NudgeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NudgeActionSerializer(serializers.Serializer):
+class NudgeActionSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     action = serializers.ChoiceField(choices=ACTIONS)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
     until = serializers.DateField(required=False, allow_null=True, default=None)
@@ -65,7 +67,7 @@ class NudgeActionSerializer(serializers.Serializer):
         return attrs
 
 
-class ScanSerializer(serializers.Serializer):
+class ScanSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     team = VisibleRelatedField(queryset=Team.objects.all(), required=False, allow_null=True, default=None)
 
 
@@ -73,6 +75,7 @@ class ScanResultSerializer(serializers.Serializer):
     chunks = serializers.IntegerField()
 
 
+@extend_schema_serializer(component_name="NudgeImport")  # notifications has its own Import
 class ImportSerializer(serializers.Serializer):
     team = VisibleRelatedField(queryset=Team.objects.all())
     file = serializers.FileField()
@@ -92,6 +95,7 @@ class RowErrorSerializer(serializers.Serializer):
     file = serializers.CharField(allow_blank=True)
 
 
+@extend_schema_serializer(component_name="NudgeImportReport")
 class ImportReportSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The stored import run: /api/import-runs/{id}/.")
     kind = serializers.CharField()

@@ -18,10 +18,19 @@ from django.views.decorators.http import require_GET
 
 from llm.evaluation.charts import score_chart
 from llm.evaluation.models import EvalCaseResult, EvalRun
+from llm.evaluation.registry import suites
 from llm.models import VIEW_USAGE
 
 HISTORY = 30  # runs per chart: about a month of daily CI runs
 FAILING_SHOWN = 50  # failing cases listed per feature; `evaluate_ai --json` lists them all
+
+
+def metric_order(feature: str, scores: dict) -> list[str]:
+    """The suite's own order when it is registered (PostgreSQL's jsonb does not keep key order),
+    then any other metric by name."""
+    suite = suites().get(feature)
+    known = [m for m in suite.metric_names() if m in scores] if suite else []
+    return known + sorted(set(scores) - set(known))
 
 
 @require_GET
@@ -50,17 +59,19 @@ def quality(request):
         rows = [
             {
                 "metric": name,
-                "score": score,
+                "score": run.scores[name],
                 "threshold": run.thresholds.get(name),
                 "passed": name not in run.failed_metrics,
             }
-            for name, score in run.scores.items()
+            for name in metric_order(run.feature, run.scores)
         ]
         features.append(
             {
                 "run": run,
                 "rows": rows,
-                "chart": score_chart(list(reversed(history[run.feature])), run.thresholds),
+                "chart": score_chart(
+                    list(reversed(history[run.feature])), run.thresholds, order=metric_order(run.feature, run.scores)
+                ),
                 "failing": [
                     {
                         "case_id": r.case_id,
