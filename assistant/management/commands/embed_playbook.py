@@ -18,6 +18,6 @@ class Command(BaseCommand):
             )
         missing = Passage.objects.filter(embedding__isnull=True).order_by("pk")
         n = 0
-        for start in range(0, missing.count(), 500):
-            n += semantic.index(missing[:500])
+        while batch := list(missing[:500]):  # each round embeds these, so the next query skips them
+            n += semantic.index(batch)
         self.stdout.write(f"Embedded {n} passage(s).")
