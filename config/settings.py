@@ -518,6 +518,8 @@ ASSISTANT_PLAYBOOK_MAX_BYTES = env_int("ASSISTANT_PLAYBOOK_MAX_BYTES", 20 * 1024
 # cached) beside the retrieved passages; "whole" always; "retrieve" only the retrieved passages.
 ASSISTANT_PLAYBOOK_MODE = env_choice("ASSISTANT_PLAYBOOK_MODE", "auto", ("auto", "whole", "retrieve"))
 ASSISTANT_PLAYBOOK_WHOLE_MAX_CHARS = env_int("ASSISTANT_PLAYBOOK_WHOLE_MAX_CHARS", 60_000, minimum=0)
+# "auto": semantic search joins the lexical one when requirements-semantic.txt is installed; "off": never.
+ASSISTANT_SEMANTIC = env_choice("ASSISTANT_SEMANTIC", "auto", ("auto", "off"))
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {
         "PlaybookKindEnum": "assistant.models.PlaybookDocument.Kind",

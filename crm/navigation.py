@@ -95,6 +95,13 @@ SETTINGS_PAGES = [
         "Open action plans",
     ),
     Link(
+        "Co-pilot playbook",
+        "assistant:playbook_list",
+        in_a_team,
+        "The sales playbook the co-pilot answers from and cites; managers upload and replace it.",
+        "Open the playbook",
+    ),
+    Link(
         "Customer notifications",
         "notifications-settings",
         in_a_team,
