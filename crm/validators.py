@@ -36,6 +36,18 @@ LATEST = datetime(YEAR_MAX, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - _DISPLAY_M
 JSON_MAX_DEPTH = 32
 
 
+# Primary keys are bigints: a longer digit string overflows the database's integer (a 500).
+_MAX_ID = 2**63 - 1
+
+
+def parse_id(value) -> int | None:
+    """A primary key from user input (URL, form, query string), or None if it cannot be one."""
+    text = str(value or "").strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > _MAX_ID:
+        return None
+    return int(text)
+
+
 def _describe(ch: str) -> str:
     return "NUL" if ch == "\x00" else f"U+{ord(ch):04X}"
 

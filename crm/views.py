@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from crm import services, timeline
 from crm.forms import AccountSearchForm, DealFilterForm, DealStageForm, NoteForm
 from crm.models import Account, AuditEvent, Deal
+from crm.validators import parse_id
 
 
 def home(request):
@@ -79,7 +80,9 @@ def account_log_activity(request, pk):
     form = NoteForm(request.POST)
     deal = None
     if request.POST.get("deal"):
-        deal = get_object_or_404(Deal.objects.visible_to(request.user), pk=request.POST["deal"], account=account)
+        # A non-numeric or oversized id is a deal that does not exist (404), not a ValueError (500).
+        deal_id = parse_id(request.POST["deal"]) or 0
+        deal = get_object_or_404(Deal.objects.visible_to(request.user), pk=deal_id, account=account)
     if form.is_valid():
         services.log_activity(actor=request.user, account=account, deal=deal, **form.cleaned_data)
         messages.success(request, "Logged.")
