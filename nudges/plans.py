@@ -58,6 +58,17 @@ class Composed:
     hashes: dict
     version: ContextVersion
     template: PromptTemplate | None
+    # What `fill()` needs to build inputs and system prompt, which a cache hit never reads.
+    pending: tuple | None = None
+
+    def fill(self) -> Composed:
+        if self.pending is not None:
+            body, sections, campaign, now = self.pending
+            v = self.version
+            self.inputs = build_inputs(self.data, self.summary, sections=sections, campaign=campaign, now=now)
+            self.system = system_prompt(body, title=v.title, version=v.version, sections=sections, now=now)
+            self.pending = None
+        return self
 
     @property
     def cache_key(self) -> str:
@@ -81,8 +92,10 @@ def compose(
     template_text: str | None = None,
     sections: dict | None = None,
     now=None,
+    lazy: bool = False,
 ) -> Composed:
-    """The inputs of a plan. `sections` replaces the stored company context (learning previews)."""
+    """The inputs of a plan. `sections` replaces the stored company context (learning previews).
+    `lazy`: only the five hashes; `fill()` builds inputs and system prompt on a cache miss."""
     now = now or timezone.now()
     data = summary.deal_data(deal)
     config = NudgeSettings.for_team(deal.team_id).rule_config()
@@ -91,16 +104,17 @@ def compose(
     sections = sections if sections is not None else version.sections
     body, template = template_for(deal.team_id, template_text)
     campaign = " ".join((campaign_context or "").split())[:500]
-    inputs = build_inputs(data, summ, sections=sections, campaign=campaign, now=now)
-    system = system_prompt(body, title=version.title, version=version.version, sections=sections, now=now)
     hashes = {
         "deal": summary.digest(data),
         "summary": summary_hash,
         "prompt": summary.digest([body, PLAN_PROMPT]),
-        "context": context.content_hash(version.title, sections),
+        "context": version.content_hash
+        if sections is version.sections
+        else context.content_hash(version.title, sections),
         "campaign": summary.digest(campaign),
     }
-    return Composed(deal, data, summ, inputs, system, hashes, version, template)
+    composed = Composed(deal, data, summ, {}, "", hashes, version, template, (body, sections, campaign, now))
+    return composed if lazy else composed.fill()
 
 
 def build_inputs(data: dict, summ: dict, *, sections: dict, campaign: str, now) -> dict:
@@ -160,12 +174,13 @@ def plan_for_deal(
     """(plan, served from the cache). Writes a new plan when any of the five inputs changed, the
     cached one expired, or `force_refresh`."""
     now = now or timezone.now()
-    composed = compose(deal, campaign_context=campaign_context, template_text=template_text, now=now)
+    composed = compose(deal, campaign_context=campaign_context, template_text=template_text, now=now, lazy=True)
     key = composed.cache_key
     if not force_refresh:
         hit = cached_plan(key, deal.pk, now)
         if hit is not None:
             return hit, True
+    composed.fill()
     written = plan_ai.write_plan(composed.inputs, system=composed.system, force_refresh=force_refresh, about=deal)
     return store_plan(composed, written, actor=actor, now=now), False
 
