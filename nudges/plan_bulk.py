@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -127,32 +125,8 @@ def plan_many(*, deal_ids: list[int], campaign_context: str = "", now=None, chun
 
 
 def _store(todo: list, written: dict, now, stats: BulkStats) -> None:
-    expires = now + timedelta(minutes=settings.PLANS_CACHE_TTL_MINUTES)
     with transaction.atomic():
-        rows = []
-        for c in todo:
-            w = written[str(c.deal.pk)]
-            h = c.hashes
-            rows.append(
-                Plan(
-                    team_id=c.deal.team_id,
-                    deal=c.deal,
-                    campaign_context=c.inputs["campaign_context"],
-                    cache_key=c.cache_key,
-                    deal_hash=h["deal"],
-                    summary_hash=h["summary"],
-                    prompt_hash=h["prompt"],
-                    context_hash=h["context"],
-                    campaign_hash=h["campaign"],
-                    context_version=c.version,
-                    template=c.template,
-                    situation=w.data.get("situation") or {},
-                    summary=c.summary,
-                    provenance={**(w.provenance or {}), "fixes": w.fixes},
-                    generated_at=now,
-                    expires_at=expires,
-                )  # fmt: skip
-            )
+        rows = [plans.new_plan(c, written[str(c.deal.pk)], now=now) for c in todo]
         created = Plan.objects.bulk_create(rows, batch_size=500)
         items: list[PlanItem] = []
         for plan, c in zip(created, todo, strict=True):

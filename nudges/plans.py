@@ -185,31 +185,35 @@ def plan_for_deal(
     return store_plan(composed, written, actor=actor, now=now), False
 
 
+def new_plan(composed: Composed, written: plan_ai.Written, *, now, actor=None) -> Plan:
+    """The unsaved Plan row for a written plan (the single and the bulk path store the same)."""
+    h = composed.hashes
+    return Plan(
+        team_id=composed.deal.team_id,
+        deal=composed.deal,
+        campaign_context=composed.inputs["campaign_context"],
+        cache_key=composed.cache_key,
+        deal_hash=h["deal"],
+        summary_hash=h["summary"],
+        prompt_hash=h["prompt"],
+        context_hash=h["context"],
+        campaign_hash=h["campaign"],
+        context_version=composed.version,
+        template=composed.template,
+        situation=written.data.get("situation") or {},
+        summary=composed.summary,
+        provenance={**(written.provenance or {}), "fixes": written.fixes},
+        generated_at=now,
+        expires_at=now + timedelta(minutes=settings.PLANS_CACHE_TTL_MINUTES),
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
 def store_plan(composed: Composed, written: plan_ai.Written, *, actor=None, now=None) -> Plan:
     now = now or timezone.now()
-    h = composed.hashes
-    provenance = dict(written.provenance or {})
-    provenance["fixes"] = written.fixes
     with transaction.atomic():
-        plan = Plan.objects.create(
-            team_id=composed.deal.team_id,
-            deal=composed.deal,
-            campaign_context=composed.inputs["campaign_context"],
-            cache_key=composed.cache_key,
-            deal_hash=h["deal"],
-            summary_hash=h["summary"],
-            prompt_hash=h["prompt"],
-            context_hash=h["context"],
-            campaign_hash=h["campaign"],
-            context_version=composed.version,
-            template=composed.template,
-            situation=written.data.get("situation") or {},
-            summary=composed.summary,
-            provenance=provenance,
-            generated_at=now,
-            expires_at=now + timedelta(minutes=settings.PLANS_CACHE_TTL_MINUTES),
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
-        )
+        plan = new_plan(composed, written, now=now, actor=actor)
+        plan.save()
         PlanItem.objects.bulk_create(plan_items(plan, written.data["actions"]))
     return plan
 
