@@ -11,12 +11,12 @@ from crm.models import Account, Activity, AuditEvent, Deal, Order
 
 def test_account_search_filters_by_name_and_contact_email(agent_client, account, contact, team):
     Account.objects.create(team=team, name="Harbor Foods")
-    body = agent_client.get("/crm/accounts/?q=techgiant.example").content.decode()
+    body = agent_client.get("/accounts/?q=techgiant.example").content.decode()
     assert "TechGiant" in body and "Harbor Foods" not in body
 
 
 def test_htmx_search_returns_only_the_results_partial(agent_client, account):
-    response = agent_client.get("/crm/accounts/?q=Tech", headers={"HX-Request": "true"})
+    response = agent_client.get("/accounts/?q=Tech", headers={"HX-Request": "true"})
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="account-results">')
     assert "<nav" not in body.split('id="account-results"')[0]
@@ -177,6 +177,6 @@ def test_healthz_reports_database_and_broker(client, db):
 
 def test_searching_by_contact_email_does_not_inflate_open_deal_counts(agent_client, account, deal, team):
     account.contacts.create(name="Second Person", email="second@techgiant.example")
-    response = agent_client.get("/crm/accounts/?q=techgiant.example")
+    response = agent_client.get("/accounts/?q=techgiant.example")
     row = next(a for a in response.context["page"].object_list if a.pk == account.pk)
     assert row.open_deals == 1
