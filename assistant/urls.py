@@ -12,6 +12,6 @@ urlpatterns = [
     path("assistant/answers/<int:pk>/stream/", views.answer_stream, name="stream"),
     path("assistant/answers/<int:pk>/rate/", views.rate, name="rate"),
     path("assistant/cache/", views.cache_stats, name="cache_stats"),
-    path("assistant/playbook/", views.playbook_list, name="playbook_list"),
+    path("settings/assistant/", views.playbook_list, name="playbook_list"),
     path("assistant/playbook/<int:pk>/", views.playbook_detail, name="playbook_detail"),
 ]

@@ -452,6 +452,9 @@ TICKETS_OUTBOUND_WEBHOOK_URL = env_str("TICKETS_OUTBOUND_WEBHOOK_URL")
 TICKETS_OUTBOUND_WEBHOOK_SECRET = env_str("TICKETS_OUTBOUND_WEBHOOK_SECRET")
 TICKETS_OUTBOUND_TIMEOUT_SECONDS = env_float("TICKETS_OUTBOUND_TIMEOUT_SECONDS", 10.0)
 TICKETS_SEND_MAX_ATTEMPTS = env_int("TICKETS_SEND_MAX_ATTEMPTS", 5, minimum=1)
+# The same reply body to the same ticket within this many minutes is refused unless the agent or
+# API client says resend (two tabs, a retry without an Idempotency-Key); 0 turns the check off.
+TICKETS_REPLY_DUPLICATE_WINDOW_MINUTES = env_int("TICKETS_REPLY_DUPLICATE_WINDOW_MINUTES", 10, minimum=0)
 TICKETS_EMAIL_SIGNATURE = env_str("TICKETS_EMAIL_SIGNATURE", "The NextTouch support team")
 # The inbox list refreshes itself this often (seconds); the draft panel polls every 2 s while pending.
 TICKETS_INBOX_REFRESH_SECONDS = env_int("TICKETS_INBOX_REFRESH_SECONDS", 30, minimum=5)
@@ -518,6 +521,8 @@ ASSISTANT_PLAYBOOK_MAX_BYTES = env_int("ASSISTANT_PLAYBOOK_MAX_BYTES", 20 * 1024
 # cached) beside the retrieved passages; "whole" always; "retrieve" only the retrieved passages.
 ASSISTANT_PLAYBOOK_MODE = env_choice("ASSISTANT_PLAYBOOK_MODE", "auto", ("auto", "whole", "retrieve"))
 ASSISTANT_PLAYBOOK_WHOLE_MAX_CHARS = env_int("ASSISTANT_PLAYBOOK_WHOLE_MAX_CHARS", 60_000, minimum=0)
+# "auto": semantic search joins the lexical one when requirements-semantic.txt is installed; "off": never.
+ASSISTANT_SEMANTIC = env_choice("ASSISTANT_SEMANTIC", "auto", ("auto", "off"))
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {
         "PlaybookKindEnum": "assistant.models.PlaybookDocument.Kind",

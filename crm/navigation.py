@@ -95,6 +95,20 @@ SETTINGS_PAGES = [
         "Open action plans",
     ),
     Link(
+        "Co-pilot playbook",
+        "assistant:playbook_list",
+        in_a_team,
+        "The sales playbook the co-pilot answers from and cites; managers upload and replace it.",
+        "Open the playbook",
+    ),
+    Link(
+        "Imports",
+        "crm:import_run_list",
+        anyone,
+        "Every file import and dry run into your teams: counts, rejected rows and why, as CSV.",
+        "Open imports",
+    ),
+    Link(
         "Customer notifications",
         "notifications-settings",
         in_a_team,

@@ -58,6 +58,17 @@ class Composed:
     hashes: dict
     version: ContextVersion
     template: PromptTemplate | None
+    # What `fill()` needs to build inputs and system prompt, which a cache hit never reads.
+    pending: tuple | None = None
+
+    def fill(self) -> Composed:
+        if self.pending is not None:
+            body, sections, campaign, now = self.pending
+            v = self.version
+            self.inputs = build_inputs(self.data, self.summary, sections=sections, campaign=campaign, now=now)
+            self.system = system_prompt(body, title=v.title, version=v.version, sections=sections, now=now)
+            self.pending = None
+        return self
 
     @property
     def cache_key(self) -> str:
@@ -81,8 +92,10 @@ def compose(
     template_text: str | None = None,
     sections: dict | None = None,
     now=None,
+    lazy: bool = False,
 ) -> Composed:
-    """The inputs of a plan. `sections` replaces the stored company context (learning previews)."""
+    """The inputs of a plan. `sections` replaces the stored company context (learning previews).
+    `lazy`: only the five hashes; `fill()` builds inputs and system prompt on a cache miss."""
     now = now or timezone.now()
     data = summary.deal_data(deal)
     config = NudgeSettings.for_team(deal.team_id).rule_config()
@@ -91,16 +104,17 @@ def compose(
     sections = sections if sections is not None else version.sections
     body, template = template_for(deal.team_id, template_text)
     campaign = " ".join((campaign_context or "").split())[:500]
-    inputs = build_inputs(data, summ, sections=sections, campaign=campaign, now=now)
-    system = system_prompt(body, title=version.title, version=version.version, sections=sections, now=now)
     hashes = {
         "deal": summary.digest(data),
         "summary": summary_hash,
         "prompt": summary.digest([body, PLAN_PROMPT]),
-        "context": context.content_hash(version.title, sections),
+        "context": version.content_hash
+        if sections is version.sections
+        else context.content_hash(version.title, sections),
         "campaign": summary.digest(campaign),
     }
-    return Composed(deal, data, summ, inputs, system, hashes, version, template)
+    composed = Composed(deal, data, summ, {}, "", hashes, version, template, (body, sections, campaign, now))
+    return composed if lazy else composed.fill()
 
 
 def build_inputs(data: dict, summ: dict, *, sections: dict, campaign: str, now) -> dict:
@@ -160,41 +174,46 @@ def plan_for_deal(
     """(plan, served from the cache). Writes a new plan when any of the five inputs changed, the
     cached one expired, or `force_refresh`."""
     now = now or timezone.now()
-    composed = compose(deal, campaign_context=campaign_context, template_text=template_text, now=now)
+    composed = compose(deal, campaign_context=campaign_context, template_text=template_text, now=now, lazy=True)
     key = composed.cache_key
     if not force_refresh:
         hit = cached_plan(key, deal.pk, now)
         if hit is not None:
             return hit, True
+    composed.fill()
     written = plan_ai.write_plan(composed.inputs, system=composed.system, force_refresh=force_refresh, about=deal)
     return store_plan(composed, written, actor=actor, now=now), False
 
 
+def new_plan(composed: Composed, written: plan_ai.Written, *, now, actor=None) -> Plan:
+    """The unsaved Plan row for a written plan (the single and the bulk path store the same)."""
+    h = composed.hashes
+    return Plan(
+        team_id=composed.deal.team_id,
+        deal=composed.deal,
+        campaign_context=composed.inputs["campaign_context"],
+        cache_key=composed.cache_key,
+        deal_hash=h["deal"],
+        summary_hash=h["summary"],
+        prompt_hash=h["prompt"],
+        context_hash=h["context"],
+        campaign_hash=h["campaign"],
+        context_version=composed.version,
+        template=composed.template,
+        situation=written.data.get("situation") or {},
+        summary=composed.summary,
+        provenance={**(written.provenance or {}), "fixes": written.fixes},
+        generated_at=now,
+        expires_at=now + timedelta(minutes=settings.PLANS_CACHE_TTL_MINUTES),
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
 def store_plan(composed: Composed, written: plan_ai.Written, *, actor=None, now=None) -> Plan:
     now = now or timezone.now()
-    h = composed.hashes
-    provenance = dict(written.provenance or {})
-    provenance["fixes"] = written.fixes
     with transaction.atomic():
-        plan = Plan.objects.create(
-            team_id=composed.deal.team_id,
-            deal=composed.deal,
-            campaign_context=composed.inputs["campaign_context"],
-            cache_key=composed.cache_key,
-            deal_hash=h["deal"],
-            summary_hash=h["summary"],
-            prompt_hash=h["prompt"],
-            context_hash=h["context"],
-            campaign_hash=h["campaign"],
-            context_version=composed.version,
-            template=composed.template,
-            situation=written.data.get("situation") or {},
-            summary=composed.summary,
-            provenance=provenance,
-            generated_at=now,
-            expires_at=now + timedelta(minutes=settings.PLANS_CACHE_TTL_MINUTES),
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
-        )
+        plan = new_plan(composed, written, now=now, actor=actor)
+        plan.save()
         PlanItem.objects.bulk_create(plan_items(plan, written.data["actions"]))
     return plan
 

@@ -55,20 +55,26 @@ def digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
+CONTACT_FIELDS = ("pk", "account_id", "name", "title", "email", "phone", "preferred_channel", "opted_out")
+ACTIVITY_FIELDS = ("pk", "deal_id", "kind", "direction", "occurred_at", "subject", "body", "contact_id")
+
+
 def deal_data(deal: Deal) -> dict:
     """The deal's facts as plain JSON. `deal` should come with account, stage, owner and
     primary_contact selected (one query); contacts and the timeline are two more."""
-    contacts = list(
-        Contact.objects.filter(account_id=deal.account_id)
-        .order_by("pk")
-        .values("pk", "name", "title", "email", "phone", "preferred_channel", "opted_out")[:50]
-    )
-    names = {c["pk"]: c["name"] for c in contacts}
+    contacts = list(Contact.objects.filter(account_id=deal.account_id).order_by("pk").values(*CONTACT_FIELDS)[:50])
     rows = list(
         Activity.objects.filter(deal_id=deal.pk)
         .order_by("-occurred_at", "-pk")
-        .values("pk", "kind", "direction", "occurred_at", "subject", "body", "contact_id")[:TIMELINE_LIMIT]
+        .values(*ACTIVITY_FIELDS)[:TIMELINE_LIMIT]
     )
+    return assemble(deal, contacts, rows)
+
+
+def assemble(deal: Deal, contacts: list[dict], rows: list[dict]) -> dict:
+    """`deal_data` from rows already fetched (the bulk path fetches them for many deals at once):
+    contacts of the account, the deal's activities newest first (at most TIMELINE_LIMIT)."""
+    names = {c["pk"]: c["name"] for c in contacts}
     owner = deal.owner
     return {
         "deal": {
@@ -209,7 +215,7 @@ def summary_for(deal: Deal, data: dict, *, now: datetime | None = None, config=N
     from nudges.models import DealSummary
 
     now = now or timezone.now()
-    input_hash = digest([data, now.date().isoformat(), SUMMARY_VERSION, config])
+    input_hash = summary_input_hash(data, now, config)
     stored = DealSummary.objects.filter(deal_id=deal.pk).first()
     if stored is not None and stored.input_hash == input_hash:
         return stored.data, digest(stored.data)
@@ -218,3 +224,7 @@ def summary_for(deal: Deal, data: dict, *, now: datetime | None = None, config=N
         deal_id=deal.pk, defaults={"input_hash": input_hash, "data": summary, "built_at": now}
     )
     return summary, digest(summary)
+
+
+def summary_input_hash(data: dict, now: datetime, config) -> str:
+    return digest([data, now.date().isoformat(), SUMMARY_VERSION, config])
