@@ -180,7 +180,7 @@ def test_a_page_cursor_holding_garbage_or_nested_json_is_a_400_on_every_cursor_l
 @pytest.mark.parametrize("deal_id", ["abc", "1.5", "99999999999999999999999", "\x00", "-1"])
 def test_a_non_numeric_deal_id_on_the_account_note_form_is_a_form_error(agent_client, account, deal, deal_id):
     response = agent_client.post(
-        f"/crm/accounts/{account.pk}/activities/",
+        f"/accounts/{account.pk}/activities/",
         {"kind": "note", "subject": "Call", "body": "Spoke to Dana", "deal": deal_id},
         follow=True,
     )
@@ -191,7 +191,7 @@ def test_a_non_numeric_deal_id_on_the_account_note_form_is_a_form_error(agent_cl
 
 def test_the_note_form_still_logs_on_a_deal(agent_client, account, deal):
     agent_client.post(
-        f"/crm/accounts/{account.pk}/activities/",
+        f"/accounts/{account.pk}/activities/",
         {"kind": "note", "subject": "Call", "body": "Spoke to Dana", "deal": str(deal.pk)},
     )
     assert Activity.objects.get(body="Spoke to Dana").deal == deal
