@@ -63,7 +63,8 @@ class Composed:
 
     def fill(self) -> Composed:
         if self.pending is not None:
-            body, sections, campaign, now = self.pending
+            body, sections, campaign, now, config = self.pending
+            self.summary, _ = summary.summary_for(self.deal, self.data, now=now, config=config)
             v = self.version
             self.inputs = build_inputs(self.data, self.summary, sections=sections, campaign=campaign, now=now)
             self.system = system_prompt(body, title=v.title, version=v.version, sections=sections, now=now)
@@ -99,7 +100,7 @@ def compose(
     now = now or timezone.now()
     data = summary.deal_data(deal)
     config = NudgeSettings.for_team(deal.team_id).rule_config()
-    summ, summary_hash = summary.summary_for(deal, data, now=now, config=config)
+    summary_hash = summary.summary_input_hash(data, now, config)
     version = context.current(deal.team_id)
     sections = sections if sections is not None else version.sections
     body, template = template_for(deal.team_id, template_text)
@@ -113,7 +114,7 @@ def compose(
         else context.content_hash(version.title, sections),
         "campaign": summary.digest(campaign),
     }
-    composed = Composed(deal, data, summ, {}, "", hashes, version, template, (body, sections, campaign, now))
+    composed = Composed(deal, data, {}, {}, "", hashes, version, template, (body, sections, campaign, now, config))
     return composed if lazy else composed.fill()
 
 
