@@ -170,6 +170,13 @@ class ValidatedCursorPagination(CursorPagination):
         except Exception:  # noqa: BLE001  (ServiceError, Django's ValidationError, ValueError: the same 400)
             raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from None
 
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param) if self.page_size_query_param else None
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+            # DRF silently falls back to the default page size; the schema says a positive integer.
+            raise ValidationError({self.page_size_query_param: ["A positive whole number."]})
+        return super().get_page_size(request)
+
     def paginate_queryset(self, queryset, request, view=None):
         self._queryset_model = queryset.model
         return super().paginate_queryset(queryset, request, view)
@@ -186,3 +193,69 @@ def schema_doc_excludes() -> list[type]:
     from crm.validators import StorageSafeSerializerMixin
 
     return [*get_lib_doc_excludes(), StorageSafeSerializerMixin]
+
+
+# Error statuses every operation of a kind can answer, with why. Documented once here rather than
+# on each view, so a new endpoint's schema is true from the start (schemathesis checks it).
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": '`{"detail": message}` or `{field: [messages]}` (docs/api.md, Errors).',
+    "additionalProperties": True,
+}
+_ERRORS = {
+    "400": "Invalid input: the body names each field (or `non_field_errors`), a filter or the cursor.",
+    "401": "No credentials, or a token that is unknown or expired (`WWW-Authenticate: Token`).",
+    "403": "Signed in, but the role does not allow it (or a session request without its CSRF token).",
+    "404": "No such row among those you can see (other teams' rows answer the same).",
+    "409": "The row changed or other rows depend on it.",
+    "429": "Too many requests (sign-in lockout); see `Retry-After`.",
+}
+
+
+def document_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: add the error answers each operation can give.
+
+    400 wherever input is read (a body, query parameters, a cursor); 401 for every operation that
+    needs credentials; 403 for writes (roles, CSRF); 404 where a path names a row; 409 for deletes
+    (protected rows). An operation's own documented answers win."""
+    for path, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            statuses = set()
+            if operation.get("requestBody") or any(p.get("in") == "query" for p in operation.get("parameters", [])):
+                statuses.add("400")
+            security = operation.get("security")
+            if security and {} not in security:  # credentials required (not optional, not none)
+                # 404 too: whatever is not yours (a row, a team, a manager-only view) is "not found".
+                statuses |= {"401", "404"}
+            if method != "get":
+                statuses |= {"403", "400"}
+            if "{" in path:
+                statuses.add("404")
+            if method == "delete":
+                statuses.add("409")
+            responses = operation.setdefault("responses", {})
+            for status in sorted(statuses):
+                responses.setdefault(
+                    status,
+                    {
+                        "description": _ERRORS[status],
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    return result
+
+
+def api_aware_not_found(request, exception):
+    """handler404: the API answers JSON (its documented content type), the console its page.
+
+    A path the URL patterns do not match (`/api/tickets/0.5/escalate/`) never reaches DRF."""
+    if request.path_info.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"detail": "Not found."}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

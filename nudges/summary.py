@@ -211,19 +211,21 @@ def summarize(data: dict, now: datetime, config: rules.RuleConfig | None = None)
 def summary_for(deal: Deal, data: dict, *, now: datetime | None = None, config=None) -> tuple[dict, str]:
     """(summary, summary hash), from the stored `DealSummary` when its inputs are unchanged.
 
-    The inputs are the deal data and today's date (idle days and warnings move with the calendar)."""
+    The inputs are the deal data and today's date (idle days and warnings move with the calendar).
+    The summary is a pure function of them, so its hash is the hash of its inputs: a cache check
+    needs no summary at all."""
     from nudges.models import DealSummary
 
     now = now or timezone.now()
     input_hash = summary_input_hash(data, now, config)
     stored = DealSummary.objects.filter(deal_id=deal.pk).first()
     if stored is not None and stored.input_hash == input_hash:
-        return stored.data, digest(stored.data)
+        return stored.data, input_hash
     summary = summarize(data, now, config)
     DealSummary.objects.update_or_create(
         deal_id=deal.pk, defaults={"input_hash": input_hash, "data": summary, "built_at": now}
     )
-    return summary, digest(summary)
+    return summary, input_hash
 
 
 def summary_input_hash(data: dict, now: datetime, config) -> str:

@@ -177,3 +177,12 @@ def test_service_activity_counts_in_timeline(stale_deal):
     )
     data = summary.deal_data(stale_deal)
     assert data["timeline"][0]["kind"] == "call"
+
+
+def test_a_cache_hit_runs_seven_queries_and_builds_no_summary(stale_deal, django_assert_num_queries):
+    plans.plan_for_deal(deal=stale_deal)
+    deal = plans.resolve_deal(stale_deal.pk)
+    # contacts, activities, nudge settings, context version, template, the plan lookup (+ the deal above)
+    with django_assert_num_queries(6):
+        _, cached = plans.plan_for_deal(deal=deal)
+    assert cached
