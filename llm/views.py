@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from llm import usage as usage_summary
+from llm.charts import usage_chart
 from llm.forms import UsageFilterForm
 from llm.models import VIEW_USAGE, LLMCall
 from llm.registry import get_provider
@@ -21,7 +22,7 @@ def usage(request):
     everything = visible_scopes(request.user) is None
     since, until = usage_summary.default_range()
     form = UsageFilterForm(request.GET or {"since": since.isoformat(), "until": until.isoformat()})
-    summary = None
+    summary = chart = None
     if form.is_valid():
         data = form.cleaned_data
         summary = usage_summary.summarize(
@@ -30,6 +31,7 @@ def usage(request):
             features=[data["feature"]] if data["feature"] else None,
             queryset=calls,
         )
+        chart = usage_chart(summary.rows, since=summary.since, until=summary.until)
     provider = get_provider()
     return render(
         request,
@@ -37,6 +39,7 @@ def usage(request):
         {
             "form": form,
             "summary": summary,
+            "chart": chart,
             "provider": provider.name,
             "model": provider.default_model,
             # Budgets are organisation-wide: their figures are every team's spend, for admins only.

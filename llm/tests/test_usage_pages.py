@@ -82,7 +82,11 @@ def test_manager_sees_usage_page(client, manager, ledger):
     response = client.get(reverse("llm:usage"))
     assert response.status_code == 200
     html = response.content.decode()
-    assert "<td>tickets.draft</td>" in html and "<td>nudges.nudge</td>" in html and "<td>old.feature</td>" not in html
+    assert (
+        '<td class="feature">tickets.draft</td>' in html
+        and '<td class="feature">nudges.nudge</td>' in html
+        and '<td class="feature">old.feature</td>' not in html
+    )
     assert "300 ms" in html and "9000 ms" in html
 
 
