@@ -158,7 +158,15 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def browser_page(live_server, monkeypatch):
-    """A fresh Chromium page; tests using it need `@pytest.mark.django_db(transaction=True)`."""
+    """A fresh Chromium page; tests using it need `@pytest.mark.django_db(transaction=True)`.
+
+    It bypasses the Content-Security-Policy because Playwright's own `wait_for_function` polls
+    through eval, which the policy forbids; accounts_security/tests/test_browser.py checks the
+    pages under the real policy with `strict_csp=True`."""
+    yield from _browser_page(live_server, monkeypatch, strict_csp=False)
+
+
+def _browser_page(live_server, monkeypatch, *, strict_csp):
     import os
     from pathlib import Path
 
@@ -173,7 +181,7 @@ def browser_page(live_server, monkeypatch):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
+        context = browser.new_context(bypass_csp=not strict_csp)
         page = context.new_page()
         page.set_default_timeout(10_000)
         try:

@@ -1,10 +1,10 @@
 """The whole DRF surface. Each app's api.py exposes `register(router)` and extra `urlpatterns`."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from accounts_security.views import ObtainTokenView
 from assistant import api as assistant_api
 from crm import api as crm_api
 from llm import api as llm_api
@@ -21,8 +21,8 @@ for app_api in APPS:
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("token/", obtain_auth_token, name="api-token"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("token/", ObtainTokenView.as_view(), name="api-token"),
     *[p for app_api in APPS for p in app_api.urlpatterns],
     path("", include(router.urls)),
 ]

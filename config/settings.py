@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "accounts_security",
     "crm",
     "llm",
     "outbound",
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "accounts_security.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -105,6 +107,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         transaction_mode="IMMEDIATE",
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_POOL", True):
+    # psycopg's pool, one per process: under ASGI each request runs in a fresh thread, and
+    # persistent per-thread connections piled up idle (27 for one uvicorn process, issue 10).
+    # Pooled connections go back to the pool at the end of each request, so a process holds at
+    # most DB_POOL_MAX_SIZE. Django refuses persistent connections beside a pool: CONN_MAX_AGE 0.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 2, minimum=0),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 10, minimum=1),
+        # A request waits this long for a free connection, then fails (PoolTimeout) instead of hanging.
+        "timeout": env_float("DB_POOL_TIMEOUT_SECONDS", 10.0),
+    }
+    if DATABASES["default"]["OPTIONS"]["pool"]["min_size"] > DATABASES["default"]["OPTIONS"]["pool"]["max_size"]:
+        raise ImproperlyConfigured("DB_POOL_MIN_SIZE must not be larger than DB_POOL_MAX_SIZE")
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -113,6 +129,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in goes through the lockout (docs/security.md): both the console login and POST /api/token/.
+AUTHENTICATION_BACKENDS = ["accounts_security.backends.ThrottledModelBackend"]
+# Failed sign-ins within the window lock the username (or the address) for the lockout time.
+# 5 per username stops guessing while forgiving typos; 20 per address lets an office behind one
+# NAT mistype without locking everyone, yet a guesser spraying usernames is stopped.
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1)
+LOGIN_FAILURE_WINDOW_MINUTES = env_int("LOGIN_FAILURE_WINDOW_MINUTES", 15, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+# API tokens stop working this many days after they are issued (POST /api/token/ issues a new one).
+API_TOKEN_LIFETIME_DAYS = env_int("API_TOKEN_LIFETIME_DAYS", 30, minimum=1)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -146,6 +173,15 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Scripts only from our own origin: htmx and every front-end file are served from /static/, and
+# templates carry no inline <script> or on*= handlers. Inline styles stay allowed (style cannot run
+# code; Django admin and Swagger UI set style attributes). Empty turns the header off.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
 
 # Email: console backend by default; SMTP when EMAIL_HOST is set.
 EMAIL_HOST = env_str("EMAIL_HOST")
@@ -221,9 +257,11 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 # REST API
 REST_FRAMEWORK = {
+    # The token class first: DRF answers anonymous calls with the first class's WWW-Authenticate
+    # challenge, so they get 401 + `WWW-Authenticate: Token` (session auth has none: 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts_security.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -258,6 +296,10 @@ LOGGING = {
 # --- crm -------------------------------------------------------------------------------
 # Page size for account timelines and console lists.
 CONSOLE_PAGE_SIZE = env_int("CONSOLE_PAGE_SIZE", 25, minimum=1)
+# File imports (crm/imports.py): largest file accepted, and how many rejected rows a run keeps for
+# its CSV download (the count is always exact; past this the rows themselves are dropped).
+CRM_IMPORT_MAX_BYTES = env_int("CRM_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+CRM_IMPORT_MAX_REJECTED_ROWS = env_int("CRM_IMPORT_MAX_REJECTED_ROWS", 10_000, minimum=0)
 
 # --- llm (issue 3) -----------------------------------------------------------------------
 # Full reference: docs/llm.md. Unset LLM_PROVIDER means anthropic when ANTHROPIC_API_KEY is set,

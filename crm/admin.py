@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from crm.models import Account, Activity, AuditEvent, Contact, Deal, Membership, Order, Stage, Team
+from crm.models import Account, Activity, AuditEvent, Contact, Deal, ImportRun, Membership, Order, Stage, Team
 
 
 class MembershipInline(admin.TabularInline):
@@ -109,4 +109,32 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    """Read-only: a run is the record of what an import did."""
+
+    list_display = [
+        "started_at",
+        "kind",
+        "team",
+        "actor",
+        "status",
+        "dry_run",
+        "rows",
+        "created",
+        "updated",
+        "rejected",
+    ]
+    list_filter = ["status", "kind", "dry_run", "strict", "team"]
+    search_fields = ["kind", "label", "actor__username"]
+    date_hierarchy = "started_at"
+    list_select_related = ["team", "actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

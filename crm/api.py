@@ -7,13 +7,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm import audit, services
-from crm.models import Account, Activity, AuditEvent, Contact, Deal, Order, Stage
+from crm.models import Account, Activity, AuditEvent, Contact, Deal, ImportRun, Order, Stage
 from crm.serializers import (
     AccountSerializer,
     ActivitySerializer,
     ContactSerializer,
     DealSerializer,
     DealStageSerializer,
+    ImportRunSerializer,
     OrderSerializer,
     StageSerializer,
 )
@@ -141,6 +142,16 @@ class StageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     pagination_class = None
 
 
+class ImportRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """File imports into your teams, newest first, with their row-level report (read only)."""
+
+    serializer_class = ImportRunSerializer
+    filterset_fields = {"team": ["exact"], "kind": ["exact"], "status": ["exact"]}
+
+    def get_queryset(self):
+        return ImportRun.objects.visible_to(self.request.user).select_related("actor").defer("rejected_rows")
+
+
 urlpatterns: list = []
 
 
@@ -151,3 +162,4 @@ def register(router) -> None:
     router.register("activities", ActivityViewSet, basename="activity")
     router.register("orders", OrderViewSet, basename="order")
     router.register("stages", StageViewSet, basename="stage")
+    router.register("import-runs", ImportRunViewSet, basename="import-run")

@@ -416,3 +416,110 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only")
+
+
+class ImportRunQuerySet(TeamScopedQuerySet):
+    pass
+
+
+class ImportRun(models.Model):
+    """One file import (or dry run) through `crm.imports.run_import`: who, what, counts, the report."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        IMPORTED = "imported", "Imported"
+        PARTIAL = "partial", "Imported, some rows rejected"
+        REJECTED = "rejected", "Not imported: rows rejected (strict)"
+        REFUSED = "refused", "Not imported: file refused"
+        FAILED = "failed", "Not imported: the database refused the rows"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="import_runs")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=100, help_text="Which importer, e.g. nudges.crm_events.")
+    label = models.CharField(max_length=100, blank=True, help_text="The format's name as people know it.")
+    file_names = models.JSONField(default=list, blank=True)
+    dry_run = models.BooleanField(default=False)
+    strict = models.BooleanField(default=False, help_text="All or nothing: one rejected row and nothing is written.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    rows = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    report = models.JSONField(
+        default=dict, blank=True, help_text="{issues: [{file, line, column, reason}], notes, refused}"
+    )
+    rejected_rows = models.JSONField(
+        default=list, blank=True, help_text="The rejected rows as read, for the CSV download."
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ImportRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        # The console lists a team's runs newest first.
+        indexes = [models.Index(fields=["team", "-started_at"], name="importrun_team_started_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.label or self.kind} {self.started_at:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("crm:import_run_detail", args=[self.pk])
+
+    # The report as the seed importers always showed it (commands, console, API).
+
+    @property
+    def failed(self) -> str:
+        return self.report.get("refused", "")
+
+    @property
+    def notes(self) -> list[str]:
+        return self.report.get("notes", [])
+
+    @property
+    def errors(self) -> list:
+        from crm.imports import Issue
+
+        return [Issue(**issue) for issue in self.report.get("issues", [])]
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+    @property
+    def is_clean(self) -> bool:
+        return self.status == self.Status.IMPORTED and not self.rejected
+
+    def summary(self) -> str:
+        name = self.label or self.kind
+        if self.status in (self.Status.REFUSED, self.Status.FAILED):
+            return f"{name}: not imported: {self.failed}"
+        if self.status == self.Status.REJECTED:
+            return f"{name}: not imported (strict): {self.rejected} of {self.rows} rows rejected"
+        text = (
+            f"{name}: {self.imported} of {self.rows} imported "
+            f"({self.created} new, {self.updated} updated, {self.unchanged} unchanged), {self.rejected} skipped"
+        )
+        return text + " (dry run: nothing written)" if self.dry_run else text
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.pk,
+            "kind": self.label or self.kind,
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "strict": self.strict,
+            "rows": self.rows,
+            "imported": self.imported,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "errors": self.report.get("issues", []),
+            "notes": self.notes,
+            "failed": self.failed,
+        }

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from crm.models import Account, Activity, Contact, Deal, Order, Stage, Team
+from crm.models import Account, Activity, Contact, Deal, ImportRun, Order, Stage, Team
 from crm.validators import StorageSafeSerializerMixin
 
 
@@ -186,3 +186,30 @@ class OrderSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
         if clash.exists():
             raise serializers.ValidationError({"number": "This account already has an order with this number."})
         return attrs
+
+
+class ImportRunSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.get_username", read_only=True, default=None)
+
+    class Meta:
+        model = ImportRun
+        fields = [
+            "id",
+            "team",
+            "actor",
+            "kind",
+            "label",
+            "file_names",
+            "dry_run",
+            "strict",
+            "status",
+            "rows",
+            "created",
+            "updated",
+            "unchanged",
+            "rejected",
+            "report",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm import views
+from crm import import_views, views
 
 app_name = "crm"
 urlpatterns = [
@@ -11,4 +11,7 @@ urlpatterns = [
     path("deals/", views.deal_list, name="deal_list"),
     path("deals/<int:pk>/", views.deal_detail, name="deal_detail"),
     path("deals/<int:pk>/stage/", views.deal_change_stage, name="deal_change_stage"),
+    path("imports/", import_views.import_run_list, name="import_run_list"),
+    path("imports/<int:pk>/", import_views.import_run_detail, name="import_run_detail"),
+    path("imports/<int:pk>/rejected.csv", import_views.import_run_rejected, name="import_run_rejected"),
 ]

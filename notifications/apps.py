@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Customer notifications"
+
+    def ready(self) -> None:
+        from notifications import (
+            ai,  # noqa: F401 - registers the offline writers with the LLM gateway
+            services,
+        )
+        from outbound import hooks
+
+        hooks.register_listener(
+            services.SOURCE, on_sent=services.on_delivery_sent, on_failed=services.on_delivery_failed
+        )

@@ -22,6 +22,7 @@ from django.utils import timezone
 from crm.models import Account, Activity, Contact
 from notifications import facts, parsing
 from notifications.exports import to_csv
+from notifications.facts import update_rows
 from notifications.models import (
     CustomerImport,
     CustomerRecord,
@@ -33,11 +34,8 @@ from notifications.models import (
 
 REF_KINDS = ("activity", "interactions", "notifications", "actions")
 LOOKUP_CHUNK = 1000  # ids per IN (...) query: below SQLite's variable limit
-RECORD_FIELDS = {
-    "profiles": ("region", "tariff", "payment_method", "monthly_spend", "tenure_months", "green_tariff", "marketing_consent"),
-    "activity": ("has_activity", "account_status", "engagement_score", "churn_risk", "last_login", "payment_status",
-                 "contract_end", "outcome", "outcome_on"),
-}  # fmt: skip
+ACTIVITY_FIELDS = ("has_activity", "account_status", "engagement_score", "churn_risk", "last_login", "payment_status",
+                   "contract_end", "outcome", "outcome_on")  # fmt: skip
 
 
 class ImportRefused(Exception):
@@ -327,6 +325,7 @@ class _Writer:
         return True
 
     def activity(self, rows: list[dict]) -> None:
+        fresh_records, fresh_accounts = [], []
         for r in rows:
             rec = self.records[r["customer_id"]]
             values = {
@@ -340,10 +339,20 @@ class _Writer:
                 "outcome": r.get("outcome", ""),
                 "outcome_on": r.get("outcome_date"),
             }
-            changed = self._apply("records", rec, values)
             acc = {"account_status": values["account_status"], "churn_risk": values["churn_risk"] or 0.0}
+            if rec.import_run_id == self.run.pk and not rec.has_activity:
+                # Created by this run: undo deletes it, so no snapshot; one batched UPDATE for all.
+                fresh_records.append((*values.values(), rec.pk))
+                fresh_accounts.append((*acc.values(), rec.account_id))
+                self._count("activity", "created")
+                continue
+            changed = self._apply("records", rec, values)
             self._apply("accounts", rec.account, acc)
             self._count("activity", "updated" if changed else "unchanged")
+        update_rows(
+            CustomerRecord, [*ACTIVITY_FIELDS, "import_run"], [(*v[:-1], self.run.pk, v[-1]) for v in fresh_records]
+        )
+        update_rows(Account, ["account_status", "churn_risk"], fresh_accounts)
 
     def interactions(self, rows: list[dict]) -> None:
         by_account: dict[int, dict[str, dict]] = {}

@@ -230,6 +230,7 @@ class Notification(models.Model):
         DRAFT = "draft", "Draft"
         NEEDS_EDIT = "needs_edit", "Needs editing"
         APPROVED = "approved", "Approved"
+        QUEUED = "queued", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 

@@ -7,11 +7,11 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from accounts_security.tokens import auser_for_token
 from nudges import importers, services, stream, tasks
 from nudges.models import Nudge, Warning
 from nudges.serializers import (
@@ -95,8 +95,14 @@ class NudgeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def _import(self, request, importer):
         payload = ImportSerializer(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
+        data = payload.validated_data
         report = importer(
-            payload.validated_data["file"].read(), team=payload.validated_data["team"], actor=request.user
+            data["file"].read(),
+            team=data["team"],
+            actor=request.user,
+            file_name=data["file"].name,
+            dry_run=data["dry_run"],
+            strict=data["strict"],
         )
         code = status.HTTP_400_BAD_REQUEST if report.failed else status.HTTP_200_OK
         return Response(report.as_dict(), status=code)
@@ -126,9 +132,7 @@ async def stream_api(request):
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() == "token" and key.strip():
-            token = await Token.objects.select_related("user").filter(key=key.strip()).afirst()
-            if token is not None and token.user.is_active:
-                user = token.user
+            user = await auser_for_token(key.strip()) or user
     if not user.is_authenticated:
         return api_unauthorized()
     return await _stream_response(request, user)

@@ -6,7 +6,6 @@ it, a manager's preview/accept/reject, and the manager statistics per action typ
 from __future__ import annotations
 
 import difflib
-import importlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,6 +18,9 @@ from crm.models import Activity, Contact
 from nudges import context, plan_ai, plans
 from nudges.models import Learning, Plan, PlanFeedback, PlanItem
 from nudges.plan_errors import PlanError
+from outbound import services as outbound
+from outbound import tasks as _outbound_tasks  # noqa: F401 - registers deliver_task, which queue_delivery looks up by name
+from outbound.errors import SendRefused
 
 ACTIVITY_KIND = {"email": "email", "phone": "call", "linkedin": "linkedin", "whatsapp": "whatsapp"}
 SOURCE = "nudges.plan_item"
@@ -31,15 +33,6 @@ def edit_distance(before: str, after: str) -> int:
         return 0
     matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
     return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal")
-
-
-def _outbound():
-    """outbound.services when the outbound app is installed (docs/seams.md), else None."""
-    from django.apps import apps
-
-    if not apps.is_installed("outbound"):
-        return None
-    return importlib.import_module("outbound.services")
 
 
 def _contact(item: PlanItem) -> Contact | None:
@@ -120,21 +113,15 @@ def _send(item: PlanItem, *, actor, subject: str, body: str) -> int:
         raise PlanError(
             f"{item.get_channel_display()} cannot be sent from here: copy it and mark it done", field="action"
         )
-    outbound = _outbound()
-    if outbound is None:
-        raise PlanError(
-            "sending needs the outbound app, which is not installed: copy the email and mark it done", field="action"
-        )
     contact = _contact(item)
     if contact is None or not contact.email:
         raise PlanError("this action's contact has no email address", field="item")
-    errors = importlib.import_module("outbound.errors")
     try:
         delivery, _ = outbound.queue_delivery(
             key=f"{SOURCE}:{item.pk}", team=item.plan.team, channel="email", recipient=contact.email,
             subject=subject, body=body, contact=contact, source=SOURCE, source_id=item.pk, actor=actor,
         )  # fmt: skip
-    except errors.SendRefused as exc:
+    except SendRefused as exc:
         raise PlanError(f"not sent: {exc}", field="action") from exc
     return delivery.pk
 
@@ -321,3 +308,22 @@ def action_stats(team_ids=None, now=None) -> list[dict]:
             if stage_moved or has_reply:
                 row["moved_forward"] += 1
     return sorted(out.values(), key=lambda r: (-r["proposed"], r["action_type"], r["channel"]))
+
+
+def on_plan_email_sent(delivery) -> None:
+    """outbound listener: a sent plan email goes on the deal's timeline once (keyed by delivery)."""
+    item = PlanItem.objects.filter(pk=delivery.source_id).select_related("plan__deal__account").first()
+    if item is None:
+        return
+    deal = item.plan.deal
+    activity, created = Activity.objects.get_or_create(
+        account=deal.account,
+        external_id=f"outbound-delivery-{delivery.pk}",
+        defaults={
+            "deal": deal, "contact": delivery.contact, "actor": item.used_by, "kind": Activity.Kind.EMAIL,
+            "direction": Activity.Direction.OUTBOUND, "subject": delivery.subject[:300], "body": delivery.body,
+            "occurred_at": delivery.sent_at or timezone.now(), "to_addr": delivery.recipient[:254],
+        },
+    )  # fmt: skip
+    if created:
+        deal.record_touch(activity.occurred_at)

@@ -45,6 +45,10 @@ class ImportForm(TeamChoiceMixin, forms.Form):
     team = forms.ModelChoiceField(queryset=Team.objects.none(), help_text="Imported deals belong to this team.")
     crm_events = forms.FileField(required=False, label="crm_events.csv")
     emails = forms.FileField(required=False, label="emails.json")
+    dry_run = forms.BooleanField(required=False, label="Dry run", help_text="Check and count, write nothing.")
+    strict = forms.BooleanField(
+        required=False, label="Strict", help_text="All or nothing: one bad row and nothing is written."
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,30 +1,31 @@
-"""Imports of the seed's files into the customer graph, with a row-level report.
+"""The nudge seed's two files, as thin parsers on the importer core (`crm/imports.py`).
 
 `crm_events.csv` (deal_id,amount_eur,last_activity,stage) becomes Deals (one Account per new deal
 until the emails name the customer); `emails.json` ([{deal_id, thread: [{from,to,ts,body}]}])
 becomes Contacts and email Activities on those deals.
 
-Every file is parsed and checked first; the good rows are then written in one transaction, so a
-file is either imported (its good rows) or not at all. External ids make reruns update rather
-than duplicate: the deal's `external_id` is the seed's deal_id, a message's is a hash of its
-content.
+The core decodes, reports rows with line, column and reason, and writes the good rows in one
+transaction. External ids make reruns update rather than duplicate: the deal's `external_id` is the
+seed's deal_id, a message's is a hash of its content. Every value is checked against the column it
+lands in AFTER the prefixes added here (`deal:`, `email:`), so nothing the database refuses or
+cannot read back (year 10000, an over-long id) gets as far as a write.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 
-from crm.models import Account, Activity, Contact, Deal, Membership, Stage, Team
+from crm.imports import Column, Counts, Importer, RowError, json_list_records, run_import, upsert
+from crm.models import Account, Activity, Contact, Deal, ImportRun, Membership, Stage, Team
+from crm.validators import bounded_datetime, clean_text, decimal_for
 
 CSV_COLUMNS = ("deal_id", "amount_eur", "last_activity", "stage")
 # Seed stage names and common CRM spellings mapped onto our Stage slugs. Anything else is a row
@@ -42,73 +43,19 @@ STAGE_ALIASES = {
     "new": "lead",
 }
 PLACEHOLDER = "import_placeholder_name"
+ACCOUNT_PREFIX = "deal:"
+CONTACT_PREFIX = "email:"
 
 
-@dataclass(frozen=True)
-class RowIssue:
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}" if self.line else self.reason
+def _room(model, field_name: str, prefix: str = "") -> int:
+    """Characters left in a column once the importer's prefix is in."""
+    return model._meta.get_field(field_name).max_length - len(prefix)
 
 
-@dataclass
-class ImportReport:
-    kind: str
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[RowIssue] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    failed: str = ""  # a file-level problem: nothing was imported
-
-    @property
-    def imported(self) -> int:
-        return self.created + self.updated + self.unchanged
-
-    def as_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "rows": self.rows,
-            "imported": self.imported,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "errors": [{"line": e.line, "reason": e.reason} for e in self.errors],
-            "notes": self.notes,
-            "failed": self.failed,
-        }
-
-    def summary(self) -> str:
-        if self.failed:
-            return f"{self.kind}: not imported: {self.failed}"
-        return (
-            f"{self.kind}: {self.imported} of {self.rows} imported "
-            f"({self.created} new, {self.updated} updated, {self.unchanged} unchanged), {len(self.errors)} skipped"
-        )
-
-
-class ImportError_(Exception):  # noqa: N801 - avoid shadowing the builtin
-    pass
-
-
-def _decode(raw: bytes | str, report: ImportReport) -> str:
-    if isinstance(raw, str):
-        text = raw
-    else:
-        if raw.startswith(b"\xef\xbb\xbf"):
-            report.notes.append("The file starts with a UTF-8 byte order mark; ignored.")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ImportError_(f"the file is not UTF-8 text (byte {exc.start})") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if "\r\n" in text:
-        report.notes.append("Windows line endings (CRLF); accepted.")
-    return text
+# deal_id lands in Deal.external_id as is and in Account.external_id behind "deal:".
+DEAL_ID_MAX = min(_room(Deal, "external_id"), _room(Account, "external_id", ACCOUNT_PREFIX))
+# An address lands in Contact.email, Activity.from_addr/to_addr and Contact.external_id behind "email:".
+ADDRESS_MAX = min(_room(Contact, "email"), _room(Activity, "from_addr"), _room(Contact, "external_id", CONTACT_PREFIX))
 
 
 def parse_when(value: str) -> datetime:
@@ -125,14 +72,14 @@ def parse_when(value: str) -> datetime:
     return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
 
 
-def _stages() -> dict[str, Stage]:
-    return {s.slug: s for s in Stage.objects.all()}
-
-
 def resolve_stage(value: str, stages: dict[str, Stage]) -> Stage | None:
     key = (value or "").strip().lower()
     key = STAGE_ALIASES.get(key, key)
     return stages.get(key) or stages.get(key.replace(" ", "-")) or stages.get(key.replace(" ", "_"))
+
+
+def _status_for(stage: Stage) -> str:
+    return stage.slug if stage.slug in (Deal.Status.WON, Deal.Status.LOST) else Deal.Status.OPEN
 
 
 # --- crm_events.csv --------------------------------------------------------------------------
@@ -147,86 +94,50 @@ class DealRow:
     stage: Stage
 
 
-def parse_crm_events(text: str, report: ImportReport, stages: dict[str, Stage]) -> list[DealRow]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportError_("the file is empty") from None
-    except csv.Error as exc:
-        raise ImportError_(f"line 1: {exc}") from None
-    columns = [h.strip().lower() for h in header]
-    missing = [c for c in CSV_COLUMNS if c not in columns]
-    if missing:
-        raise ImportError_(f"line 1: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}")
-    at = {c: columns.index(c) for c in CSV_COLUMNS}
-    rows: list[DealRow] = []
-    seen: dict[str, int] = {}
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            report.errors.append(RowIssue(reader.line_num, f"unreadable row: {exc}"))
-            continue
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue  # blank lines (a trailing newline pair) are not rows
-        report.rows += 1
-        if len(values) < len(columns):
-            report.errors.append(RowIssue(line, f"expected {len(columns)} fields, got {len(values)}"))
-            continue
-        deal_id = values[at["deal_id"]].strip()
+class CrmEventsImporter(Importer):
+    kind = "nudges.crm_events"
+    label = "crm_events.csv"
+    columns = tuple(Column(name) for name in CSV_COLUMNS)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stages = {s.slug: s for s in Stage.objects.all()}
+        self.seen: dict[str, int] = {}
+
+    def parse_row(self, row: dict[str, str], line: int) -> DealRow:
+        deal_id = row["deal_id"].strip()
         if not deal_id:
-            report.errors.append(RowIssue(line, "missing deal_id"))
-            continue
-        if len(deal_id) > 100:
-            report.errors.append(RowIssue(line, "deal_id longer than 100 characters"))
-            continue
-        raw_amount = values[at["amount_eur"]].strip()
+            raise RowError("deal_id", "missing deal_id")
+        if len(deal_id) > DEAL_ID_MAX:
+            raise RowError("deal_id", f"deal_id longer than {DEAL_ID_MAX} characters")
+        raw_amount = row["amount_eur"].strip()
         try:
             amount = Decimal(raw_amount)
         except InvalidOperation:
-            report.errors.append(RowIssue(line, f"amount_eur {raw_amount!r} is not a number"))
-            continue
-        if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
-            report.errors.append(RowIssue(line, f"amount_eur {raw_amount!r} is not a valid amount"))
-            continue
-        raw_when = values[at["last_activity"]].strip()
+            raise RowError("amount_eur", f"amount_eur {raw_amount!r} is not a number") from None
+        if not amount.is_finite() or amount < 0:
+            raise RowError("amount_eur", f"amount_eur {raw_amount!r} is not a valid amount")
+        amount = decimal_for(Deal._meta.get_field("amount"), amount, field="amount_eur")
+        raw_when = row["last_activity"].strip()
         try:
             when = parse_when(raw_when)
         except ValueError:
-            report.errors.append(RowIssue(line, f"last_activity {raw_when!r} is not a date (YYYY-MM-DD)"))
-            continue
-        raw_stage = values[at["stage"]].strip()
-        stage = resolve_stage(raw_stage, stages)
+            raise RowError("last_activity", f"last_activity {raw_when!r} is not a date (YYYY-MM-DD)") from None
+        when = bounded_datetime(when, field="last_activity")
+        raw_stage = row["stage"].strip()
+        stage = resolve_stage(raw_stage, self.stages)
         if stage is None:
-            known = ", ".join(sorted(stages))
-            report.errors.append(RowIssue(line, f"unknown stage {raw_stage!r} (known: {known})"))
-            continue
-        if deal_id in seen:
-            report.errors.append(RowIssue(line, f"duplicate deal_id {deal_id} (first on line {seen[deal_id]})"))
-            continue
-        seen[deal_id] = line
-        rows.append(DealRow(line, deal_id, amount.quantize(Decimal("0.01")), when, stage))
-    return rows
+            known = ", ".join(sorted(self.stages))
+            raise RowError("stage", f"unknown stage {raw_stage!r} (known: {known})")
+        if deal_id in self.seen:
+            raise RowError("deal_id", f"duplicate deal_id {deal_id} (first on line {self.seen[deal_id]})")
+        self.seen[deal_id] = line
+        return DealRow(line, deal_id, amount, when, stage)
 
-
-def _status_for(stage: Stage) -> str:
-    return stage.slug if stage.slug in (Deal.Status.WON, Deal.Status.LOST) else Deal.Status.OPEN
-
-
-def import_crm_events(raw: bytes | str, *, team: Team, actor=None) -> ImportReport:
-    report = ImportReport(kind="crm_events.csv")
-    try:
-        text = _decode(raw, report)
-        rows = parse_crm_events(text, report, _stages())
-    except ImportError_ as exc:
-        report.failed = str(exc)
-        return report
-    owner = actor if actor is not None and Membership.objects.filter(user=actor, team=team).exists() else None
-    with transaction.atomic():
+    def write(self, rows: list[DealRow], run: ImportRun) -> Counts:
+        team, actor = self.team, self.actor
+        counts = Counts()
+        owner = actor if actor is not None and Membership.objects.filter(user=actor, team=team).exists() else None
         existing = {d.external_id: d for d in Deal.objects.filter(team=team, external_id__in=[r.deal_id for r in rows])}
         for row in rows:
             deal = existing.get(row.deal_id)
@@ -235,7 +146,7 @@ def import_crm_events(raw: bytes | str, *, team: Team, actor=None) -> ImportRepo
                 account = Account.objects.create(
                     team=team,
                     name=f"Imported deal {row.deal_id}",
-                    external_id=f"deal:{row.deal_id}",
+                    external_id=f"{ACCOUNT_PREFIX}{row.deal_id}",
                     extra={PLACEHOLDER: True},
                 )
                 Deal.objects.create(
@@ -250,7 +161,7 @@ def import_crm_events(raw: bytes | str, *, team: Team, actor=None) -> ImportRepo
                     status=status,
                     last_activity_at=row.last_activity,
                 )
-                report.created += 1
+                counts.add("created")
                 continue
             changed = []
             if deal.amount != row.amount:
@@ -270,10 +181,10 @@ def import_crm_events(raw: bytes | str, *, team: Team, actor=None) -> ImportRepo
                 changed.append("last_activity_at")
             if changed:
                 deal.save(update_fields=[*changed, "updated_at"])
-                report.updated += 1
+                counts.add("updated")
             else:
-                report.unchanged += 1
-    return report
+                counts.add("unchanged")
+        return counts
 
 
 # --- emails.json -------------------------------------------------------------------------------
@@ -291,110 +202,100 @@ class MessageRow:
 @dataclass(frozen=True)
 class ThreadRow:
     line: int
-    deal_id: str
+    deal: Deal
     messages: tuple[MessageRow, ...]
 
-
-def _items_with_lines(text: str) -> list[tuple[int, object, str]]:
-    """Top-level array items with the line each starts on; raises on malformed JSON."""
-    decoder = json.JSONDecoder()
-    n = len(text)
-
-    def skip(i: int) -> int:
-        while i < n and text[i] in " \t\r\n":
-            i += 1
-        return i
-
-    def line_of(i: int) -> int:
-        return text.count("\n", 0, i) + 1
-
-    i = skip(0)
-    if i >= n:
-        raise ImportError_("the file is empty")
-    if text[i] != "[":
-        raise ImportError_(f"line {line_of(i)}: expected a JSON list of threads")
-    i = skip(i + 1)
-    items = []
-    if i < n and text[i] == "]":
-        if skip(i + 1) < n:
-            raise ImportError_(f"line {line_of(skip(i + 1))}: unexpected text after the list")
-        return items
-    while True:
-        try:
-            value, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError as exc:
-            raise ImportError_(f"line {exc.lineno}: invalid JSON: {exc.msg}") from None
-        items.append((line_of(i), value, text[i:end]))
-        i = skip(end)
-        if i < n and text[i] == ",":
-            i = skip(i + 1)
-            continue
-        if i < n and text[i] == "]":
-            if skip(i + 1) < n:
-                raise ImportError_(f"line {line_of(skip(i + 1))}: unexpected text after the list")
-            return items
-        raise ImportError_(f"line {line_of(min(i, n - 1))}: expected ',' or ']'")
+    @property
+    def deal_id(self) -> str:
+        return self.deal.external_id
 
 
-def _message_lines(item_line: int, item_text: str) -> list[int]:
-    """Best-effort line of each message: where each '"from"' key appears in the item."""
-    lines, pos = [], 0
-    while True:
-        pos = item_text.find('"from"', pos)
-        if pos < 0:
-            return lines
-        lines.append(item_line + item_text.count("\n", 0, pos))
-        pos += 6
+def _address(value, *, required: bool, field: str, label: str) -> str:
+    address = str(value or "").strip()
+    if not address:
+        if required:
+            raise ValueError("no valid")
+        return ""
+    clean_text(address, max_length=ADDRESS_MAX, field=field, label=label)
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValueError("an invalid") from None
+    return address
 
 
-def parse_emails(text: str, report: ImportReport) -> list[ThreadRow]:
-    threads: list[ThreadRow] = []
-    seen_messages: dict[tuple, int] = {}
-    for item_line, item, item_text in _items_with_lines(text):
-        report.rows += 1
+class EmailsImporter(Importer):
+    kind = "nudges.emails"
+    label = "emails.json"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deals: dict[str, Deal | None] = {}
+        self.seen_messages: dict[tuple, int] = {}
+
+    def records(self, text: str):
+        return json_list_records(self, text, what="threads")
+
+    def _deal(self, deal_id: str) -> Deal | None:
+        if deal_id not in self.deals:
+            self.deals[deal_id] = (
+                Deal.objects.filter(team=self.team, external_id=deal_id).select_related("account").first()
+            )
+        return self.deals[deal_id]
+
+    def parse_row(self, item, line: int) -> ThreadRow:
         if not isinstance(item, dict):
-            report.errors.append(RowIssue(item_line, "a thread must be an object with deal_id and thread"))
-            continue
-        deal_id = str(item.get("deal_id") or "").strip()
-        if not deal_id or isinstance(item.get("deal_id"), (dict, list, bool)):
-            report.errors.append(RowIssue(item_line, "missing deal_id"))
-            continue
+            raise RowError(None, "a thread must be an object with deal_id and thread")
+        raw_id = item.get("deal_id")
+        deal_id = str(raw_id or "").strip()
+        if not deal_id or isinstance(raw_id, (dict, list, bool)):
+            raise RowError("deal_id", "missing deal_id")
         thread = item.get("thread")
         if not isinstance(thread, list):
-            report.errors.append(RowIssue(item_line, f"deal {deal_id}: 'thread' must be a list of messages"))
-            continue
-        lines = _message_lines(item_line, item_text)
+            raise RowError("thread", f"deal {deal_id[:100]}: 'thread' must be a list of messages")
+        if len(deal_id) > DEAL_ID_MAX:
+            raise RowError("deal_id", f"deal_id longer than {DEAL_ID_MAX} characters")
+        deal = self._deal(deal_id)
+        if deal is None:
+            raise RowError("deal_id", f"emails for unknown deal {deal_id[:100]} (import crm_events.csv first)")
+        # Best-effort line of each message: the thread's items follow the deal line in order.
         messages: list[MessageRow] = []
-        problem = ""
         for j, m in enumerate(thread):
-            line = lines[j] if j < len(lines) else item_line
+            where = f"deal {deal_id}: message {j + 1}"
             if not isinstance(m, dict):
-                problem = f"line {line}: message {j + 1} is not an object"
-                break
-            sender = str(m.get("from") or "").strip()
-            to = str(m.get("to") or "").strip()
-            if not sender or "@" not in sender:
-                problem = f"line {line}: message {j + 1} has no valid 'from' address"
-                break
-            if to and "@" not in to:
-                problem = f"line {line}: message {j + 1} has an invalid 'to' address {to!r}"
-                break
+                raise RowError("thread", f"{where} is not an object; thread skipped")
+            try:
+                sender = _address(m.get("from"), required=True, field="from", label=f"{where} 'from' address")
+            except ValueError as exc:
+                raise RowError("from", f"{where} has {exc} 'from' address; thread skipped") from None
+            try:
+                to = _address(m.get("to"), required=False, field="to", label=f"{where} 'to' address")
+            except ValueError:
+                raise RowError(
+                    "to", f"{where} has an invalid 'to' address {str(m.get('to'))[:100]!r}; thread skipped"
+                ) from None
             try:
                 at = parse_when(str(m.get("ts") or ""))
             except ValueError:
-                problem = f"line {line}: message {j + 1} has an unparseable timestamp {m.get('ts')!r}"
-                break
-            key = (deal_id, sender.lower(), to.lower(), at, str(m.get("body") or ""))
-            if key in seen_messages:
-                report.notes.append(f"line {line}: duplicate of the message on line {seen_messages[key]}; kept once.")
+                raise RowError(
+                    "ts", f"{where} has an unparseable timestamp {str(m.get('ts'))[:60]!r}; thread skipped"
+                ) from None
+            at = bounded_datetime(at, field="ts", label=f"{where} timestamp")
+            body = m.get("body")
+            body = "" if body is None else str(body)
+            key = (deal_id, sender.lower(), to.lower(), at, body)
+            if key in self.seen_messages:
+                self.notes.append(f"line {line}: {where} duplicates one on line {self.seen_messages[key]}; kept once.")
                 continue
-            seen_messages[key] = line
-            messages.append(MessageRow(line, sender[:254], to[:254], at, str(m.get("body") or "")))
-        if problem:
-            report.errors.append(RowIssue(item_line, f"deal {deal_id}: {problem}; thread skipped"))
-            continue
-        threads.append(ThreadRow(item_line, deal_id, tuple(messages)))
-    return threads
+            self.seen_messages[key] = line
+            messages.append(MessageRow(line, sender, to, at, body))
+        return ThreadRow(line, deal, tuple(messages))
+
+    def write(self, rows: list[ThreadRow], run: ImportRun) -> Counts:
+        counts = Counts()
+        for t in rows:
+            counts.add(_write_thread(self.team, t, self.notes))
+        return counts
 
 
 def _message_id(deal_id: str, m: MessageRow) -> str:
@@ -424,85 +325,71 @@ def _contact_name(addr: str) -> str:
     return local.title()[:200] or addr
 
 
-def import_emails(raw: bytes | str, *, team: Team, actor=None) -> ImportReport:
-    report = ImportReport(kind="emails.json")
-    try:
-        text = _decode(raw, report)
-        threads = parse_emails(text, report)
-    except ImportError_ as exc:
-        report.failed = str(exc)
-        return report
-    deals = {
-        d.external_id: d
-        for d in Deal.objects.filter(team=team, external_id__in={t.deal_id for t in threads}).select_related("account")
-    }
-    good: list[ThreadRow] = []
-    for t in threads:
-        if t.deal_id not in deals:
-            report.errors.append(RowIssue(t.line, f"emails for unknown deal {t.deal_id} (import crm_events.csv first)"))
-        else:
-            good.append(t)
-    with transaction.atomic():
-        for t in good:
-            deal = deals[t.deal_id]
-            account = deal.account
-            is_ours = _ours_predicate(team, t)
-            ordered = sorted(t.messages, key=lambda m: m.at)
-            thread_id = f"import:{t.deal_id}:" + (
-                hashlib.sha256(f"{ordered[0].sender}|{ordered[0].at.isoformat()}".encode()).hexdigest()[:16]
-                if ordered
-                else "empty"
-            )
-            if not ordered:
-                report.unchanged += 1
-                report.notes.append(f"line {t.line}: deal {t.deal_id} has an empty thread; nothing to import.")
-                continue
-            contacts: dict[str, Contact] = {c.email.lower(): c for c in account.contacts.all() if c.email}
-            created = 0
-            for m in ordered:
-                ours = is_ours(m.sender)
-                other = m.to if ours else m.sender
-                contact = None
-                if other and "@" in other:
-                    contact = contacts.get(other.lower())
-                    if contact is None:
-                        contact = Contact.objects.create(
-                            account=account,
-                            name=_contact_name(other),
-                            email=other,
-                            external_id=f"email:{other.lower()}",
-                        )
-                        contacts[other.lower()] = contact
-                        if account.extra.get(PLACEHOLDER):
-                            account.name = other.rpartition("@")[2][:200]
-                            account.extra = {k: v for k, v in account.extra.items() if k != PLACEHOLDER}
-                            account.save(update_fields=["name", "extra", "updated_at"])
-                _, was_created = Activity.objects.update_or_create(
+def _write_thread(team: Team, t: ThreadRow, notes: list[str]) -> str:
+    deal = t.deal
+    account = deal.account
+    is_ours = _ours_predicate(team, t)
+    ordered = sorted(t.messages, key=lambda m: m.at)
+    if not ordered:
+        notes.append(f"line {t.line}: deal {t.deal_id} has an empty thread; nothing to import.")
+        return "unchanged"
+    thread_id = (
+        f"import:{t.deal_id}:"
+        + hashlib.sha256(f"{ordered[0].sender}|{ordered[0].at.isoformat()}".encode()).hexdigest()[:16]
+    )
+    contacts: dict[str, Contact] = {c.email.lower(): c for c in account.contacts.all() if c.email}
+    created = 0
+    for m in ordered:
+        ours = is_ours(m.sender)
+        other = m.to if ours else m.sender
+        contact = None
+        if other:
+            contact = contacts.get(other.lower())
+            if contact is None:
+                contact = Contact.objects.create(
                     account=account,
-                    external_id=_message_id(t.deal_id, m),
-                    defaults={
-                        "deal": deal,
-                        "contact": contact,
-                        "kind": Activity.Kind.EMAIL,
-                        "direction": Activity.Direction.OUTBOUND if ours else Activity.Direction.INBOUND,
-                        "occurred_at": m.at,
-                        "subject": f"Re: {deal.name}"[:300],
-                        "body": m.body,
-                        "thread_id": thread_id,
-                        "from_addr": m.sender,
-                        "to_addr": m.to,
-                    },
+                    name=_contact_name(other),
+                    email=other,
+                    external_id=f"{CONTACT_PREFIX}{other.lower()}",
                 )
-                created += was_created
-                if contact is not None and deal.primary_contact_id is None and not ours:
-                    deal.primary_contact = contact
-                    deal.save(update_fields=["primary_contact", "updated_at"])
-            if deal.primary_contact_id is None and contacts:
-                deal.primary_contact = next(iter(contacts.values()))
-                deal.save(update_fields=["primary_contact", "updated_at"])
-            deal.record_touch(ordered[-1].at)
-            if created:
-                report.created += 1
-            else:
-                report.unchanged += 1
-    return report
+                contacts[other.lower()] = contact
+                if account.extra.get(PLACEHOLDER):
+                    account.name = other.rpartition("@")[2][:200]
+                    account.extra = {k: v for k, v in account.extra.items() if k != PLACEHOLDER}
+                    account.save(update_fields=["name", "extra", "updated_at"])
+        _, outcome = upsert(
+            Activity,
+            lookup={"account": account, "external_id": _message_id(t.deal_id, m)},
+            values={
+                "deal": deal,
+                "contact": contact,
+                "kind": Activity.Kind.EMAIL,
+                "direction": Activity.Direction.OUTBOUND if ours else Activity.Direction.INBOUND,
+                "occurred_at": m.at,
+                "subject": f"Re: {deal.name}"[:300],
+                "body": m.body,
+                "thread_id": thread_id,
+                "from_addr": m.sender,
+                "to_addr": m.to,
+            },
+        )
+        created += outcome == "created"
+        if contact is not None and deal.primary_contact_id is None and not ours:
+            deal.primary_contact = contact
+            deal.save(update_fields=["primary_contact", "updated_at"])
+    if deal.primary_contact_id is None and contacts:
+        deal.primary_contact = next(iter(contacts.values()))
+        deal.save(update_fields=["primary_contact", "updated_at"])
+    deal.record_touch(ordered[-1].at)
+    return "created" if created else "unchanged"
+
+
+# --- entry points the console, the API and the commands share ------------------------------------
+
+
+def import_crm_events(raw: bytes | str, *, team: Team, actor=None, file_name="crm_events.csv", **options) -> ImportRun:
+    return run_import(CrmEventsImporter(), [(file_name, raw)], team=team, actor=actor, **options)
+
+
+def import_emails(raw: bytes | str, *, team: Team, actor=None, file_name="emails.json", **options) -> ImportRun:
+    return run_import(EmailsImporter(), [(file_name, raw)], team=team, actor=actor, **options)

@@ -1,12 +1,15 @@
-"""The refusal action plans raise: a message a person can act on, naming the field.
+"""The refusal action plans raise: the shared `crm.errors.ServiceError` (docs/seams.md), so the API
+answers it as a 400 naming the field (409 for "conflict"), plus 404 for `code="not_found"` (an
+unknown or invisible deal or plan must look the same)."""
 
-Same shape as the shared `crm.errors.ServiceError` (docs/seams.md); views and the API turn it into
-a message or a 400 (404 for `code="not_found"`)."""
+from rest_framework import status
+
+from crm.errors import ServiceError
 
 
-class PlanError(Exception):
-    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
+class PlanError(ServiceError):
+    @property
+    def status_code(self) -> int:
+        if self.code == "not_found":
+            return status.HTTP_404_NOT_FOUND
+        return super().status_code

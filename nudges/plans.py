@@ -267,3 +267,12 @@ def clear_cache(team_ids=None) -> int:
     if team_ids is not None:
         plans = plans.filter(team_id__in=team_ids)
     return plans.update(in_cache=False)
+
+
+def resolve_deal_or_404(ref, user) -> Deal:
+    from django.http import Http404
+
+    try:
+        return resolve_deal(ref, user=user)
+    except PlanError as exc:
+        raise Http404(exc.message) from exc

@@ -76,6 +76,8 @@ class ScanResultSerializer(serializers.Serializer):
 class ImportSerializer(serializers.Serializer):
     team = VisibleRelatedField(queryset=Team.objects.all())
     file = serializers.FileField()
+    dry_run = serializers.BooleanField(default=False, help_text="Check and count, write nothing.")
+    strict = serializers.BooleanField(default=False, help_text="All or nothing: one bad row and nothing is written.")
 
     def validate_file(self, value):
         if value.size > settings.NUDGES_IMPORT_MAX_BYTES:
@@ -86,10 +88,17 @@ class ImportSerializer(serializers.Serializer):
 class RowErrorSerializer(serializers.Serializer):
     line = serializers.IntegerField()
     reason = serializers.CharField()
+    column = serializers.CharField(allow_blank=True)
+    file = serializers.CharField(allow_blank=True)
 
 
 class ImportReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The stored import run: /api/import-runs/{id}/.")
     kind = serializers.CharField()
+    status = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    strict = serializers.BooleanField()
+    rejected = serializers.IntegerField()
     rows = serializers.IntegerField()
     imported = serializers.IntegerField()
     created = serializers.IntegerField()

@@ -120,15 +120,16 @@ def import_files(request):
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
-            team = form.cleaned_data["team"]
-            if form.cleaned_data["crm_events"]:
-                reports.append(
-                    importers.import_crm_events(form.cleaned_data["crm_events"].read(), team=team, actor=request.user)
-                )
-            if form.cleaned_data["emails"]:
-                reports.append(
-                    importers.import_emails(form.cleaned_data["emails"].read(), team=team, actor=request.user)
-                )
+            data = form.cleaned_data
+            options = {
+                "team": data["team"],
+                "actor": request.user,
+                "dry_run": data["dry_run"],
+                "strict": data["strict"],
+            }
+            for name, importer in (("crm_events", importers.import_crm_events), ("emails", importers.import_emails)):
+                if data[name]:
+                    reports.append(importer(data[name].read(), file_name=data[name].name, **options))
             status = 200 if all(not r.failed for r in reports) else 400
             return render(request, "nudges/import.html", {"form": form, "reports": reports}, status=status)
         return render(request, "nudges/import.html", {"form": form, "reports": reports}, status=400)

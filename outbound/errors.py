@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-try:
-    from crm.errors import ServiceError
-except ImportError:  # pragma: no cover - until crm.errors lands (docs/seams.md); same signature
-
-    class ServiceError(Exception):  # type: ignore[no-redef]
-        def __init__(self, message: str, *, code: str = "invalid", field: str | None = None):
-            super().__init__(message)
-            self.message, self.code, self.field = message, code, field
+from crm.errors import ServiceError
 
 
 class SendRefused(ServiceError):

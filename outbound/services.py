@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -35,9 +36,8 @@ def _user(actor):
 
 
 def _enqueue(delivery_id: int, *, eta: datetime | None = None) -> None:
-    # Imported here: tasks import services (the one direction), and the task module is thin.
-    from outbound.tasks import deliver_task
-
+    # Looked up by name: tasks import services, never the reverse (no import circle).
+    deliver_task = current_app.tasks["outbound.tasks.deliver_task"]
     if eta is None:
         deliver_task.delay_on_commit(delivery_id)
     else:

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from tickets import matches
 from tickets.models import (
     Draft,
     EscalationNotice,
@@ -27,6 +28,11 @@ class TicketAdmin(admin.ModelAdmin):
     raw_id_fields = ["account", "contact", "assignee", "escalated_by"]
     readonly_fields = [*Ticket.SCORE_FIELDS, "waiting_since_ts"]
     inlines = [MessageInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:
+            matches.copy_columns(obj)  # an admin edit of status or assignee reaches the alert matches
 
 
 @admin.register(Draft)

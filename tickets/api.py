@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
@@ -24,10 +23,6 @@ from crm.models import is_manager
 from tickets import cache, inbox, rules, services
 from tickets import serializers as s
 from tickets.models import Draft, Message, Ticket, TopicAlert, WeightSet
-
-
-def _django_errors(exc: DjangoValidationError):
-    return ValidationError(exc.message_dict if hasattr(exc, "message_dict") else {"non_field_errors": exc.messages})
 
 
 class TicketMixin:
@@ -54,7 +49,7 @@ class TicketListView(TicketMixin, APIView):
                 raise ValidationError({"topic_alerts": [f"Not usable as keywords: {', '.join(parsed.rejected)}."]})
             terms = parsed.terms
         else:
-            terms = services.active_alert_terms(request.user)
+            terms = services.active_alert_terms(user=request.user)
         try:
             page = inbox.page(
                 request.user,
@@ -112,20 +107,17 @@ class TicketListView(TicketMixin, APIView):
         payload = s.TicketCreateSerializer(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
         d = payload.validated_data
-        try:
-            ticket = services.create_ticket(
-                actor=request.user,
-                account=d["account"],
-                contact=d.get("contact"),
-                channel=d["channel"],
-                priority=d["priority"],
-                subject=d["subject"],
-                body=d["body"],
-                assignee=d.get("assignee"),
-                via="api",
-            )
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+        ticket = services.create_ticket(
+            actor=request.user,
+            account=d["account"],
+            contact=d.get("contact"),
+            channel=d["channel"],
+            priority=d["priority"],
+            subject=d["subject"],
+            body=d["body"],
+            assignee=d.get("assignee"),
+            via="api",
+        )
         ticket.refresh_from_db()
         return Response(s.TicketDetailSerializer(ticket).data, status=status.HTTP_201_CREATED)
 
@@ -145,12 +137,7 @@ class TicketDetailView(TicketMixin, APIView):
         ticket = self.ticket(request, pk)
         payload = s.TicketUpdateSerializer(data=request.data, partial=True, context={"ticket": ticket})
         payload.is_valid(raise_exception=True)
-        try:
-            ticket = services.update_ticket(
-                actor=request.user, ticket=ticket, changes=payload.validated_data, via="api"
-            )
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+        ticket = services.update_ticket(actor=request.user, ticket=ticket, changes=payload.validated_data, via="api")
         return Response(s.TicketDetailSerializer(ticket).data)
 
 
@@ -166,7 +153,7 @@ class ScoreBreakdownView(TicketMixin, APIView):
         if "topic_alerts" in request.query_params:
             terms = rules.parse_alert_terms(request.query_params["topic_alerts"][:500]).terms
         else:
-            terms = services.active_alert_terms(request.user)
+            terms = services.active_alert_terms(user=request.user)
         matches = bool(terms) and ticket.keywords.filter(keyword__in=terms).exists()
         current = WeightSet.current()
         weights = WeightSet.objects.filter(version=ticket.weights_version).first() or current
@@ -175,7 +162,7 @@ class ScoreBreakdownView(TicketMixin, APIView):
             matches=matches,
             boost=current.topic_alert_boost,
             weights=weights,
-            average=services.average_open_score(ticket.team_id),
+            average=services.average_open_score(team_id=ticket.team_id),
         )
         return Response(data)
 
@@ -191,10 +178,7 @@ class TriageView(TicketMixin, APIView):
         ticket = self.ticket(request, pk)
         payload = s.TriageEditSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            ticket = services.edit_triage(actor=request.user, ticket=ticket, changes=payload.validated_data, via="api")
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+        ticket = services.edit_triage(actor=request.user, ticket=ticket, changes=payload.validated_data, via="api")
         return Response(s.TicketDetailSerializer(ticket).data)
 
 
@@ -234,17 +218,14 @@ class MessagesView(TicketMixin, APIView):
         draft = None
         if payload.validated_data.get("draft"):
             draft = Draft.objects.filter(ticket=ticket, pk=payload.validated_data["draft"]).first()
-        try:
-            message, created = services.send_reply(
-                actor=request.user,
-                ticket=ticket,
-                body=payload.validated_data["body"],
-                idempotency_key=key,
-                draft=draft,
-                via="api",
-            )
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+        message, created = services.send_reply(
+            actor=request.user,
+            ticket=ticket,
+            body=payload.validated_data["body"],
+            idempotency_key=key,
+            draft=draft,
+            via="api",
+        )
         message = Message.objects.select_related("delivery").get(pk=message.pk)
         return Response(s.MessageSerializer(message).data, status=201 if created else 200)
 
@@ -310,10 +291,7 @@ class FollowUpView(TicketMixin, APIView):
         payload.is_valid(raise_exception=True)
         d = payload.validated_data
         at = d.get("follow_up_at") or timezone.now() + timedelta(days=d["days"])
-        try:
-            ticket = services.set_follow_up(actor=request.user, ticket=ticket, at=at, note=d.get("note", ""))
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+        ticket = services.set_follow_up(actor=request.user, ticket=ticket, at=at, note=d.get("note", ""))
         return Response(s.TicketDetailSerializer(ticket).data)
 
 
@@ -384,14 +362,11 @@ class TopicAlertView(APIView):
     def post(self, request):
         payload = s.TopicAlertCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            alert = services.set_topic_alert(
-                user=request.user,
-                text=payload.validated_data["text"],
-                expires_at=payload.validated_data.get("expires_at"),
-            )
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+        alert = services.set_topic_alert(
+            user=request.user,
+            text=payload.validated_data["text"],
+            expires_at=payload.validated_data.get("expires_at"),
+        )
         cache.forget_alert(request.user)
         return Response(s.TopicAlertSerializer(alert).data, status=201)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.utils import timezone
 
+from tickets import matches
+
 ALERT_TTL = 300
 BOOST_TTL = 60
 CHOICES_TTL = 60
@@ -48,22 +50,9 @@ def forget_boost() -> None:
     cache.delete("tickets:boost")
 
 
-WATCHED_TTL = 60  # below matches.UNWATCH_GRACE: a dropped term has left every cached copy first
-
-
-def watched_terms() -> frozenset[str]:
-    """Terms whose matches AlertMatch holds (tickets/matches.py); forgotten when terms are added or dropped."""
-    from tickets import matches
-
-    value = cache.get("tickets:watched")
-    if value is None:
-        value = frozenset(matches.watched_terms())
-        cache.set("tickets:watched", value, WATCHED_TTL)
-    return value
-
-
-def forget_watched_terms() -> None:
-    cache.delete("tickets:watched")
+# The watched-terms set is cached by tickets.matches, which owns it (one place for its constants).
+watched_terms = matches.cached_watched_terms
+forget_watched_terms = matches.forget_watched_terms
 
 
 def visible_teams(user) -> list[tuple[int, str]]:

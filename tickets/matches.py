@@ -5,7 +5,7 @@ ticket's AlertMatch row are written in the same transaction, so a committed term
 then on:
 
 - a ticket's keywords are refreshed (new customer text): `sync_ticket` rewrites its match rows;
-- a ticket is saved with a new score, status, channel, assignee or team: `Ticket.save` updates the copies;
+- a service changes a ticket's score, status, channel, assignee or team: it calls `copy_columns`;
 - a set-based rescore (weights change, aging, customer inputs): `sync_scores`, one UPDATE over the
   active match rows whose score differs;
 - the beat pass (`reconcile`): terms no alert uses are marked unused and dropped after
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -29,6 +30,30 @@ from crm.models import Team
 from tickets.models import AlertMatch, Ticket, TicketKeyword, TopicAlert, WatchedTerm
 
 UNWATCH_GRACE = timedelta(minutes=10)
+# The inbox's cached copy of the watched set lives this long: below UNWATCH_GRACE, so a dropped
+# term has left every cached copy before its match rows go.
+WATCHED_TTL = 60
+WATCHED_KEY = "tickets:watched"
+
+
+def cached_watched_terms() -> frozenset[str]:
+    """The watched set as the inbox reads it (cached WATCHED_TTL seconds)."""
+    value = cache.get(WATCHED_KEY)
+    if value is None:
+        value = frozenset(watched_terms())
+        cache.set(WATCHED_KEY, value, WATCHED_TTL)
+    return value
+
+
+def forget_watched_terms() -> None:
+    cache.delete(WATCHED_KEY)
+
+
+def copy_columns(ticket: Ticket) -> int:
+    """After a service changed a ticket's copied columns: refresh them on its match rows."""
+    return AlertMatch.objects.filter(ticket_id=ticket.pk).update(
+        **{f: getattr(ticket, f) for f in Ticket.ALERT_MATCH_COPIED}
+    )
 
 
 def _insert_matches(terms: list[str] | None = None) -> int:
@@ -66,9 +91,7 @@ def watch_terms(terms: list[str]) -> list[str]:
     if new:
         WatchedTerm.objects.bulk_create([WatchedTerm(keyword=t) for t in new], ignore_conflicts=True)
         _insert_matches(new)
-        from tickets import cache
-
-        transaction.on_commit(cache.forget_watched_terms)
+        transaction.on_commit(forget_watched_terms)
     return new
 
 
@@ -131,9 +154,7 @@ def reconcile(*, now=None) -> dict:
     if gone:
         AlertMatch.objects.filter(keyword__in=gone).delete()
         WatchedTerm.objects.filter(keyword__in=gone).delete()
-        from tickets import cache
-
-        transaction.on_commit(cache.forget_watched_terms)
+        transaction.on_commit(forget_watched_terms)
     orphans = AlertMatch.objects.exclude(
         Exists(TicketKeyword.objects.filter(ticket_id=OuterRef("ticket_id"), keyword=OuterRef("keyword")))
     ).delete()[0]

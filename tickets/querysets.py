@@ -95,18 +95,20 @@ class TicketQuerySet(TeamScopedQuerySet):
     def waiting(self):
         return self.filter(status=self.model.Status.OPEN, waiting_since_ts__isnull=False)
 
+    def _keyword_model(self):
+        # Reached through the reverse relation, so this module never imports tickets.models.
+        return self.model._meta.get_field("keywords").related_model
+
     def matching(self, terms: list[str], *, team_ids=None):
         """Tickets whose precomputed keywords include any of `terms` (an indexed lookup, no text scan)."""
-        from tickets.models import TicketKeyword
-
+        TicketKeyword = self._keyword_model()
         kw = TicketKeyword.objects.filter(keyword__in=terms)
         if team_ids is not None:
             kw = kw.filter(team_id__in=team_ids)
         return self.filter(pk__in=kw.values("ticket_id"))
 
     def annotate_match(self, terms: list[str]):
-        from tickets.models import TicketKeyword
-
+        TicketKeyword = self._keyword_model()
         if not terms:
             return self.annotate(matches_alert=Value(False, output_field=models.BooleanField()))
         return self.annotate(

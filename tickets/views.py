@@ -7,12 +7,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm.errors import ServiceError
 from crm.models import is_manager
 from outbound import services as outbound
 from tickets import cache, inbox, services
@@ -29,12 +30,6 @@ from tickets.forms import (
     WeightSetForm,
 )
 from tickets.models import Draft, EscalationNotice, Message, Ticket, WeightSet
-
-
-def _errors(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{' '.join(v)}" for v in exc.message_dict.values())
-    return "; ".join(exc.messages)
 
 
 def _form_errors(form) -> str:
@@ -100,8 +95,8 @@ def alert_set(request):
                 user=request.user, text=form.cleaned_data["text"], expires_at=form.expires_at()
             )
             messages.success(request, f"Topic alert on: {', '.join(alert.terms)}.")
-        except ValidationError as exc:
-            messages.error(request, _errors(exc))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
     else:
         messages.error(
             request, "Could not save the alert: " + "; ".join(e for errs in form.errors.values() for e in errs)
@@ -149,8 +144,8 @@ def ticket_detail(request, pk):
     terms = alert["terms"] if alert else []
     boost = cache.topic_alert_boost()
     matches = bool(terms) and ticket.keywords.filter(keyword__in=terms).exists()
-    similar, shared = services.similar_tickets(ticket)
-    average = services.average_open_score(ticket.team_id)
+    similar, shared = services.similar_tickets(ticket=ticket)
+    average = services.average_open_score(team_id=ticket.team_id)
     weights = WeightSet.objects.filter(version=ticket.weights_version).first() or WeightSet.current()
     context = {
         **_draft_context(ticket),
@@ -218,8 +213,8 @@ def reply(request, pk):
             idempotency_key=form.cleaned_data["idempotency_key"],
             draft=draft,
         )
-    except ValidationError as exc:
-        messages.error(request, "Not sent: " + _errors(exc))
+    except ServiceError as exc:
+        messages.error(request, "Not sent: " + exc.message)
         return redirect(ticket)
     messages.success(
         request, "Reply queued for delivery." if created else "Already sent: this reply was not sent twice."
@@ -247,8 +242,8 @@ def triage_edit(request, pk):
         try:
             services.edit_triage(actor=request.user, ticket=ticket, changes=form.changes(ticket))
             messages.success(request, "Triage saved; your values will not be overwritten automatically.")
-        except ValidationError as exc:
-            messages.error(request, _errors(exc))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
     else:
         messages.error(request, "Triage not saved: " + _form_errors(form))
     return redirect(ticket)
@@ -290,8 +285,8 @@ def update(request, pk):
         try:
             services.update_ticket(actor=request.user, ticket=ticket, changes=form.cleaned_data)
             messages.success(request, "Ticket updated.")
-        except ValidationError as exc:
-            messages.error(request, _errors(exc))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
     else:
         messages.error(request, "Not updated: " + _form_errors(form))
     return redirect(ticket)
@@ -312,8 +307,8 @@ def ticket_new(request):
                 subject=data["subject"],
                 body=data["body"],
             )
-        except ValidationError as exc:
-            messages.error(request, _errors(exc))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
         else:
             messages.success(request, "Ticket created.")
             return redirect(ticket)

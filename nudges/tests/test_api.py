@@ -126,7 +126,8 @@ def test_api_import_reports_rows_and_rejects_unusable_files(api, team, stages):
     bad = SimpleUploadedFile("c.csv", b"deal_id,amount_eur,last_activity,stage\n,1,2024-01-01,lead\n")
     response = api.post("/api/nudges/import/crm-events/", {"team": team.pk, "file": bad}, format="multipart")
     assert response.status_code == 200
-    assert response.json()["errors"] == [{"line": 2, "reason": "missing deal_id"}]
+    assert response.json()["errors"] == [{"line": 2, "reason": "missing deal_id", "column": "deal_id", "file": "c.csv"}]
+    assert (response.json()["status"], response.json()["rejected"]) == ("partial", 1)
     junk = SimpleUploadedFile("e.json", b"{not json")
     response = api.post("/api/nudges/import/emails/", {"team": team.pk, "file": junk}, format="multipart")
     assert response.status_code == 400

@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -247,3 +248,91 @@ def test_import_command_refuses_a_team_the_user_is_not_in(team, other_team, agen
     with pytest.raises(CommandError, match="No team 'red' for agent"):
         call_command("import_crm_events", str(FIXTURES / "crm_events.csv"), team="red", user="agent")
     assert Deal.objects.count() == 0
+
+
+# --- what the database cannot store or read back (issue 10, item 1) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "reason"),
+    [
+        ("9,10,9999-12-31T23:59:59-05:00,lead", "last_activity", "outside the years 1900-9999"),
+        ("9,10,9999-12-31T20:00:00+00:00,lead", "last_activity", "outside the years 1900-9999"),
+        ("9,10,0001-01-01,lead", "last_activity", "outside the years 1900-9999"),
+        ("9,1e12,2024-01-01,lead", "amount_eur", "too large"),
+        ("9,999999999999.999,2024-01-01,lead", "amount_eur", "too large"),
+        ("9" * 96 + ",10,2024-01-01,lead", "deal_id", "deal_id longer than 95 characters"),
+        ("9\x00,10,2024-01-01,lead", "deal_id", "NUL"),
+    ],
+)
+def test_crm_events_rows_the_database_cannot_hold_are_rejected_by_line_and_column(team, stages, row, column, reason):
+    report = importers.import_crm_events(HEADER + "1,10,2024-01-01,lead\n" + row + "\n", team=team)
+    assert [(e.line, e.column) for e in report.errors] == [(3, column)]
+    assert reason in report.errors[0].reason
+    assert list(Deal.objects.values_list("external_id", flat=True)) == ["1"]
+    assert Account.objects.get().external_id == "deal:1"
+
+
+def test_a_95_character_deal_id_fits_once_prefixed(team, stages):
+    report = importers.import_crm_events(HEADER + "9" * 95 + ",10,2024-01-01,lead\n", team=team)
+    assert (report.created, report.errors) == (1, [])
+    assert len(Account.objects.get().external_id) == 100
+
+
+def _deep(depth):
+    return "[" * depth + "]" * depth
+
+
+def test_emails_nested_too_deep_nul_and_year_10000_are_rejected_per_thread(team, stages, seed_csv):
+    importers.import_crm_events(seed_csv, team=team)
+    ok = {
+        "deal_id": "124",
+        "thread": [{"from": "a@x.com", "to": "b@y.com", "ts": "2024-01-02T09:00:00Z", "body": "Hi"}],
+    }
+    nul = {
+        "deal_id": "123",
+        "thread": [{"from": "a@x.com", "to": "b@y.com", "ts": "2024-01-02T09:00:00Z", "body": "a\x00"}],
+    }
+    y10k = {"deal_id": "123", "thread": [{"from": "a@x.com", "ts": "9999-12-31T23:59:59-05:00", "body": "x"}]}
+    long_from = {"deal_id": "123", "thread": [{"from": "a" * 90 + "@x.com", "ts": "2024-01-02", "body": "x"}]}
+    text = "[\n" + _deep(5000) + ",\n" + ",\n".join(json.dumps(item) for item in (nul, y10k, long_from, ok)) + "\n]"
+    report = importers.import_emails(text, team=team)
+    reasons = {e.line: (e.column, e.reason) for e in report.errors}
+    assert reasons[2] == ("", "JSON nested 5000 levels deep; at most 32 are accepted")
+    assert "NUL" in reasons[3][1]
+    assert reasons[4][0] == "ts" and "outside the years 1900-9999" in reasons[4][1]
+    assert reasons[5][0] == "from" and "at most 94 fit" in reasons[5][1]
+    assert report.created == 1
+    assert Activity.objects.count() == 1
+
+
+def test_strict_import_writes_nothing_and_dry_run_writes_nothing(team, stages):
+    text = HEADER + "1,10,2024-01-01,lead\n2,oops,2024-01-01,lead\n"
+    strict = importers.import_crm_events(text, team=team, strict=True)
+    assert (strict.status, strict.created, strict.rejected) == ("rejected", 0, 1)
+    dry = importers.import_crm_events(text, team=team, dry_run=True)
+    assert (dry.status, dry.created, dry.rejected, dry.dry_run) == ("partial", 1, 1, True)
+    assert Deal.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "flags", "code", "deals"),
+    [
+        (HEADER + "1,10,2024-01-01,lead\n", [], 0, 1),
+        (HEADER + "1,10,2024-01-01,lead\n2,x,2024-01-01,lead\n", [], 1, 1),
+        (HEADER + "1,10,2024-01-01,lead\n2,x,2024-01-01,lead\n", ["--strict"], 1, 0),
+        (HEADER + "1,10,2024-01-01,lead\n", ["--dry-run"], 0, 0),
+        ("nope\n", [], 2, 0),
+    ],
+)
+def test_import_command_exit_codes(team, stages, tmp_path, capsys, content, flags, code, deals):
+    path = tmp_path / "crm_events.csv"
+    path.write_text(content)
+    if code:
+        with pytest.raises(CommandError) as caught:
+            call_command("import_crm_events", str(path), "--team", "blue", *flags)
+        assert caught.value.returncode == code
+    else:
+        call_command("import_crm_events", str(path), "--team", "blue", *flags)
+    assert Deal.objects.count() == deals
+    assert "crm_events.csv" in capsys.readouterr().out

@@ -139,7 +139,7 @@ def test_console_import_reports_bad_rows_by_line(agent_client, team, stages):
     bad = SimpleUploadedFile("crm.csv", b"deal_id,amount_eur,last_activity,stage\n1,abc,2024-01-01,lead\n")
     response = agent_client.post(reverse("nudges:import"), {"team": team.pk, "crm_events": bad})
     body = response.content.decode()
-    assert "<td>2</td><td>amount_eur &#x27;abc&#x27; is not a number</td>" in body
+    assert "<td>2</td><td>amount_eur</td><td>amount_eur &#x27;abc&#x27; is not a number</td>" in body
 
 
 def test_console_import_into_another_teams_is_refused(agent_client, other_team, stages):

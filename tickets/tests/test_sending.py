@@ -6,9 +6,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 from django.core import mail
-from django.core.exceptions import ValidationError
 from django.test import override_settings
 
+from crm.errors import ServiceError
 from outbound import services as outbound
 from outbound import tasks
 from outbound.models import Delivery
@@ -163,7 +163,7 @@ def test_missing_webhook_configuration_fails_with_a_reason(make_ticket, agent, o
 )
 def test_empty_or_over_length_reply_is_refused_with_the_limit(make_ticket, agent, channel, body, limit):
     t = make_ticket("hi", channel=channel)
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(ServiceError) as exc:
         services.send_reply(actor=agent, ticket=t, body=body)
     assert limit in str(exc.value)
     assert not Message.objects.filter(direction="out").exists()
@@ -184,5 +184,5 @@ def test_reply_is_refused_without_an_address(make_ticket, agent, account):
     t = make_ticket("hi", channel="email")
     Ticket.objects.filter(pk=t.pk).update(contact=None)
     t.refresh_from_db()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ServiceError):
         services.send_reply(actor=agent, ticket=t, body="Hello")

@@ -1,4 +1,4 @@
-"""The support inbox: tickets and their messages, scores, topic alerts and drafts (sending: outbound)."""
+"""The ticket: its clocks, triage, score and the one-row transitions; channels, priorities, weights."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import Account, Contact, Team, TeamScopedQuerySet
+from crm.models import Account, Contact, Team
 from tickets import rules, scoring
 from tickets.querysets import TicketQuerySet
 
@@ -107,6 +107,7 @@ class Ticket(models.Model):
 
     ACTIVE_STATUSES = (Status.OPEN, Status.PENDING)
     TRIAGE_FIELDS = ("sentiment", "category", "difficulty", "language")
+    TRIAGE_STORED = (*TRIAGE_FIELDS, *(f"{f}_confidence" for f in TRIAGE_FIELDS), "triage_source")
 
     # Every index on this table is rewritten when a rescore UPDATE touches the score, so the
     # foreign keys covered by a composite index below (team, account) or rarely filtered on
@@ -212,18 +213,9 @@ class Ticket(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject}"
 
-    # Columns copied onto AlertMatch rows: a save touching any of them refreshes the copies.
+    # Columns copied onto AlertMatch rows: the service that changes any of them refreshes the
+    # copies explicitly (tickets.matches.copy_columns); the beat pass re-syncs whatever was missed.
     ALERT_MATCH_COPIED = ("team_id", "status", "channel", "assignee_id", "score")
-
-    def save(self, *args, **kwargs):
-        adding = self._state.adding
-        super().save(*args, **kwargs)
-        fields = kwargs.get("update_fields")
-        copied = {f.removesuffix("_id") for f in self.ALERT_MATCH_COPIED}
-        if not adding and (fields is None or copied & {f.removesuffix("_id") for f in fields}):
-            AlertMatch.objects.filter(ticket_id=self.pk).update(
-                **{f: getattr(self, f) for f in self.ALERT_MATCH_COPIED}
-            )
 
     def get_absolute_url(self) -> str:
         return reverse("tickets:detail", args=[self.pk])
@@ -233,6 +225,100 @@ class Ticket(models.Model):
         return self.status in self.ACTIVE_STATUSES
 
     # --- state of one row ---------------------------------------------------------------------
+
+    # What start_waiting / stop_waiting / retarget_sla change.
+    WAIT_FIELDS = ("waiting_since", "waiting_since_ts", "response_target_s", "sla_due_at", "sla_breached")
+    CUSTOMER_INPUT_FIELDS = ("customer_churn", "customer_ltv", "customer_vip")
+
+    def store(self, *fields: str) -> None:
+        """Save the named fields plus the score (every transition rescores) and updated_at."""
+        self.save(update_fields=sorted({*fields, *self.SCORE_FIELDS, "updated_at"}))
+
+    def take_customer_message(self, *, at, weights) -> None:
+        """The customer wrote: the ticket is open again, its follow-up void, and they wait on us."""
+        self.last_customer_message_at = at
+        self.status = self.Status.OPEN
+        self.follow_up_at, self.follow_up_note = None, ""
+        self.copy_customer_inputs()
+        self.start_waiting(at)
+        self.apply_score(weights, now=at)
+        self.store(
+            "last_customer_message_at",
+            "status",
+            "follow_up_at",
+            "follow_up_note",
+            *self.CUSTOMER_INPUT_FIELDS,
+            *self.WAIT_FIELDS,
+        )
+
+    def take_agent_reply(self, *, at, weights) -> None:
+        """An agent replied: the customer no longer waits on us; an open ticket waits on them."""
+        self.last_agent_reply_at = at
+        self.first_responded_at = self.first_responded_at or at
+        self.stop_waiting()
+        if self.status == self.Status.OPEN:
+            self.status = self.Status.PENDING
+        self.apply_score(weights, now=at)
+        self.store("last_agent_reply_at", "first_responded_at", "status", *self.WAIT_FIELDS)
+
+    def park(self, *, until, note: str, now, weights) -> None:
+        """Wait on the customer until `until` (a follow-up); an open ticket becomes pending."""
+        self.follow_up_at, self.follow_up_note = until, note[:300]
+        if self.status == self.Status.OPEN:
+            self.status = self.Status.PENDING
+            self.stop_waiting()
+        self.apply_score(weights, now=now)
+        self.store("follow_up_at", "follow_up_note", "status", *self.WAIT_FIELDS)
+
+    def resurface(self, *, now, weights) -> None:
+        """A due follow-up without a customer reply: open again, waiting on us from now."""
+        self.status = self.Status.OPEN
+        self.follow_up_at, self.follow_up_note = None, ""
+        self.start_waiting(now)
+        self.apply_score(weights, now=now)
+        self.store("status", "follow_up_at", "follow_up_note", *self.WAIT_FIELDS)
+
+    def take_triage(self, fields: dict[str, dict], *, source: str, min_confidence: float, at, weights) -> list[str]:
+        """Automatic triage: values at or above `min_confidence` are applied, except fields an agent
+        set by hand. Returns the names applied."""
+        applied = []
+        for name, item in fields.items():
+            if name not in self.TRIAGE_FIELDS or name in self.triage_locked or item["confidence"] < min_confidence:
+                continue
+            setattr(self, name, item["value"])
+            setattr(self, f"{name}_confidence", item["confidence"])
+            self.triage_source = {**self.triage_source, name: source}
+            applied.append(name)
+        self.triaged_at = at
+        self.copy_customer_inputs()
+        self.apply_score(weights, now=at)
+        self.store(*self.TRIAGE_STORED, "triaged_at", *self.CUSTOMER_INPUT_FIELDS)
+        return applied
+
+    def set_triage_by_agent(self, changes: dict, *, now, weights) -> list[str]:
+        """An agent's values win: confidence 1, locked against later automatic triage."""
+        changed = []
+        for name, value in changes.items():
+            if name not in self.TRIAGE_FIELDS:
+                continue
+            setattr(self, name, value)
+            setattr(self, f"{name}_confidence", 1.0)
+            self.triage_source = {**self.triage_source, name: "agent"}
+            if name not in self.triage_locked:
+                self.triage_locked = [*self.triage_locked, name]
+            changed.append(name)
+        self.apply_score(weights, now=now)
+        self.store(*self.TRIAGE_STORED, "triage_locked")
+        return changed
+
+    def flag_for_review(self, reason: str) -> None:
+        self.needs_review, self.review_reason = True, reason[:300]
+        self.save(update_fields=["needs_review", "review_reason", "updated_at"])
+
+    def rescore(self, *, weights, now) -> None:
+        self.apply_score(weights, now=now)
+        if self.pk:
+            self.store()
 
     def copy_customer_inputs(self, account: Account | None = None) -> None:
         account = account or self.account
@@ -333,298 +419,3 @@ class Ticket(models.Model):
             }
             for f in self.TRIAGE_FIELDS
         ]
-
-
-class TicketKeyword(models.Model):
-    """Precomputed words and adjacent word pairs of a ticket's customer text, for topic alerts.
-
-    The team is copied here so "matching tickets in team X" is one index range, not a scan.
-    """
-
-    # Lookups by ticket use the unique (ticket, keyword) index; by team, the (team, keyword, ticket) one.
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="keywords", db_index=False)
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
-    keyword = models.CharField(max_length=rules.MAX_KEYWORD_LENGTH)
-
-    class Meta:
-        indexes = [models.Index(fields=["team", "keyword", "ticket"], name="ticket_keyword_team_idx")]
-        constraints = [models.UniqueConstraint(fields=["ticket", "keyword"], name="ticket_keyword_unique")]
-
-    def __str__(self) -> str:
-        return self.keyword
-
-
-class WatchedTerm(models.Model):
-    """A topic-alert term that an active alert uses (or used until `unused_since`).
-
-    While this row exists, AlertMatch holds every ticket with the keyword: the row and the matches
-    are written in one transaction (tickets/matches.py), so a committed term is a complete one.
-    """
-
-    keyword = models.CharField(max_length=rules.MAX_KEYWORD_LENGTH, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    unused_since = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return self.keyword
-
-
-class AlertMatch(models.Model):
-    """A ticket that has a watched keyword, with the ticket's list columns copied beside it.
-
-    The first page of an alerted inbox needs the match count and the best-scored matches; read
-    through TicketKeyword that is one ticket lookup per match. Here it is one index-only range of
-    (team, status, keyword) already carrying each match's score. The copies are refreshed on every
-    ticket save that touches them (Ticket.save), after every set-based rescore, and reconciled by
-    the beat pass; only watched terms are kept, so this table stays small.
-    """
-
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+", db_index=False)
-    keyword = models.CharField(max_length=rules.MAX_KEYWORD_LENGTH)
-    # Copies of the ticket's columns the inbox filters and orders by (Ticket.ALERT_MATCH_COPIED).
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
-    status = models.CharField(max_length=10)
-    channel = models.CharField(max_length=10)
-    assignee = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
-    score = models.FloatField()
-
-    class Meta:
-        indexes = [
-            models.Index(
-                fields=["team", "status", "keyword", "score", "ticket"],
-                include=["channel", "assignee"],
-                name="alert_match_page_idx",
-            )
-        ]
-        constraints = [models.UniqueConstraint(fields=["ticket", "keyword"], name="alert_match_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.keyword} #{self.ticket_id}"
-
-
-class MessageQuerySet(TeamScopedQuerySet):
-    team_path = "ticket__team"
-
-
-class Message(models.Model):
-    class Direction(models.TextChoices):
-        INBOUND = "in", "Customer"
-        OUTBOUND = "out", "Agent reply"
-        NOTE = "note", "Internal note"
-
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
-    direction = models.CharField(max_length=5, choices=Direction.choices)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    author = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    body = models.TextField()
-    created_at = models.DateTimeField(default=timezone.now)
-    external_id = models.CharField(max_length=200, blank=True, help_text="Provider's id: redeliveries dedupe.")
-    idempotency_key = models.CharField(max_length=200, blank=True)
-    flagged_injection = models.BooleanField(default=False)
-    draft = models.ForeignKey("Draft", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    # An agent reply's row in the send ledger (outbound): its status, attempts and errors.
-    delivery = models.OneToOneField(
-        "outbound.Delivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-
-    objects = MessageQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_created_idx")]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["ticket", "idempotency_key"], condition=~Q(idempotency_key=""), name="message_unique_idem"
-            ),
-            models.UniqueConstraint(
-                fields=["ticket", "external_id"], condition=~Q(external_id=""), name="message_unique_external"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_direction_display()}: {self.body[:40]}"
-
-
-class DraftQuerySet(TeamScopedQuerySet):
-    team_path = "ticket__team"
-
-
-class Draft(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Generating"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
-
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="drafts")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    instruction = models.CharField(max_length=500, blank=True)
-    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    requested_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    content = models.TextField(blank=True)
-    tone = models.CharField(max_length=30, blank=True)
-    reasoning = models.TextField(blank=True)
-    personalization = models.JSONField(default=dict, blank=True)
-    offline = models.BooleanField(default=False)
-    provider = models.CharField(max_length=50, blank=True)
-    model = models.CharField(max_length=100, blank=True)
-    flags = models.JSONField(default=list, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    sent_message = models.OneToOneField(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    edit_distance = models.PositiveIntegerField(null=True, blank=True, help_text="Words changed before sending.")
-    edit_ratio = models.FloatField(null=True, blank=True)
-
-    objects = DraftQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            # A double click on "regenerate" queues one draft, not two.
-            models.UniqueConstraint(fields=["ticket"], condition=Q(status="pending"), name="draft_one_pending"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Draft {self.pk} ({self.status})"
-
-    PERSONALIZATION_LABELS = {
-        "used_order_info": "order info",
-        "mentioned_tracking": "tracking",
-        "referenced_past_issue": "past issue",
-        "applied_vip_treatment": "VIP / churn care",
-    }
-
-    def personalization_items(self) -> list[tuple[str, bool]]:
-        return [(label, bool(self.personalization.get(k))) for k, label in self.PERSONALIZATION_LABELS.items()]
-
-
-class TopicAlertQuerySet(models.QuerySet):
-    def active(self, now=None):
-        now = now or timezone.now()
-        return self.filter(cleared_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-
-
-class TopicAlert(models.Model):
-    """An agent's saved keyword list: matching tickets get the topic alert boost in their inbox."""
-
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="topic_alerts")
-    text = models.CharField(max_length=500)
-    terms = models.JSONField(default=list)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    cleared_at = models.DateTimeField(null=True, blank=True)
-
-    objects = TopicAlertQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["user"], condition=Q(cleared_at__isnull=True), name="topic_alert_one_active"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return ", ".join(self.terms)
-
-
-class EventQuerySet(TeamScopedQuerySet):
-    team_path = "ticket__team"
-
-
-class TicketEvent(models.Model):
-    class Kind(models.TextChoices):
-        CREATED = "created", "Created"
-        CUSTOMER_MESSAGE = "customer_message", "Customer wrote"
-        REPLY_SENT = "reply_sent", "Reply queued"
-        DELIVERED = "delivered", "Reply delivered"
-        DELIVERY_FAILED = "delivery_failed", "Delivery failed"
-        TRIAGED = "triaged", "Triaged"
-        TRIAGE_EDITED = "triage_edited", "Triage edited"
-        SLA_BREACHED = "sla_breached", "SLA breached"
-        ESCALATED = "escalated", "Escalated"
-        FOLLOW_UP_SET = "follow_up_set", "Follow-up set"
-        FOLLOW_UP_DUE = "follow_up_due", "Follow-up due: resurfaced"
-        UPDATED = "updated", "Updated"
-        FLAGGED = "flagged", "Flagged for review"
-
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    at = models.DateTimeField(default=timezone.now)
-    text = models.CharField(max_length=500, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
-
-    objects = EventQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["ticket", "-at"], name="ticket_event_ticket_at_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.text}"
-
-
-class NoticeQuerySet(models.QuerySet):
-    def unread(self):
-        return self.filter(read_at__isnull=True)
-
-
-class EscalationNotice(models.Model):
-    """In-app notice to a team manager that a ticket was escalated."""
-
-    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="ticket_notices")
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notices")
-    reason = models.CharField(max_length=300)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    objects = NoticeQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["recipient", "ticket"], condition=Q(read_at__isnull=True), name="notice_one_unread"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.ticket} → {self.recipient}"
-
-
-class InboundQuerySet(TeamScopedQuerySet):
-    pass
-
-
-class InboundMessage(models.Model):
-    """Every message an integration delivered, accepted or not: nothing is lost."""
-
-    class Status(models.TextChoices):
-        ACCEPTED = "accepted", "Accepted"
-        DUPLICATE = "duplicate", "Duplicate"
-        REJECTED = "rejected", "Rejected"
-
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    sender = models.CharField(max_length=254)
-    sender_name = models.CharField(max_length=200, blank=True)
-    subject = models.CharField(max_length=300, blank=True)
-    body = models.TextField()
-    external_id = models.CharField(max_length=200, blank=True)
-    received_at = models.DateTimeField(default=timezone.now)
-    status = models.CharField(max_length=10, choices=Status.choices)
-    reason = models.CharField(max_length=300, blank=True)
-    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-
-    objects = InboundQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-received_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.channel} from {self.sender}: {self.status}"

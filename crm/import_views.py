@@ -1,0 +1,39 @@
+"""Console pages of the import runs (crm/imports.py): a team's runs, one run's report, its rejected rows."""
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from crm.imports import rejected_rows_csv
+from crm.models import ImportRun, Team
+
+
+@require_GET
+def import_run_list(request):
+    teams = Team.objects.visible_to(request.user)
+    runs = ImportRun.objects.visible_to(request.user).select_related("team", "actor")
+    team = None
+    team_id = request.GET.get("team", "")
+    if team_id:
+        team = get_object_or_404(teams, pk=team_id if team_id.isdigit() else 0)
+        runs = runs.filter(team=team)
+    # Every column the list shows except the stored report and rows, which can be large.
+    runs = runs.defer("report", "rejected_rows")
+    page = Paginator(runs.order_by("-started_at", "-pk"), settings.CONSOLE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "crm/importrun_list.html", {"page": page, "teams": teams, "team": team})
+
+
+@require_GET
+def import_run_detail(request, pk):
+    run = get_object_or_404(ImportRun.objects.visible_to(request.user).select_related("team", "actor"), pk=pk)
+    return render(request, "crm/importrun_detail.html", {"run": run, "issues": run.errors[:500]})
+
+
+@require_GET
+def import_run_rejected(request, pk):
+    run = get_object_or_404(ImportRun.objects.visible_to(request.user), pk=pk)
+    response = HttpResponse(rejected_rows_csv(run), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{run.pk}-rejected-rows.csv"'
+    return response

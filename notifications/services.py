@@ -1,0 +1,458 @@
+"""Workflows: analyse a segment, keep the review queue, edit, check, approve and send drafts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from crm.models import Contact
+from notifications import ai, checks, segments
+from notifications.errors import ServiceError
+from notifications.facts import as_of, load_history, recompute
+from notifications.models import (
+    AnalysisRun,
+    CustomerRecord,
+    Notification,
+    NotificationSettings,
+    PastNotification,
+    RecommendedAction,
+)
+from notifications.risk import PRIORITY_LEVEL, URGENCY
+from outbound.consent import refusal
+from outbound.services import queue_delivery
+
+FACTOR_KINDS = ("profile", "activity", "interaction", "notification", "action")
+CHUNK = 25  # customers per step of a run: the page shows results after each step
+SIGNATURE = "Customer Care Team"
+SENDABLE = (
+    Notification.Status.DRAFT,
+    Notification.Status.NEEDS_EDIT,
+    Notification.Status.APPROVED,
+    Notification.Status.FAILED,
+)
+
+
+def customer_inputs(records: list[CustomerRecord], conf: NotificationSettings) -> dict[int, dict]:
+    """{record pk: analysis inputs}, loaded in bulk."""
+    today = as_of(conf)
+    account_ids = [r.account_id for r in records]
+    interactions, notes = load_history(account_ids)
+    contacts = {c.account_id: c for c in Contact.objects.filter(account_id__in=account_ids).order_by("-pk")}
+    actions: dict[int, list] = {}
+    for a in RecommendedAction.objects.filter(account_id__in=account_ids).order_by("external_id"):
+        actions.setdefault(a.account_id, []).append(a)
+    names = segments.segment_names(segments.parse_rules(conf.segment_rules))
+    out = {}
+    for r in records:
+        contact = contacts.get(r.account_id)
+        first = contact.first_name if contact else ""
+        customer = {
+            "customer_id": r.customer_id,
+            "first_name": first,
+            "name": contact.name if contact else r.account.name,
+            "region": r.region,
+            "tariff": r.tariff,
+            "payment_method": r.payment_method,
+            "monthly_spend": str(r.monthly_spend),
+            "tenure_months": r.tenure_months,
+            "green_tariff": r.green_tariff,
+            "preferred_channel": contact.preferred_channel if contact else "email",
+            "marketing_consent": r.marketing_consent,
+            "account_status": r.account_status,
+            "engagement_score": r.engagement_score,
+            "churn_risk": r.churn_risk,
+            "payment_status": r.payment_status,
+            "contract_end": r.contract_end.isoformat() if r.contract_end else "",
+            "last_login": r.last_login.isoformat() if r.last_login else "",
+        }
+        out[r.pk] = {
+            "as_of": today.isoformat(),
+            "customer": customer,
+            "interactions": [
+                {
+                    "ref": f"interaction:{i.ref}",
+                    "date": i.on.isoformat(),
+                    "category": i.category,
+                    "summary": i.summary.split("\n\n")[0],
+                    "sentiment": i.sentiment,
+                }
+                for i in interactions.get(r.account_id, [])[:10]
+            ],
+            "notification_history": [
+                {
+                    "ref": f"notification:{n.ref}",
+                    "sent_on": n.sent_on.isoformat(),
+                    "subject": n.subject,
+                    "opened": n.opened,
+                    "clicked": n.clicked,
+                    "responded": n.responded,
+                }
+                for n in notes.get(r.account_id, [])[:10]
+            ],
+            "recommended_actions": [
+                {
+                    "ref": f"action:{a.external_id}",
+                    "action": a.action,
+                    "offer": a.offer,
+                    "valid_until": a.valid_until.isoformat() if a.valid_until else "",
+                }
+                for a in actions.get(r.account_id, [])
+            ],
+            "rule_assessment": {
+                "risk_score": r.risk_score,
+                "priority": r.priority,
+                "urgency": URGENCY.get(r.priority, ""),
+                "segment": r.segment,
+                "segment_reason": r.segment_reason,
+                "factors": [{**f, "ref": f"{f['kind']}:{f['ref']}"} for f in r.risk_factors],
+            },
+            "segments": ", ".join(names),
+            "version": ai.WRITER_VERSION,
+        }
+    return out
+
+
+def _hash(inputs: dict) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def message_inputs(inputs: dict, analysis: dict, channel: str) -> dict:
+    today = inputs["as_of"]
+    recent = [
+        n["subject"] for n in inputs["notification_history"] if _days_between(n["sent_on"], today) <= checks.CLASH_DAYS
+    ]
+    offer = next((a["offer"] for a in inputs["recommended_actions"] if a["offer"]), "")
+    return {
+        "channel": channel,
+        "limit": checks.limit_for(channel),
+        "customer": {k: inputs["customer"][k] for k in ("first_name", "tariff", "contract_end", "monthly_spend")},
+        "analysis": {k: analysis.get(k) for k in ("contact_reason", "trigger_factors", "communication_style")},
+        "offer": offer,
+        "recent_subjects": recent,
+        "version": ai.WRITER_VERSION,
+    }
+
+
+def _days_between(a: str, b: str) -> int:
+    return (date.fromisoformat(b) - date.fromisoformat(a)).days
+
+
+def _channel(inputs: dict) -> str:
+    ch = inputs["customer"]["preferred_channel"]
+    return ch if ch in checks.CHANNEL_LIMITS else "email"
+
+
+def start_analysis(*, team, segment: str, actor=None, force_refresh: bool = False) -> AnalysisRun:
+    """One run at a time per team: a second click while one runs returns the running one."""
+    with transaction.atomic():
+        running = AnalysisRun.objects.select_for_update().filter(team=team, status__in=("queued", "running")).first()
+        if running:
+            return running
+        total = CustomerRecord.objects.filter(team=team, segment=segment).count()
+        run = AnalysisRun.objects.create(
+            team=team, segment=segment, started_by=actor, total=total, force_refresh=force_refresh
+        )
+        from notifications.tasks import analyse_segment_task
+
+        analyse_segment_task.delay_on_commit(run.pk)
+    return run
+
+
+def run_analysis(run_id: int, *, limit: int | None = None, progress=None) -> AnalysisRun | None:
+    """Carry out a run in chunks; idempotent: a finished run returns at once, a rerun skips customers
+    whose inputs did not change (the stored hash) and costs nothing for them."""
+    claimed = AnalysisRun.objects.filter(pk=run_id, status__in=("queued", "running")).update(status="running")
+    if not claimed:
+        return AnalysisRun.objects.filter(pk=run_id).first()
+    run = AnalysisRun.objects.select_related("team").get(pk=run_id)
+    conf = NotificationSettings.for_team(run.team)
+    ids = list(
+        CustomerRecord.objects.filter(team=run.team, segment=run.segment)
+        .order_by("-risk_score", "-risk_raw", "pk")
+        .values_list("pk", flat=True)
+    )
+    if limit is not None:
+        ids = ids[:limit]
+    AnalysisRun.objects.filter(pk=run.pk).update(total=len(ids), done=0)
+    done = 0
+    try:
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            analyse_records(chunk, conf=conf, run=run, force_refresh=run.force_refresh)
+            done += len(chunk)
+            AnalysisRun.objects.filter(pk=run.pk).update(done=done)
+            if progress:
+                progress(done, len(ids))
+    except Exception as exc:  # the page shows why the run stopped, with a retry button
+        AnalysisRun.objects.filter(pk=run.pk).update(status="failed", error=str(exc)[:500], finished_at=timezone.now())
+        raise
+    AnalysisRun.objects.filter(pk=run.pk).update(status="done", finished_at=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
+@transaction.atomic
+def analyse_records(
+    record_ids: list[int], *, conf: NotificationSettings, run: AnalysisRun | None = None, force_refresh=False
+) -> int:
+    records = list(CustomerRecord.objects.filter(pk__in=record_ids).select_related("account"))
+    inputs = customer_inputs(records, conf)
+    existing = {
+        n.record_id: n
+        for n in Notification.objects.filter(record_id__in=record_ids).exclude(status=Notification.Status.SENT)
+    }
+    todo = [
+        r for r in records if force_refresh or r.pk not in existing or existing[r.pk].input_hash != _hash(inputs[r.pk])
+    ]
+    todo = [
+        r
+        for r in todo
+        if r.pk not in existing
+        or existing[r.pk].status
+        in (Notification.Status.DRAFT, Notification.Status.NEEDS_EDIT, Notification.Status.FAILED)
+    ]
+    analyses = ai.analyse_many([(str(r.pk), inputs[r.pk], r.account) for r in todo], force_refresh=force_refresh)
+    msg_inputs = {r.pk: message_inputs(inputs[r.pk], analyses[str(r.pk)].data, _channel(inputs[r.pk])) for r in todo}
+    drafts = ai.draft_many([(str(r.pk), msg_inputs[r.pk], r.account) for r in todo], force_refresh=force_refresh)
+    for r in todo:
+        a, d = analyses[str(r.pk)], drafts[str(r.pk)]
+        data = _sanitised(a.data, r)
+        priority = data["priority"]
+        n = existing.get(r.pk) or Notification(team_id=r.team_id, account_id=r.account_id, record=r)
+        n.run = run
+        n.priority, n.priority_rank = priority, Notification.PRIORITY_RANK[priority]
+        n.urgency = data["urgency"] or URGENCY[priority]
+        n.risk_score, n.risk_raw = data["risk_score"], r.risk_raw
+        n.analysis = data
+        n.channel = msg_inputs[r.pk]["channel"]
+        if n.edited_by_id is None:  # never overwrite an agent's edit
+            n.subject = (d.data.get("subject") or "")[:300]
+            n.message = d.data.get("message") or ""
+        n.input_hash = _hash(inputs[r.pk])
+        n.provenance = {
+            "offline": a.offline and d.offline,
+            "provider": a.provider,
+            "fallback_reason": a.fallback_reason or d.fallback_reason,
+            "flags": sorted(set(a.flags + d.flags)),
+        }
+        n.failed_checks = [f.as_dict() for f in run_checks(n, record=r)]
+        n.status = Notification.Status.DRAFT
+        n.save()
+    return len(todo)
+
+
+def _sanitised(data: dict, record: CustomerRecord) -> dict:
+    """Model output with the record's own rule values where it is missing or out of range."""
+    out = dict(data)
+    if out.get("priority") not in Notification.PRIORITY_RANK:
+        out["priority"] = record.priority
+    try:
+        out["risk_score"] = max(1, min(10, int(out.get("risk_score", record.risk_score))))
+    except (TypeError, ValueError):
+        out["risk_score"] = record.risk_score
+    out["level"] = PRIORITY_LEVEL[out["priority"]]
+    out.setdefault("urgency", URGENCY[out["priority"]])
+    # A factor must point at a record of a known kind: "interaction:INT-1" -> kind, id for its link.
+    factors = []
+    for f in out.get("trigger_factors") or []:
+        kind, _, ref_id = str(f.get("ref", "") if isinstance(f, dict) else "").partition(":")
+        if kind in FACTOR_KINDS and ref_id:
+            factors.append(
+                {"label": str(f.get("label", ""))[:200], "ref": f"{kind}:{ref_id}", "kind": kind, "id": ref_id}
+            )
+    out["trigger_factors"] = factors
+    out["conversation_starters"] = [s for s in out.get("conversation_starters") or [] if isinstance(s, str)]
+    return out
+
+
+def recompute_segments(team) -> int:
+    """After a rule change: every customer's segment and risk again."""
+    return recompute(team)
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+def consent_refusal(record: CustomerRecord, contact: Contact | None, channel: str) -> str:
+    """Outbound's consent rule (the one place it lives) plus the profile's marketing consent."""
+    if not record.marketing_consent:
+        return "the customer has not consented to marketing messages (Customer Profiles)"
+    if contact is None:
+        return "the customer has no contact to send to"
+    return refusal(contact, channel, timezone.now()) or ""
+
+
+def sources_for(record: CustomerRecord, contact: Contact | None) -> tuple[list[str], list[str], list]:
+    """(texts a draft may take facts from, the customer's recommended offers, (date, subject) history)."""
+    conf = NotificationSettings.for_team(record.team)
+    inputs = customer_inputs([record], conf)[record.pk]
+    # The customer's own tariff is not an offer: "your Fixed Saver 12M ends" names what they have.
+    offers = [a["offer"] for a in inputs["recommended_actions"] if a["offer"]] + [record.tariff]
+    history = list(PastNotification.objects.filter(account_id=record.account_id).values_list("sent_on", "subject"))
+    texts = [json.dumps(inputs, default=str, ensure_ascii=False), SIGNATURE]
+    if contact is not None:
+        texts.append(contact.name)
+    return texts, offers, history
+
+
+def run_checks(
+    n: Notification, *, record: CustomerRecord | None = None, subject=None, body=None
+) -> list[checks.Failure]:
+    record = record or n.record
+    contact = Contact.objects.filter(account_id=record.account_id).order_by("pk").first()
+    sources, offers, history = sources_for(record, contact)
+    return checks.check_message(
+        subject=n.subject if subject is None else subject,
+        body=n.message if body is None else body,
+        channel=n.channel,
+        sources=sources,
+        offers=offers,
+        history=history,
+        today=max(as_of(NotificationSettings.for_team(record.team)), timezone.localdate()),
+        consent_refusal=consent_refusal(record, contact, n.channel),
+    )
+
+
+def save_draft(*, notification: Notification, subject: str, message: str, actor) -> Notification:
+    if notification.status in (Notification.Status.SENT, Notification.Status.QUEUED):
+        raise ServiceError("This notification has already been sent.", code="conflict")
+    subject, message = subject.strip(), message.strip()
+    if not message:
+        raise ServiceError("The message is empty.", field="message")
+    limit = checks.limit_for(notification.channel)
+    if len(message) > limit:
+        raise ServiceError(
+            f"The message is {len(message)} characters; {notification.channel} allows {limit}.", field="message"
+        )
+    notification.subject, notification.message = subject[:300], message
+    notification.edited_by = actor
+    notification.failed_checks = [f.as_dict() for f in run_checks(notification)]
+    notification.status = Notification.Status.DRAFT
+    notification.save(update_fields=["subject", "message", "edited_by", "failed_checks", "status", "updated_at"])
+    return notification
+
+
+def approve(*, notifications, actor) -> tuple[list[Notification], list[Notification]]:
+    """Approve every draft that passes every check; the rest go back for editing with the failed checks."""
+    approved, refused = [], []
+    now = timezone.now()
+    for n in notifications.select_related("record", "record__team").filter(
+        status__in=(Notification.Status.DRAFT, Notification.Status.NEEDS_EDIT)
+    ):
+        failures = run_checks(n)
+        n.failed_checks = [f.as_dict() for f in failures]
+        if failures:
+            n.status = Notification.Status.NEEDS_EDIT
+            refused.append(n)
+        else:
+            n.status, n.approved_by, n.approved_at = Notification.Status.APPROVED, actor, now
+            approved.append(n)
+        n.save(update_fields=["failed_checks", "status", "approved_by", "approved_at", "updated_at"])
+    return approved, refused
+
+
+def matching(qs, *, priority: str = "", segment: str = ""):
+    if priority:
+        qs = qs.filter(priority=priority)
+    if segment:
+        qs = qs.filter(record__segment=segment)
+    return qs
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+SOURCE = "notifications.notification"
+
+
+def send(*, notification: Notification, actor, subject: str | None = None, message: str | None = None) -> Notification:
+    """Send through outbound, exactly once (the delivery key is the notification's id): a second
+    call returns the notification as it is. Refused with the failed checks when any check fails."""
+    with transaction.atomic():
+        n = Notification.objects.select_for_update().select_related("record", "record__team").get(pk=notification.pk)
+        if n.status in (Notification.Status.QUEUED, Notification.Status.SENT):
+            return n
+        if message is not None:
+            save_draft(notification=n, subject=n.subject if subject is None else subject, message=message, actor=actor)
+        failures = run_checks(n)
+        if failures:
+            n.failed_checks = [f.as_dict() for f in failures]
+            n.status = Notification.Status.NEEDS_EDIT
+            n.save(update_fields=["failed_checks", "status", "updated_at"])
+            raise ServiceError(
+                "Not sent: " + "; ".join(f"{checks.CHECK_LABELS[f.check]}: {f.reason}" for f in failures),
+                field="message",
+            )
+        contact = Contact.objects.filter(account_id=n.account_id).order_by("pk").first()
+        delivery, _ = queue_delivery(
+            key=f"{SOURCE}:{n.pk}",
+            team=n.record.team,
+            channel=n.channel,
+            recipient="",  # outbound picks the contact's address for the channel
+            body=n.message,
+            subject=n.subject,
+            contact=contact,
+            source=SOURCE,
+            source_id=n.pk,
+            actor=actor,
+        )
+        n.status, n.delivery_id, n.sent_body = Notification.Status.QUEUED, delivery.pk, n.message
+        n.failed_checks = []
+        n.save(update_fields=["status", "delivery_id", "sent_body", "failed_checks", "updated_at"])
+    return n
+
+
+def on_delivery_sent(delivery) -> None:
+    """outbound listener: the notification is sent, and its history gets the message."""
+    with transaction.atomic():
+        n = Notification.objects.select_for_update().filter(pk=delivery.source_id).first()
+        if n is None or n.status == Notification.Status.SENT:
+            return
+        sent_at = delivery.sent_at or timezone.now()
+        n.status, n.sent_at = Notification.Status.SENT, sent_at
+        n.save(update_fields=["status", "sent_at", "updated_at"])
+        PastNotification.objects.get_or_create(
+            team_id=n.team_id,
+            external_id=f"NT-{delivery.pk}",
+            defaults={"account_id": n.account_id, "sent_on": timezone.localdate(sent_at), "channel": n.channel,
+                      "subject": n.subject or "(no subject)", "delivery_id": delivery.pk},
+        )  # fmt: skip
+
+
+def on_delivery_failed(delivery) -> None:
+    Notification.objects.filter(pk=delivery.source_id).exclude(status=Notification.Status.SENT).update(
+        status=Notification.Status.FAILED, last_error=(delivery.last_error or "delivery failed")[:500]
+    )
+
+
+EXPORT_HEADER = [
+    "customer_id",
+    "segment",
+    "status",
+    "priority",
+    "urgency",
+    "risk_score",
+    "channel",
+    "subject",
+    "message",
+    "sent_at",
+]
+
+
+def export_csv(team, notifications=None) -> tuple[str, int]:
+    """The queue and the history of one team as CSV text (cells escaped against formulas)."""
+    from notifications.exports import to_csv
+
+    rows = (notifications if notifications is not None else Notification.objects.filter(team=team)).select_related(
+        "record"
+    )
+    rows = list(rows.order_by("priority_rank", "-risk_score", "pk"))
+    body = to_csv(
+        EXPORT_HEADER,
+        ([n.record.customer_id, n.record.segment, n.status, n.level_label, n.urgency, n.risk_score, n.channel, n.subject,
+          n.sent_body or n.message, n.sent_at.isoformat() if n.sent_at else ""] for n in rows),
+    )  # fmt: skip
+    return body, len(rows)

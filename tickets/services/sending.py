@@ -1,0 +1,114 @@
+"""Agent replies: stored as messages and handed to outbound, which sends them exactly once."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from crm import audit
+from crm.errors import ServiceError
+from crm.models import AuditEvent
+from outbound import services as outbound
+from tickets import matches, rules
+from tickets.models import (
+    Draft,
+    Message,
+    Ticket,
+    TicketEvent,
+)
+from tickets.services._base import _user
+from tickets.services.scores import current_weights
+
+log = logging.getLogger(__name__)
+
+
+REPLY_SOURCE = "tickets.message"
+
+
+@transaction.atomic
+def send_reply(
+    *, actor, ticket: Ticket, body: str, idempotency_key: str = "", draft: Draft | None = None, via: str = "console"
+) -> tuple[Message, bool]:
+    """Queue an agent reply for delivery once. The same idempotency key returns the first message.
+
+    The unique (ticket, idempotency_key) and the outbound ledger row keyed by the message make a
+    double click, a retried request and a redelivered task all land on the same single delivery.
+    """
+    key = (idempotency_key or "").strip()[:200]
+    if key:
+        existing = Message.objects.filter(ticket=ticket, idempotency_key=key).first()
+        if existing:
+            return existing, False
+    problems = rules.check_reply(ticket.channel, body)
+    if problems:
+        rule = rules.CHANNEL_RULES[ticket.channel]
+        raise ServiceError(
+            " ".join([*problems, f"Limit for {ticket.get_channel_display()}: {rule.limit_text}."]), field="body"
+        )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                ticket=ticket,
+                direction=Message.Direction.OUTBOUND,
+                channel=ticket.channel,
+                author=_user(actor),
+                body=body.strip(),
+                created_at=now,
+                idempotency_key=key,
+                draft=draft,
+            )
+    except IntegrityError:
+        return Message.objects.get(ticket=ticket, idempotency_key=key), False
+    # A refusal (no address on this channel) is a ServiceError: it rolls the message back too.
+    delivery, _ = outbound.queue_delivery(
+        key=f"nt-msg-{message.pk}",
+        team=ticket.team,
+        channel=ticket.channel,
+        recipient="",  # the contact's address on the ticket's channel (outbound.consent)
+        subject=f"Re: {ticket.subject} [#{ticket.pk}]",
+        body=message.body,
+        contact=ticket.contact,
+        source=REPLY_SOURCE,
+        source_id=message.pk,
+        actor=actor,
+        now=now,
+        is_reply=True,
+        meta={"ticket": ticket.pk},
+    )
+    Message.objects.filter(pk=message.pk).update(delivery=delivery)
+    message.delivery = delivery
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    locked.take_agent_reply(at=now, weights=current_weights())
+    matches.copy_columns(locked)
+    if draft is not None and draft.ticket_id == ticket.pk:
+        Draft.objects.filter(pk=draft.pk, sent_message__isnull=True).update(
+            sent_message=message,
+            edit_distance=rules.word_edit_distance(draft.content, message.body),
+            edit_ratio=round(rules.edit_ratio(draft.content, message.body), 3),
+        )
+    TicketEvent.objects.create(ticket=ticket, kind=TicketEvent.Kind.REPLY_SENT, actor=_user(actor), at=now)
+    audit.record(actor=actor, action=AuditEvent.Action.CREATE, obj=message, before={}, via=via)
+    return message, True
+
+
+def _reply_ticket_id(delivery) -> int | None:
+    return Message.objects.filter(pk=delivery.source_id).values_list("ticket_id", flat=True).first()
+
+
+def on_reply_sent(delivery) -> None:
+    """outbound listener: the reply reached the provider."""
+    ticket_id = _reply_ticket_id(delivery)
+    if ticket_id:
+        TicketEvent.objects.create(ticket_id=ticket_id, kind=TicketEvent.Kind.DELIVERED, text=delivery.channel)
+
+
+def on_reply_failed(delivery) -> None:
+    """outbound listener: the reply could not be delivered (the ticket page offers a retry)."""
+    ticket_id = _reply_ticket_id(delivery)
+    if ticket_id:
+        TicketEvent.objects.create(
+            ticket_id=ticket_id, kind=TicketEvent.Kind.DELIVERY_FAILED, text=delivery.last_error[:500]
+        )
