@@ -138,10 +138,12 @@ _RULES = (
 _AI = r"ai|a\.i\.|ia|ki|assistant|assistent|assistente|asistente|model|llm|chatbot|bot|gpt|claude|agent ia"
 _DATA = (
     r"data|details|records|emails?|e-?mail addresses|addresses|phone numbers|information|info|orders|accounts"
+    r"|names|contacts|order numbers?|invoices|address|email address|phone number|account numbers?"
     r"|donnees|informations|coordonnees|daten|angaben|datos|dati|dados|gegevens"
 )
 _OTHERS = (
-    r"other customers?'?s?|other clients?'?s?|other users?'?s?|all customers?'?s?|every customer'?s?|all users?'?s?"
+    r"other (\w+ )?customers?'?s?|other (\w+ )?clients?'?s?|other (\w+ )?users?'?s?|all customers?'?s?"
+    r"|every customer'?s?|all users?'?s?|(the )?(previous|last|next) (customer|client|caller|user)s?'?s?"
     r"|autres clients|tous les clients|anderer kunden|aller kunden|otros clientes|todos los clientes"
     r"|altri clienti|tutti i clienti|outros clientes|todos os clientes|andere klanten|alle klanten"
 )
@@ -182,12 +184,16 @@ _PATTERNS = [
     r"\b(end|close) of (the )?(customer|user) (message|text|input|data)\b",
     # Asking for the prompt, or for other customers' data.
     r"\b(reveal|print|show|repeat|output|display|tell me|give me|leak|dump|share) (me )?(your|the|all|any) (hidden |secret |full |original |initial )?(system )?(prompt|instructions|rules|configuration|guidelines)\b",
-    r"\b(reveal|show|list|give|send|share|print|dump|export|leak|tell|email|forward|include|disclose"
+    r"\b(reveal|show|list|give|send|share|print|dump|export|leak|tell|email|forward|include|disclose|paste|copy"
     r"|gib|zeige|zeig|schick|sende|donne|envoie|montre|dame|envia|manda|muestra|dammi|invia|mostra|envie|geef|stuur|toon)\b[^.\n]{{0,40}}\b({_OTHERS})\b[^.\n]{{0,30}}\b({_DATA})\b",
-    rf"\b({_OTHERS}) ({_DATA})\b|\b({_DATA}) ((of|from|for|about|de|der|von|di|van|dos|des) )?({_OTHERS})\b",
+    rf"\b({_OTHERS}) ({_DATA})\b|\b({_DATA}) ((of|from|for|about|de|der|von|di|van|dos|des) (your |the |our )?)?({_OTHERS})\b",
     r"\b(revele|revelez|montre|montrez|affiche|donne|donnez)[^.\n]{0,30}\b(prompt|instructions|consignes)\b",
     r"\b(zeige|zeig|gib|verrate|nenne)[^.\n]{0,30}\b(systemprompt|prompt|anweisungen)\b",
     r"\b(revela|muestra|dame|mostra|rivela|dammi|mostre|toon|geef)[^.\n]{0,30}\b(prompt|instrucciones|istruzioni|instrucoes|instructies)\b",
+    # Tampering with records, and instructions hidden in markup.
+    r"\b(override|overwrite|falsify|fake)\b[^.\n]{0,30}\b(data|records?|status|tracking|system|settings)\b",
+    r"<!--[\s\S]{0,200}?\b(assistant|system|ai|model|include|ignore|you must|reply|respond|write)\b",
+    r"(?<![\w])(assistant|system|ai|model)\s*:\s*(include|ignore|say|write|reply|respond|add|tell|you|always|never)\b",
     # Role play.
     r"\bact as (an? |the |my )?(admin|administrator|developer|system|root|different|unrestricted|manager|supervisor)",
     r"\bpretend (to be|you are|that you)\b|\broleplay as\b|\bdo anything now\b",
@@ -216,7 +222,7 @@ _ANCHOR_WORDS = frozenset(
         "customer customers client clients user users kunden clientes clienti klanten prompt prompts rules "
         "configuration guidelines consignes systemprompt anweisungen instrucciones istruzioni instrucoes "
         "instructies act pretend roleplay anything fais faites finge fingi doe alsof tue dois vas "
-        "restrictions restriction filters limitations guardrails safety einschrankung einschrankungen mode"
+        "overwrite falsify fake restrictions restriction filters limitations guardrails safety einschrankung einschrankungen mode"
     ).split()
 )
 _ANCHOR_PREFIXES = ("draft", "writ", "generat", "compos", "jailbreak", "chang", "updat", "overrid", "replac")
