@@ -466,6 +466,8 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "DeliveryStatusEnum": "outbound.models.Delivery.Status",
         "DeliveryChannelEnum": "outbound.models.Channel",
         "TicketDraftStatusEnum": "tickets.models.Draft.Status",
+        "PlanChannelEnum": "nudges.plan_models.PlanChannel",
+        "PlanPriorityEnum": "nudges.plan_models.Priority",
     }
 )
 
@@ -492,3 +494,27 @@ OUTBOUND_SENDING_LEASE_SECONDS = env_int("OUTBOUND_SENDING_LEASE_SECONDS", 600, 
 # --- notifications -----------------------------------------------------------------------
 # Largest file a customer-notification import accepts (the five files each).
 NOTIFICATIONS_IMPORT_MAX_BYTES = env_int("NOTIFICATIONS_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
+
+
+# --- assistant (the sales co-pilot) -----------------------------------------------------------
+# Seconds a tool result is reused (seed 3: 5 minutes for records, 10 for the playbook).
+ASSISTANT_TOOL_TTLS = {
+    "lookup_client": env_int("ASSISTANT_RECORDS_TTL_SECONDS", 300, minimum=0),
+    "account_records": env_int("ASSISTANT_RECORDS_TTL_SECONDS", 300, minimum=0),
+    "search_playbook": env_int("ASSISTANT_PLAYBOOK_TTL_SECONDS", 600, minimum=0),
+}
+# Answers the checker rejects are rewritten with its feedback at most this often (seed 3: 3).
+ASSISTANT_MAX_RETRIES = env_int("ASSISTANT_MAX_RETRIES", 3, minimum=0)
+ASSISTANT_MAX_QUESTION_CHARS = env_int("ASSISTANT_MAX_QUESTION_CHARS", 2000, minimum=100)
+ASSISTANT_PLAYBOOK_MAX_BYTES = env_int("ASSISTANT_PLAYBOOK_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
+# "auto": a playbook that fits ASSISTANT_PLAYBOOK_WHOLE_MAX_CHARS goes to the model whole (prompt
+# cached) beside the retrieved passages; "whole" always; "retrieve" only the retrieved passages.
+ASSISTANT_PLAYBOOK_MODE = env_choice("ASSISTANT_PLAYBOOK_MODE", "auto", ("auto", "whole", "retrieve"))
+ASSISTANT_PLAYBOOK_WHOLE_MAX_CHARS = env_int("ASSISTANT_PLAYBOOK_WHOLE_MAX_CHARS", 60_000, minimum=0)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "PlaybookKindEnum": "assistant.models.PlaybookDocument.Kind",
+        "AssistantRoleEnum": "assistant.models.Message.Role",
+        "AssistantStatusEnum": "assistant.models.Message.Status",
+    }
+)

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.db import transaction
 
+from crm import audit, services
 from crm.models import Account, Activity, AuditEvent, Contact, Deal, ImportRun, Membership, Order, Stage, Team
 
 
@@ -39,13 +41,17 @@ class AccountAdmin(admin.ModelAdmin):
     autocomplete_fields = ["team", "account_manager"]
     inlines = [ContactInline]
 
+    @transaction.atomic
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if change:
-            # As an API edit does: churn risk, lifetime value and VIP feed the open tickets' scores.
-            from tickets.services import sync_customer_inputs
-
-            sync_customer_inputs(account_id=obj.pk)
+        if not change:
+            super().save_model(request, obj, form, change)
+            audit.record(actor=request.user, action=AuditEvent.Action.CREATE, obj=obj, before={}, via="admin")
+            return
+        # As an API edit does: through the one account service, audited, hooks run (tickets rescores).
+        fields = {f.name for f in Account._meta.concrete_fields}
+        changes = {name: getattr(obj, name) for name in form.changed_data if name in fields}
+        stored = Account.objects.get(pk=obj.pk)
+        services.update_account(actor=request.user, account=stored, changes=changes, via="admin")
 
 
 @admin.register(Contact)

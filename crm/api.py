@@ -66,12 +66,12 @@ class AccountViewSet(AuditedModelViewSet):
     def get_queryset(self):
         return Account.objects.visible_to(self.request.user)
 
-    def saved(self, account) -> None:
-        # Churn risk, lifetime value and VIP feed ticket scores: rescore this customer's open tickets now
-        # rather than at the next aging run.
-        from tickets.services import sync_customer_inputs
-
-        sync_customer_inputs(account_id=account.pk)
+    def perform_update(self, serializer):
+        # Through the one account service: audited, and the upper apps' hooks run (tickets rescores
+        # the customer's open tickets now rather than at the next aging run).
+        services.update_account(
+            actor=self.request.user, account=serializer.instance, changes=serializer.validated_data, via="api"
+        )
 
 
 class ContactViewSet(AuditedModelViewSet):

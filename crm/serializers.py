@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from crm.models import Account, Activity, Contact, Deal, ImportRun, Order, Stage, Team
@@ -188,6 +189,7 @@ class OrderSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
         return attrs
 
 
+@extend_schema_serializer(component_name="CrmImportRun")  # notifications has its own ImportRun
 class ImportRunSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.get_username", read_only=True, default=None)
 

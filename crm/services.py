@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from crm import audit
-from crm.models import Activity, AuditEvent, Deal, Stage
+from crm import audit, hooks
+from crm.errors import ServiceError
+from crm.models import Account, Activity, AuditEvent, Deal, Stage
 
 
 @transaction.atomic
@@ -61,3 +62,29 @@ def refresh_deal_last_activity(deal_id: int) -> bool:
         .first()
     )
     return Deal.objects.filter(pk=deal_id).update(last_activity_at=last) == 1
+
+
+# Fields an account edit may not change through this service: identity and bookkeeping.
+_ACCOUNT_FIXED_FIELDS = {"id", "updated_at"}
+
+
+@transaction.atomic
+def update_account(*, actor, account: Account, changes: dict, via: str = "console") -> Account:
+    """Apply `changes` ({field: value}) to the account, audit them, and tell the upper apps.
+
+    The one path for account edits from the console, the API and the admin: each writes the same
+    audit record, and hooks registered with `crm.hooks.on_account_updated` (tickets rescores the
+    customer's open tickets) run in the same transaction.
+    """
+    unknown = set(changes) - {f.name for f in Account._meta.concrete_fields} | (set(changes) & _ACCOUNT_FIXED_FIELDS)
+    if unknown:
+        raise ServiceError(f"Cannot change {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+    before = audit.snapshot(account)
+    changed = {name for name, value in changes.items() if getattr(account, name) != value}
+    for name in changed:
+        setattr(account, name, changes[name])
+    if changed:
+        account.save(update_fields=[*sorted(changed), "updated_at"])
+        audit.record(actor=actor, action=AuditEvent.Action.UPDATE, obj=account, before=before, via=via)
+    hooks.account_updated(account=account, fields=changed)
+    return account

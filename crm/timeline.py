@@ -99,6 +99,12 @@ register_source("activity", _activities)
 register_source("order", _orders)
 
 
+def entries(account: Account, source: str, *, limit: int = 20) -> list[TimelineEntry]:
+    """The newest entries of one source (e.g. "ticket"), for a reader that wants only that kind."""
+    fetch = _SOURCES.get(source)
+    return fetch(account, None, limit) if fetch else []
+
+
 def encode_cursor(positions: dict[str, tuple[datetime, int]]) -> str:
     data = {name: [at.isoformat(), pk] for name, (at, pk) in positions.items()}
     return base64.urlsafe_b64encode(json.dumps(data, sort_keys=True).encode()).decode()

@@ -73,3 +73,7 @@ class LLMBatchAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "feature", "model", "provider_batch_id", "status", "collected_at", "error"]
     list_filter = ["status", "feature"]
     inlines = [LLMBatchItemInline]
+
+
+# Evaluation runs (llm/evaluation/admin.py registers them).
+from llm.evaluation import admin as evaluation_admin  # noqa: E402, F401

@@ -12,7 +12,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts_security.tokens import auser_for_token
-from nudges import importers, services, stream, tasks
+from nudges import importers, plan_api, services, stream, tasks
 from nudges.models import Nudge, Warning
 from nudges.serializers import (
     ImportReportSerializer,
@@ -138,8 +138,9 @@ async def stream_api(request):
     return await _stream_response(request, user)
 
 
-urlpatterns = [path("nudges/stream/", stream_api, name="nudges-stream")]
+urlpatterns = [path("nudges/stream/", stream_api, name="nudges-stream"), *plan_api.urlpatterns()]
 
 
 def register(router) -> None:
     router.register("nudges", NudgeViewSet, basename="nudge")
+    plan_api.register(router)

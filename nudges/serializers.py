@@ -1,4 +1,5 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from crm.models import Activity, Team
@@ -73,6 +74,7 @@ class ScanResultSerializer(serializers.Serializer):
     chunks = serializers.IntegerField()
 
 
+@extend_schema_serializer(component_name="NudgeImport")  # notifications has its own Import
 class ImportSerializer(serializers.Serializer):
     team = VisibleRelatedField(queryset=Team.objects.all())
     file = serializers.FileField()
@@ -92,6 +94,7 @@ class RowErrorSerializer(serializers.Serializer):
     file = serializers.CharField(allow_blank=True)
 
 
+@extend_schema_serializer(component_name="NudgeImportReport")
 class ImportReportSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The stored import run: /api/import-runs/{id}/.")
     kind = serializers.CharField()

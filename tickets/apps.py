@@ -6,7 +6,7 @@ class TicketsConfig(AppConfig):
     verbose_name = "Support inbox"
 
     def ready(self) -> None:
-        from crm import timeline
+        from crm import hooks, timeline
         from outbound.hooks import register_listener
         from tickets import (
             ai,  # noqa: F401 - registers the offline writers for tickets.triage and tickets.draft
@@ -15,4 +15,7 @@ class TicketsConfig(AppConfig):
         from tickets.timeline import ticket_entries
 
         timeline.register_source("ticket", ticket_entries)
+        # Churn risk, lifetime value and VIP feed ticket scores: an account edit (API or admin, through
+        # crm.services.update_account) rescores that customer's open tickets at once.
+        hooks.on_account_updated(lambda *, account, fields: services.sync_customer_inputs(account_id=account.pk))
         register_listener(services.REPLY_SOURCE, on_sent=services.on_reply_sent, on_failed=services.on_reply_failed)

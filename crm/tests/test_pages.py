@@ -160,11 +160,6 @@ def test_failed_write_leaves_no_audit_row(deal, agent, stages):
     assert deal.stage == stages["proposal"]
 
 
-def test_placeholder_pages_say_not_built(agent_client):
-    for url in ["/notifications/", "/assistant/"]:
-        assert "not built yet" in agent_client.get(url).content.decode()
-
-
 def test_healthz_reports_database_and_broker(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200

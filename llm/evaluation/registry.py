@@ -84,6 +84,9 @@ def discover() -> None:
         from django.utils.module_loading import autodiscover_modules
 
         autodiscover_modules("evaluation")
+        # For the llm app `evaluation` is this package, so its own suites live in a module of it.
+        import llm.evaluation.suites  # noqa: F401
+
         _discovered = True
 
 

@@ -282,3 +282,12 @@ def test_the_anthropic_path_is_evaluated_through_the_real_sdk(suite, fake_anthro
     assert report.run.scores["prefixed"] == pytest.approx(0.6667)
     assert report.run.results.get(case_id="late").reasons == {"prefixed": ["subject 'Late parcel' lacks 'Re: '"]}
     assert report.run.cost_usd > 0 and report.run.input_tokens == 360
+
+
+def test_citations_resolve_names_each_citation_that_points_at_nothing():
+    from llm.evaluation.metrics import citations_resolve
+
+    assert citations_resolve(["order:1", "ticket:9"], ["order:1", "order:2"]) == [
+        "citation 'ticket:9' resolves to nothing given"
+    ]
+    assert citations_resolve([], ["order:1"]) == []

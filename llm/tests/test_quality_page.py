@@ -106,3 +106,14 @@ def test_chart_places_scores_between_the_pads():
     [line] = chart.lines
     assert line.points == "24.0,116.0 536.0,24.0"
     assert line.threshold_y == HEIGHT / 2
+
+
+def test_admin_lists_runs_and_shows_a_runs_cases_read_only(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("ops", "ops@example.com", "pw-ops-123"))
+    admin_client = client
+    run = make_run(cases=[("draft-01-sms-vip", {"channel_limit": ["sms: 362 characters, limit 160"]})])
+    listing = admin_client.get("/admin/llm/evalrun/")
+    assert listing.status_code == 200 and "tickets.draft" in listing.content.decode()
+    detail = admin_client.get(f"/admin/llm/evalrun/{run.pk}/change/")
+    assert detail.status_code == 200 and "draft-01-sms-vip" in detail.content.decode()
+    assert admin_client.get("/admin/llm/evalrun/add/").status_code == 403

@@ -1,0 +1,242 @@
+"""The co-pilot's tools. Each is scoped to the asker's visible teams, returns JSON-ready data (so it
+can be cached), and names every fact it returns as a citable source:
+
+- `lookup_client(name)`: fuzzy account lookup (trigram similarity on PostgreSQL, difflib on SQLite)
+  with the account's facts: industry, spend year to date, account manager, value, risk, segment.
+- `account_records(account_id)`: the account's deals, recent orders and open tickets.
+- `search_playbook(query)`: ranked playbook passages.
+
+A source id is stable and says what it points at: `A12.total_spend` (account 12's spend field),
+`D40.amount`, `O7.status`, `T3.status`, `P88` (playbook passage 88).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+from django.urls import reverse
+
+from assistant import cache, search
+from assistant.models import Passage
+from crm import timeline
+from crm.models import Account, Deal, Order
+
+CLIENT_FIELDS = {
+    # field: label shown in the citation ("TechGiant · spend YTD · $120,000")
+    "industry": "industry",
+    "total_spend": "spend YTD",
+    "account_manager": "account manager",
+    "lifetime_value": "lifetime value",
+    "segment": "segment",
+    "account_status": "status",
+    "churn_risk": "churn risk",
+    "is_vip": "VIP",
+}
+# Trigram similarity below this is noise for company names ("Acme" vs "Apex" is 0.14); measured on
+# the demo names, true matches with a typo or a missing suffix score 0.35 and up.
+MIN_SIMILARITY = 0.3
+# difflib's ratio runs higher on unrelated names ("Secret Corp" vs "Swiftline Logistics" is 0.4), so
+# the SQLite fallback needs a stricter bar; a typo ("TechGaint") or a suffix ("TechGiant Ltd") still
+# scores 0.8 and up.
+MIN_RATIO = 0.75
+MAX_CLIENT_MATCHES = 3
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    kind: str  # "field" or "passage"
+    label: str
+    value: str
+    url: str
+    text: str  # what a supporting sentence is checked against
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "label": self.label,
+            "value": self.value,
+            "url": self.url,
+            "text": self.text,
+        }
+
+
+def money(value, currency: str = "USD") -> str:
+    amount = Decimal(str(value))
+    text = f"{amount:,.2f}".removesuffix(".00")
+    return f"${text}" if currency == "USD" else f"{text} {currency}"
+
+
+def _field_value(account: Account, field: str) -> str:
+    value = getattr(account, field)
+    if field in {"total_spend", "lifetime_value"}:
+        return money(value)
+    if field == "account_manager":
+        return value.get_full_name() or value.get_username() if value else ""
+    if field == "churn_risk":
+        return f"{value:.0%}" if value else ""
+    if field == "is_vip":
+        return "yes" if value else ""
+    return str(value or "")
+
+
+def _client(account: Account, score: float) -> dict:
+    fields = {f: v for f in CLIENT_FIELDS if (v := _field_value(account, f))}
+    return {"account_id": account.pk, "name": account.name, "score": round(score, 3), "fields": fields}
+
+
+def _candidates_pg(team_ids, name: str) -> list[tuple[int, float]]:
+    """The nearest names by trigram distance, read in order from the GiST index (KNN), then cut at
+    MIN_SIMILARITY: a few index pages instead of scoring every name that shares a trigram."""
+    team_sql, params = "", []
+    if team_ids is not None:
+        team_sql, params = "WHERE team_id = ANY(%s)", [list(team_ids)]
+    sql = f"""
+        SELECT id, similarity(lower(name), lower(%s)) AS s
+        FROM crm_account {team_sql}
+        ORDER BY lower(name) <-> lower(%s), id
+        LIMIT %s
+    """  # noqa: S608 - only the fixed team clause is formatted in
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [name, *params, name, MAX_CLIENT_MATCHES])
+        return [(pk, float(s)) for pk, s in cursor.fetchall() if s >= MIN_SIMILARITY]
+
+
+def _candidates_sqlite(team_ids, name: str) -> list[tuple[int, float]]:
+    qs = Account.objects.all() if team_ids is None else Account.objects.filter(team_id__in=team_ids)
+    wanted = name.lower()
+    scored = []
+    for pk, account_name in qs.values_list("pk", "name").iterator(chunk_size=2000):
+        lowered = account_name.lower()
+        score = difflib.SequenceMatcher(None, wanted, lowered).ratio()
+        if lowered.startswith(wanted) or wanted in lowered.split():
+            score = max(score, 0.9)
+        if score >= MIN_RATIO:
+            scored.append((score, pk))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    return [(pk, score) for score, pk in scored[:MAX_CLIENT_MATCHES]]
+
+
+def lookup_client(team_ids, name: str) -> dict:
+    name = " ".join((name or "").split())[:200]
+    if not name:
+        return {"query": name, "matches": []}
+    if team_ids is not None and not team_ids:
+        return {"query": name, "matches": []}
+    found = _candidates_pg(team_ids, name) if connection.vendor == "postgresql" else _candidates_sqlite(team_ids, name)
+    accounts = Account.objects.select_related("account_manager").in_bulk([pk for pk, _ in found])
+    matches = [_client(accounts[pk], score) for pk, score in found if pk in accounts]
+    # A clear winner (exact name, or far ahead of the next) is the only match worth citing.
+    if matches and (matches[0]["name"].lower() == name.lower() or matches[0]["score"] >= 0.9):
+        matches = matches[:1]
+    return {"query": name, "matches": matches}
+
+
+def account_records(team_ids, account_id: int) -> dict:
+    qs = Account.objects.all() if team_ids is None else Account.objects.filter(team_id__in=team_ids)
+    account = qs.filter(pk=account_id).first()
+    if account is None:
+        return {"account_id": account_id, "found": False}
+    deals = [
+        {
+            "id": d.pk,
+            "name": d.name,
+            "stage": d.stage.name,
+            "status": d.get_status_display(),
+            "amount": money(d.amount, d.currency),
+            "next_step": d.next_step,
+        }
+        for d in Deal.objects.filter(account=account).select_related("stage").order_by("status", "-amount")[:10]
+    ]
+    orders = [
+        {"id": o.pk, "number": o.number, "amount": money(o.amount, o.currency), "status": o.get_status_display()}
+        for o in Order.objects.filter(account=account).order_by("-placed_at", "-pk")[:5]
+    ]
+    tickets = [
+        {"id": e.pk, "title": e.title, "status": e.meta.get("status", ""), "url": e.url}
+        for e in timeline.entries(account, "ticket", limit=20)
+        if e.meta.get("status", "").lower() not in {"solved", "closed", "resolved"}
+    ][:5]
+    return {
+        "account_id": account.pk,
+        "name": account.name,
+        "found": True,
+        "deals": deals,
+        "orders": orders,
+        "tickets": tickets,
+    }
+
+
+def search_playbook(team_ids, query: str, limit: int = 4) -> dict:
+    hits = search.search(team_ids, query, limit=limit)
+    passages = Passage.objects.select_related("document").in_bulk([h.passage_id for h in hits])
+    out = []
+    for h in hits:
+        p = passages.get(h.passage_id)
+        if p is None:
+            continue
+        out.append(
+            {
+                "passage_id": p.pk,
+                "document": p.document.title,
+                "heading": p.heading,
+                "page": p.page,
+                "text": p.text,
+                "score": round(h.score, 4),
+                "url": p.get_absolute_url(),
+            }
+        )
+    return {"query": query, "passages": out}
+
+
+TOOLS = {"lookup_client": lookup_client, "account_records": account_records, "search_playbook": search_playbook}
+
+
+def run(tool: str, team_ids, args: dict) -> tuple[dict, bool]:
+    """Run one tool through the cache; returns `(result, cached)`."""
+    fn = TOOLS[tool]
+    return cache.get_or_call(tool, team_ids, args, lambda: fn(team_ids, **args))
+
+
+def sources_of(tool: str, result: dict) -> list[Source]:
+    out: list[Source] = []
+    if tool == "lookup_client":
+        for m in result.get("matches", []):
+            url = reverse("crm:account_detail", args=[m["account_id"]])
+            out.append(Source(f"A{m['account_id']}.name", "field", f"{m['name']} · name", m["name"], url, m["name"]))
+            for field, value in m["fields"].items():
+                label = f"{m['name']} · {CLIENT_FIELDS[field]}"
+                out.append(Source(f"A{m['account_id']}.{field}", "field", label, value, url, f"{label}: {value}"))
+    elif tool == "account_records" and result.get("found"):
+        url = reverse("crm:account_detail", args=[result["account_id"]])
+        for d in result["deals"]:
+            label = f"{result['name']} · deal “{d['name']}”"
+            text = f"{label}: {d['amount']}, {d['stage']}, {d['status']}"
+            out.append(Source(f"D{d['id']}.amount", "field", label, d["amount"], url, text))
+        for o in result["orders"]:
+            label = f"{result['name']} · order #{o['number']}"
+            out.append(
+                Source(
+                    f"O{o['id']}.status",
+                    "field",
+                    label,
+                    f"{o['amount']} · {o['status']}",
+                    url,
+                    f"{label}: {o['amount']}, {o['status']}",
+                )
+            )
+        for t in result["tickets"]:
+            label = f"{result['name']} · ticket {t['title']}"
+            out.append(
+                Source(f"T{t['id']}.status", "field", label, t["status"], t["url"] or url, f"{label}: {t['status']}")
+            )
+    elif tool == "search_playbook":
+        for p in result.get("passages", []):
+            where = f"p. {p['page']}" if p["page"] else "passage"
+            label = f"{p['document']} · {p['heading'] or 'passage'} · {where}"
+            out.append(Source(f"P{p['passage_id']}", "passage", label, p["heading"], p["url"], p["text"]))
+    return out
