@@ -194,8 +194,13 @@ _PATTERNS = [
     r"\b(override|overwrite|falsify|fake)\b[^.\n]{0,30}\b(data|records?|status|tracking|system|settings)\b",
     r"<!--[\s\S]{0,200}?\b(assistant|system|ai|model|include|ignore|you must|reply|respond|write)\b",
     r"(?<![\w])(assistant|system|ai|model)\s*:\s*(include|ignore|say|write|reply|respond|add|tell|you|always|never)\b",
+    # "Forget the earlier messages" (not "my previous messages", which a customer says innocently).
+    rf"\b({_IGNORE}) (the|all|any|all the|all of the) (earlier|previous|prior|above|preceding) (messages|emails|conversation|context|text)\b",
+    # Everyone else on file.
+    r"\b(everyone|everybody|all (the )?(people|contacts|customers|names))( else)?\b[^.\n]{0,50}\b(you have|on file|in your (records|system|database|crm|files))\b",
     # Role play.
     r"\bact as (an? |the |my )?(admin|administrator|developer|system|root|different|unrestricted|manager|supervisor)",
+    r"\bact as (an? |the |my )?(\w+ ){0,2}(and|to) (mark|approve|tell|send|confirm|close|grant|give|change|delete|issue)\b",
     r"\bpretend (to be|you are|that you)\b|\broleplay as\b|\bdo anything now\b",
     r"\b(fais|faites) comme si tu\b|\btu (dois|vas) desormais\b|\btue so,? als\b|\bfinge (que|ser)\b|\bfingi di\b|\bdoe alsof\b",
     r"\bwithout (any )?(restrictions|filters|limitations|guardrails|safety)\b|\bsans (aucune )?restriction\b|\bohne (jede )?einschrankung",
@@ -222,7 +227,7 @@ _ANCHOR_WORDS = frozenset(
         "customer customers client clients user users kunden clientes clienti klanten prompt prompts rules "
         "configuration guidelines consignes systemprompt anweisungen instrucciones istruzioni instrucoes "
         "instructies act pretend roleplay anything fais faites finge fingi doe alsof tue dois vas "
-        "overwrite falsify fake restrictions restriction filters limitations guardrails safety einschrankung einschrankungen mode"
+        "everyone everybody people contacts overwrite falsify fake restrictions restriction filters limitations guardrails safety einschrankung einschrankungen mode"
     ).split()
 )
 _ANCHOR_PREFIXES = ("draft", "writ", "generat", "compos", "jailbreak", "chang", "updat", "overrid", "replac")
