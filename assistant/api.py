@@ -136,7 +136,6 @@ class PlaybookViewSet(
             title=payload.validated_data["title"],
             actor=request.user,
         )
-        cache.playbook_changed()
         doc = self.get_queryset().get(pk=doc.pk)
         return Response(AssistantPlaybookSerializer(doc).data, status=status.HTTP_201_CREATED)
 

@@ -32,7 +32,7 @@ def _key(tool: str, scope: str, args: dict) -> str:
     raw = json.dumps({"scope": scope, "args": args}, sort_keys=True, default=str)
     if tool == "search_playbook":
         # A re-imported playbook bumps the generation, so cached searches of the old text are not served.
-        raw += f"|gen={cache.get(PLAYBOOK_GENERATION, 0)}"
+        raw += f"|gen={playbook_generation()}"
     return f"{PREFIX}:{tool}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
 
 
@@ -67,6 +67,10 @@ def get_or_call(tool: str, team_ids, args: dict, fn):
     cache.set(key, value, ttl)
     _remember(tool, key, ttl)
     return value, False
+
+
+def playbook_generation() -> int:
+    return cache.get(PLAYBOOK_GENERATION, 0)
 
 
 def playbook_changed() -> None:

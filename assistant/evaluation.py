@@ -339,3 +339,44 @@ SUITE = register(
         description="The sales co-pilot: routing, cited answers and the checking pass, over the seed's question kinds.",
     )
 )
+
+
+def retrieval_recall(*, k: int = 5) -> dict:
+    """recall@k of the expected playbook passages for the dataset's questions, lexical alone and (when
+    the optional package is installed) hybrid, measured in the evaluation world and rolled back."""
+    from django.test.utils import override_settings
+
+    from assistant import semantic, tools
+    from assistant.models import Passage
+    from llm.evaluation import load_dataset
+
+    cases = [
+        c
+        for c in load_dataset(SUITE.dataset).cases
+        if c.expected.get("contexts") and "search_playbook" in c.expected.get("tools", [])
+    ]
+    modes = ["lexical"] + (["hybrid"] if semantic.available() else [])
+    out = {}
+    try:
+        with transaction.atomic():
+            world = _build_world()
+            team_ids = {m.team_id for m in Membership.objects.filter(user=world["rep"])}
+            for mode in modes:
+                found = total = 0
+                with override_settings(ASSISTANT_SEMANTIC="auto" if mode == "hybrid" else "off"):
+                    for c in cases:
+                        headings = set(
+                            Passage.objects.filter(
+                                pk__in=[pk for pk, _ in tools.ranked_passages(team_ids, c.inputs["question"], k)]
+                            ).values_list("heading", flat=True)
+                        )
+                        for ctx in c.expected["contexts"]:
+                            if "," in ctx:
+                                continue  # a record context, not a passage
+                            total += 1
+                            found += ctx in headings
+                out[mode] = {"recall": round(found / total, 3) if total else None, "expected": total, "found": found}
+            raise _Rollback
+    except _Rollback:
+        pass
+    return out

@@ -154,3 +154,14 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{'helpful' if self.helpful else 'not helpful'}: {self.message_id}"
+
+
+class PassageEmbedding(models.Model):
+    """A passage's all-MiniLM-L6-v2 embedding (384 float32, normalised), when the optional semantic
+    search is installed (requirements-semantic.txt). Lexical search never needs it."""
+
+    passage = models.OneToOneField(Passage, on_delete=models.CASCADE, primary_key=True, related_name="embedding")
+    vector = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"embedding of passage {self.passage_id}"

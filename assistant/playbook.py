@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from assistant import search
+from assistant import cache, search, semantic
 from assistant.models import Passage, PlaybookDocument
 from crm.errors import ServiceError
 
@@ -184,4 +184,7 @@ def import_playbook(*, team, data: bytes, file_name: str, title: str = "", actor
         for i, d in enumerate(drafts, start=1)
     )
     search.index([p.pk for p in passages])
+    semantic.index(passages)
+    # Cached searches of the old text stop being served once the new text is visible to others.
+    transaction.on_commit(cache.playbook_changed)
     return doc

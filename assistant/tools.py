@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.db import connection
 from django.urls import reverse
 
-from assistant import cache, search
+from assistant import cache, search, semantic
 from assistant.models import Passage
 from crm import timeline
 from crm.models import Account, Deal, Order
@@ -171,12 +171,25 @@ def account_records(team_ids, account_id: int) -> dict:
     }
 
 
+# Candidates each ranking contributes to the fusion when semantic search is installed.
+FUSION_DEPTH = 20
+
+
+def ranked_passages(team_ids, query: str, limit: int) -> list[tuple[int, float]]:
+    """Lexical ranking, fused with the semantic one when the optional package is installed."""
+    if not semantic.available():
+        return [(h.passage_id, h.score) for h in search.search(team_ids, query, limit=limit)]
+    lexical = [h.passage_id for h in search.search(team_ids, query, limit=FUSION_DEPTH)]
+    dense = [pk for pk, _ in semantic.search(team_ids, query, limit=FUSION_DEPTH)]
+    return semantic.fuse(lexical, dense, limit=limit)
+
+
 def search_playbook(team_ids, query: str, limit: int = 4) -> dict:
-    hits = search.search(team_ids, query, limit=limit)
-    passages = Passage.objects.select_related("document").in_bulk([h.passage_id for h in hits])
+    hits = ranked_passages(team_ids, query, limit)
+    passages = Passage.objects.select_related("document").in_bulk([pk for pk, _ in hits])
     out = []
-    for h in hits:
-        p = passages.get(h.passage_id)
+    for pk, score in hits:
+        p = passages.get(pk)
         if p is None:
             continue
         out.append(
@@ -186,7 +199,7 @@ def search_playbook(team_ids, query: str, limit: int = 4) -> dict:
                 "heading": p.heading,
                 "page": p.page,
                 "text": p.text,
-                "score": round(h.score, 4),
+                "score": round(score, 4),
                 "url": p.get_absolute_url(),
             }
         )

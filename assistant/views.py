@@ -145,7 +145,6 @@ def playbook_list(request):
             except ServiceError as exc:
                 form.add_error("file", exc.message)
             else:
-                cache.playbook_changed()
                 messages.success(request, f"Imported “{doc.title}”: {doc.passages.count()} passages indexed.")
                 return redirect(doc.get_absolute_url())
     elif request.method == "POST":

@@ -264,7 +264,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # crm/drf.py: bounded datetime filters, JSON bodies without NUL or deep nesting (docs/api.md).
+    "DEFAULT_FILTER_BACKENDS": ["crm.drf.SafeFilterBackend"],
+    "DEFAULT_PARSER_CLASSES": [
+        "crm.drf.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "crm.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -284,6 +290,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "GET_LIB_DOC_EXCLUDES": "crm.drf.schema_doc_excludes",
 }
 
 LOGGING = {
@@ -511,6 +518,8 @@ ASSISTANT_PLAYBOOK_MAX_BYTES = env_int("ASSISTANT_PLAYBOOK_MAX_BYTES", 20 * 1024
 # cached) beside the retrieved passages; "whole" always; "retrieve" only the retrieved passages.
 ASSISTANT_PLAYBOOK_MODE = env_choice("ASSISTANT_PLAYBOOK_MODE", "auto", ("auto", "whole", "retrieve"))
 ASSISTANT_PLAYBOOK_WHOLE_MAX_CHARS = env_int("ASSISTANT_PLAYBOOK_WHOLE_MAX_CHARS", 60_000, minimum=0)
+# "auto": semantic search joins the lexical one when requirements-semantic.txt is installed; "off": never.
+ASSISTANT_SEMANTIC = env_choice("ASSISTANT_SEMANTIC", "auto", ("auto", "off"))
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {
         "PlaybookKindEnum": "assistant.models.PlaybookDocument.Kind",

@@ -29,3 +29,6 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Quiet hours off by default, so no test depends on the hour it runs; outbound's tests turn them on.
 OUTBOUND_QUIET_HOURS_START = OUTBOUND_QUIET_HOURS_END = 0
+# The co-pilot's optional semantic search stays off unless a test turns it on (assistant/tests/
+# test_semantic.py), so the suite gives the same results whether or not the package is installed.
+ASSISTANT_SEMANTIC = "off"

@@ -30,3 +30,14 @@ class NoteForm(forms.ModelForm):
             (k, label) for k, label in Activity.Kind.choices if k in ("note", "call", "meeting")
         ]
         self.fields["body"].required = True
+
+
+class NoteDealForm(forms.Form):
+    """The optional deal a console note is logged on: an id that is not a number, or not a deal of
+    this account the user sees, is a form error (it was a 500 for "abc")."""
+
+    deal = forms.ModelChoiceField(queryset=Deal.objects.none(), required=False)
+
+    def __init__(self, *args, deals, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["deal"].queryset = deals

@@ -1,7 +1,7 @@
-from rest_framework.pagination import CursorPagination
+from crm.drf import ValidatedCursorPagination
 
 
-class NewestFirstCursorPagination(CursorPagination):
+class NewestFirstCursorPagination(ValidatedCursorPagination):
     """Keyset pagination: page 1,000 costs what page 1 costs, and no COUNT over the table."""
 
     ordering = "-id"

@@ -2,6 +2,7 @@ from django.urls import path
 
 from crm import import_views, views
 
+# Mounted at the site root (config/urls.py): each app spells its full console paths, by product noun.
 app_name = "crm"
 urlpatterns = [
     path("accounts/", views.account_list, name="account_list"),

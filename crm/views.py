@@ -6,12 +6,14 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from crm import services, timeline
-from crm.forms import AccountSearchForm, DealFilterForm, DealStageForm, NoteForm
+from crm.forms import AccountSearchForm, DealFilterForm, DealStageForm, NoteDealForm, NoteForm
 from crm.models import Account, AuditEvent, Deal
+from crm.navigation import SETTINGS_PAGES, links_for
 
 
 def home(request):
@@ -77,9 +79,11 @@ def account_timeline(request, pk):
 def account_log_activity(request, pk):
     account = get_object_or_404(Account.objects.visible_to(request.user), pk=pk)
     form = NoteForm(request.POST)
-    deal = None
-    if request.POST.get("deal"):
-        deal = get_object_or_404(Deal.objects.visible_to(request.user), pk=request.POST["deal"], account=account)
+    deal_form = NoteDealForm(request.POST, deals=Deal.objects.visible_to(request.user).filter(account=account))
+    if not deal_form.is_valid():
+        messages.error(request, "Could not log it: that is not a deal of this account.")
+        return redirect(account.get_absolute_url())
+    deal = deal_form.cleaned_data["deal"]
     if form.is_valid():
         services.log_activity(actor=request.user, account=account, deal=deal, **form.cleaned_data)
         messages.success(request, "Logged.")
@@ -137,8 +141,8 @@ def deal_change_stage(request, pk):
 
 @require_GET
 def settings_index(request):
-    """Settings home: each feature links its own settings page here once it has one."""
-    return render(request, "crm/settings_index.html")
+    """Settings home: the settings pages (crm/navigation.py) this user may open."""
+    return render(request, "crm/settings_index.html", {"settings_pages": links_for(request.user, SETTINGS_PAGES)})
 
 
 @login_not_required
@@ -165,3 +169,10 @@ def healthz(request):
         checks["broker"] = "in-process (no REDIS_URL)"
     healthy = all(v == "ok" or v.startswith("in-process") for v in checks.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+
+
+@login_not_required
+@require_GET
+def favicon(request):
+    """/favicon.ico for pages that carry no `<link rel=icon>` (admin, the browsable API)."""
+    return redirect(static("favicon.svg"), permanent=True)

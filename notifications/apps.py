@@ -11,6 +11,7 @@ class NotificationsConfig(AppConfig):
             services,
         )
         from outbound import hooks
+        from outbound import tasks as _outbound_tasks  # noqa: F401 - outbound enqueues its task by name
 
         hooks.register_listener(
             services.SOURCE, on_sent=services.on_delivery_sent, on_failed=services.on_delivery_failed

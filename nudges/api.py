@@ -12,6 +12,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts_security.tokens import auser_for_token
+from crm.drf import SafeFilterSet
 from nudges import importers, plan_api, services, stream, tasks
 from nudges.models import Nudge, Warning
 from nudges.serializers import (
@@ -36,7 +37,7 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-class NudgeFilter(django_filters.FilterSet):
+class NudgeFilter(SafeFilterSet):
     warning = django_filters.ChoiceFilter(choices=Warning.choices, method="filter_warning")
     owner = IdFilter(field_name="deal__owner_id")
     stage = django_filters.CharFilter(field_name="deal__stage__slug")

@@ -197,3 +197,7 @@ register(
         description="Instructions hidden in the buyer's email: the nudge must not follow them, the guardrail must mark them.",
     )
 )
+
+
+# Action plans register their own suite (nudges.plan), kept in its own module.
+from nudges import plan_evaluation  # noqa: E402, F401

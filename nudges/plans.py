@@ -91,10 +91,23 @@ def compose(
     sections = sections if sections is not None else version.sections
     body, template = template_for(deal.team_id, template_text)
     campaign = " ".join((campaign_context or "").split())[:500]
-    local = timezone.localtime(now)
+    inputs = build_inputs(data, summ, sections=sections, campaign=campaign, now=now)
+    system = system_prompt(body, title=version.title, version=version.version, sections=sections, now=now)
+    hashes = {
+        "deal": summary.digest(data),
+        "summary": summary_hash,
+        "prompt": summary.digest([body, PLAN_PROMPT]),
+        "context": context.content_hash(version.title, sections),
+        "campaign": summary.digest(campaign),
+    }
+    return Composed(deal, data, summ, inputs, system, hashes, version, template)
+
+
+def build_inputs(data: dict, summ: dict, *, sections: dict, campaign: str, now) -> dict:
+    """Pure: the gateway inputs of a plan from the deal data, its summary and the context."""
     reach = channels.reachable(data["contacts"], data["timeline"])
     d = data["deal"]
-    inputs = {
+    return {
         "deal": {
             "name": d["name"],
             "account": data["account"]["name"],
@@ -113,23 +126,17 @@ def compose(
             {k: t[k] for k in ("at", "kind", "direction", "subject", "snippet")} | {"at": t["at"][:10]}
             for t in data["timeline"][:RECENT]
         ],
-        "slots": channels.slots(local),
+        "slots": channels.slots(timezone.localtime(now)),
         "learnings": context.learnings(sections),
         "campaign_context": campaign,
         "sender": data["owner"],
     }
-    context_md = context.render_markdown(title=version.title, version=version.version, sections=sections)
-    system = context.render_template(
-        body, {"company_context": context_md, "channel_rules": channels.RULES_TEXT, "today": context.today_text(now)}
-    )
-    hashes = {
-        "deal": summary.digest(data),
-        "summary": summary_hash,
-        "prompt": summary.digest([body, PLAN_PROMPT]),
-        "context": context.content_hash(version.title, sections),
-        "campaign": summary.digest(campaign),
-    }
-    return Composed(deal, data, summ, inputs, system, hashes, version, template)
+
+
+def system_prompt(body: str, *, title: str, version: str, sections: dict, now) -> str:
+    context_md = context.render_markdown(title=title, version=version, sections=sections)
+    values = {"company_context": context_md, "channel_rules": channels.RULES_TEXT, "today": context.today_text(now)}
+    return context.render_template(body, values)
 
 
 def cached_plan(key: str, deal_id: int, now=None) -> Plan | None:

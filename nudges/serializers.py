@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from crm.models import Activity, Team
 from crm.serializers import VisibleRelatedField
+from crm.validators import StorageSafeSerializerMixin
 from nudges.forms import ACTIONS, DONE_KINDS
 from nudges.models import Nudge
 
@@ -45,7 +46,7 @@ class NudgeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NudgeActionSerializer(serializers.Serializer):
+class NudgeActionSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     action = serializers.ChoiceField(choices=ACTIONS)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
     until = serializers.DateField(required=False, allow_null=True, default=None)
@@ -66,7 +67,7 @@ class NudgeActionSerializer(serializers.Serializer):
         return attrs
 
 
-class ScanSerializer(serializers.Serializer):
+class ScanSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     team = VisibleRelatedField(queryset=Team.objects.all(), required=False, allow_null=True, default=None)
 
 

@@ -2,18 +2,21 @@ from django.urls import path
 
 from nudges import plan_views, views
 
+# Mounted at the site root (config/urls.py): the nudge board lives under Deals, its settings under
+# Settings, and the seed's `GET /nudges` stream keeps its path.
 app_name = "nudges"
 urlpatterns = [
-    path("", views.index, name="index"),
-    path("nudges/<int:pk>/act/", views.act, name="act"),
-    path("scan/", views.scan, name="scan"),
-    path("stream/", views.stream_view, name="stream"),
-    path("import/", views.import_files, name="import"),
-    path("settings/", views.settings_view, name="settings"),
-    path("<int:deal_pk>/plan/", plan_views.plan_create, name="plan_create"),
-    path("<int:deal_pk>/plan/panel/", plan_views.plan_panel, name="plan_panel"),
-    path("plans/<str:public_id>/", plan_views.plan_detail, name="plan_detail"),
-    path("plans/<str:public_id>/feedback/", plan_views.plan_feedback, name="plan_feedback"),
-    path("plans/items/<int:pk>/expand/", plan_views.item_expand, name="plan_item_expand"),
-    path("plans/items/<int:pk>/use/", plan_views.item_use, name="plan_item_use"),
+    path("deals/nudges/", views.index, name="index"),
+    path("deals/nudges/<int:pk>/act/", views.act, name="act"),
+    path("deals/nudges/scan/", views.scan, name="scan"),
+    path("deals/nudges/stream/", views.stream_view, name="stream"),
+    path("deals/nudges/import/", views.import_files, name="import"),
+    path("settings/nudges/", views.settings_view, name="settings"),
+    path("nudges", views.stream_view, name="stream_root"),  # the seed's path, no trailing slash
+    path("deals/<int:deal_pk>/plan/", plan_views.plan_create, name="plan_create"),
+    path("deals/<int:deal_pk>/plan/panel/", plan_views.plan_panel, name="plan_panel"),
+    path("deals/plans/<str:public_id>/", plan_views.plan_detail, name="plan_detail"),
+    path("deals/plans/<str:public_id>/feedback/", plan_views.plan_feedback, name="plan_feedback"),
+    path("deals/plans/items/<int:pk>/expand/", plan_views.item_expand, name="plan_item_expand"),
+    path("deals/plans/items/<int:pk>/use/", plan_views.item_use, name="plan_item_use"),
 ]

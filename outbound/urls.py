@@ -2,9 +2,10 @@ from django.urls import path
 
 from outbound import views
 
+# Mounted at the site root (config/urls.py): spell full paths.
 app_name = "outbound"
 urlpatterns = [
-    path("", views.delivery_list, name="list"),
-    path("<int:pk>/retry/", views.retry, name="retry"),
-    path("<int:pk>/confirm/", views.confirm, name="confirm"),
+    path("deliveries/", views.delivery_list, name="list"),
+    path("deliveries/<int:pk>/retry/", views.retry, name="retry"),
+    path("deliveries/<int:pk>/confirm/", views.confirm, name="confirm"),
 ]

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 from rest_framework import serializers
 
 from crm.models import Account, Contact, Team
+from crm.validators import StorageSafeSerializerMixin
 from outbound.serializers import DeliverySummarySerializer
 from tickets import rules, scoring
 from tickets.models import Channel, Difficulty, Draft, Message, Priority, Ticket, TopicAlert, WeightSet
@@ -21,7 +24,7 @@ def choice(choices, name: str, **kwargs):
     )
 
 
-class TicketListQuerySerializer(serializers.Serializer):
+class TicketListQuerySerializer(StorageSafeSerializerMixin, serializers.Serializer):
     status = choice(Ticket.Status, "status", default="open")
     channel = choice(Channel, "channel", required=False)
     team = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
@@ -93,7 +96,7 @@ class TicketListSerializer(serializers.Serializer):
     matches = serializers.IntegerField()
 
 
-class TicketCreateSerializer(serializers.Serializer):
+class TicketCreateSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.none())
     contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.none(), required=False, allow_null=True)
     channel = choice(Channel, "channel")
@@ -123,7 +126,7 @@ class TicketCreateSerializer(serializers.Serializer):
         return data
 
 
-class TicketUpdateSerializer(serializers.Serializer):
+class TicketUpdateSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     status = choice(Ticket.Status, "status", required=False)
     priority = choice(Priority, "priority", required=False)
     subject = serializers.CharField(max_length=300, required=False)
@@ -193,7 +196,7 @@ class TicketDetailSerializer(serializers.ModelSerializer):
         return t.sla().state
 
 
-class TriageEditSerializer(serializers.Serializer):
+class TriageEditSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     sentiment = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
     category = serializers.CharField(required=False, allow_blank=True, max_length=40)
     difficulty = choice([("", "Unknown"), *Difficulty.choices], "difficulty", required=False)
@@ -274,7 +277,7 @@ class MessageSerializer(serializers.ModelSerializer):
         ]
 
 
-class ReplySerializer(serializers.Serializer):
+class ReplySerializer(StorageSafeSerializerMixin, serializers.Serializer):
     body = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=20000)
     draft = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**31 - 1)
 
@@ -312,11 +315,11 @@ class DraftResponseSerializer(serializers.ModelSerializer):
         ]
 
 
-class RegenerateSerializer(serializers.Serializer):
+class RegenerateSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     instruction = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
-class InboundSerializer(serializers.Serializer):
+class InboundSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.none())
     channel = choice(Channel, "channel")
     sender = serializers.CharField(max_length=254, help_text="Email address or phone number of the customer.")
@@ -330,6 +333,16 @@ class InboundSerializer(serializers.Serializer):
         request = self.context.get("request")
         if request is not None:
             self.fields["team"].queryset = Team.objects.visible_to(request.user)
+
+    def validate(self, data):
+        # The sender becomes a contact's email: an address that is not one would be stored and
+        # break the contact's API schema (issue 10: "emails stored unvalidated").
+        if data["channel"] == Channel.EMAIL:
+            try:
+                validate_email(data["sender"])
+            except DjangoValidationError:
+                raise serializers.ValidationError({"sender": "Enter a valid email address."}) from None
+        return data
 
 
 class InboundResultSerializer(serializers.Serializer):
@@ -348,7 +361,7 @@ class TopicAlertSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "terms", "created_at"]
 
 
-class TopicAlertCreateSerializer(serializers.Serializer):
+class TopicAlertCreateSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     text = serializers.CharField(max_length=500, help_text="Comma-separated keywords (one or two words each).")
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
@@ -361,7 +374,7 @@ class TopicAlertCreateSerializer(serializers.Serializer):
         return value
 
 
-class WeightSetSerializer(serializers.ModelSerializer):
+class WeightSetSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = WeightSet
         fields = ["version", *WeightSet.FIELDS, "note", "created_by", "created_at"]
@@ -375,7 +388,7 @@ class WeightSetSerializer(serializers.ModelSerializer):
         return data
 
 
-class FollowUpSerializer(serializers.Serializer):
+class FollowUpSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     follow_up_at = serializers.DateTimeField(required=False)
     days = serializers.IntegerField(required=False, min_value=1, max_value=60)
     note = serializers.CharField(required=False, allow_blank=True, max_length=300)
@@ -386,5 +399,5 @@ class FollowUpSerializer(serializers.Serializer):
         return data
 
 
-class EscalateSerializer(serializers.Serializer):
+class EscalateSerializer(StorageSafeSerializerMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=300)

@@ -18,7 +18,7 @@ def test_key_pages_work_under_the_policy_without_a_single_violation(browser_page
     violations = []
     page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
     browser_login(page, live_server, agent)
-    for path in ["/", "/inbox/", "/crm/deals/", f"/crm/deals/{deal.pk}/", "/crm/accounts/", "/deals/", "/settings/"]:
+    for path in ["/", "/inbox/", "/deals/", f"/deals/{deal.pk}/", "/accounts/", "/deals/nudges/", "/settings/"]:
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 200, path
         assert "script-src 'self'" in response.headers["content-security-policy"]

@@ -203,7 +203,7 @@ def test_every_page_carries_a_policy_that_forbids_inline_script(agent_client, ur
 
 
 @pytest.mark.parametrize(
-    "url", ["/login/", "/", "/deals/", "/crm/deals/", "/inbox/", "/crm/accounts/", "/settings/", "/deals/settings/"]
+    "url", ["/login/", "/", "/deals/nudges/", "/deals/", "/inbox/", "/accounts/", "/settings/", "/settings/nudges/"]
 )
 def test_console_pages_hold_no_inline_script(agent_client, url):
     import re

@@ -32,11 +32,11 @@ def world(account, contact, deal, foreign_account, other_team, stages):
 
 CONSOLE_PAGES = [
     "/",
-    "/crm/accounts/",
-    "/crm/deals/",
+    "/accounts/",
+    "/deals/",
     "/settings/",
     "/inbox/",
-    "/deals/",
+    "/deals/nudges/",
     "/notifications/",
     "/assistant/",
 ]
@@ -81,8 +81,8 @@ def test_outsider_cannot_write_to_foreign_records(outsider_client, world):
 
 
 def test_lists_show_only_own_team(agent_client, world):
-    accounts = agent_client.get("/crm/accounts/").content.decode()
-    deals = agent_client.get("/crm/deals/").content.decode()
+    accounts = agent_client.get("/accounts/").content.decode()
+    deals = agent_client.get("/deals/").content.decode()
     assert "TechGiant" in accounts and "Secret Corp" not in accounts
     assert "TechGiant renewal" in deals and "Secret deal" not in deals
 
@@ -132,6 +132,6 @@ def test_api_detail_works_for_own_team(api, endpoint, key, world):
 
 
 def test_unknown_ids_are_404_not_500(agent_client, api, db):
-    assert agent_client.get("/crm/accounts/999999/").status_code == 404
+    assert agent_client.get("/accounts/999999/").status_code == 404
     assert api.get("/api/deals/999999/").status_code == 404
     assert Account.objects.count() == 0

@@ -32,7 +32,7 @@ def _y(score: float) -> float:
     return round(PAD + (1 - max(0.0, min(1.0, score))) * (HEIGHT - 2 * PAD), 1)
 
 
-def score_chart(runs: list, thresholds: dict[str, float]) -> Chart:
+def score_chart(runs: list, thresholds: dict[str, float], order: list[str] | None = None) -> Chart:
     """`runs` oldest first, each with .scores, .created_at and .pk. One line per metric."""
     chart = Chart(grid=[(_y(v), f"{v:g}") for v in (0.0, 0.5, 1.0)])
     if not runs:
@@ -42,7 +42,7 @@ def score_chart(runs: list, thresholds: dict[str, float]) -> Chart:
     def x(i: int) -> float:
         return round(PAD + i * step, 1) if len(runs) > 1 else WIDTH / 2
 
-    metrics = list(dict.fromkeys(name for run in runs for name in run.scores))
+    metrics = list(dict.fromkeys([*(order or []), *(name for run in runs for name in run.scores)]))
     for n, metric in enumerate(metrics):
         pts = [(x(i), _y(run.scores[metric]), run) for i, run in enumerate(runs) if metric in run.scores]
         if not pts:

@@ -85,7 +85,7 @@ def discover() -> None:
 
         autodiscover_modules("evaluation")
         # For the llm app `evaluation` is this package, so its own suites live in a module of it.
-        import llm.evaluation.suites  # noqa: F401
+        import llm.evaluation.gateway_suites  # noqa: F401
 
         _discovered = True
 

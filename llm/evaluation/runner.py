@@ -242,9 +242,10 @@ class Comparison:
     same_prompt: bool
 
 
-def compare(run: EvalRun, previous: EvalRun | None = None) -> Comparison | None:
+def compare(run: EvalRun, previous: EvalRun | None = None, *, before=None, after=None) -> Comparison | None:
     """Which cases got better or worse since the previous run of the same feature, and why: the
-    reasons the case now fails (worse) or the reasons it no longer has (better)."""
+    reasons the case now fails (worse) or the reasons it no longer has (better). `before`/`after`
+    are the two runs' case results when the caller already loaded them (the quality page)."""
     previous = previous or run.previous()
     if previous is None:
         return None
@@ -253,10 +254,10 @@ def compare(run: EvalRun, previous: EvalRun | None = None) -> Comparison | None:
         for name, score in run.scores.items()
         if name in previous.scores and isinstance(previous.scores[name], int | float)
     }
-    before = {r.case_id: r for r in previous.results.all()}
+    then_by_case = {r.case_id: r for r in (previous.results.all() if before is None else before)}
     better, worse = [], []
-    for now in run.results.all():
-        then = before.get(now.case_id)
+    for now in run.results.all() if after is None else after:
+        then = then_by_case.get(now.case_id)
         if then is None:
             continue
         for name in sorted(set(now.scores) | set(then.scores)):

@@ -18,10 +18,20 @@ from django.views.decorators.http import require_GET
 
 from llm.evaluation.charts import score_chart
 from llm.evaluation.models import EvalCaseResult, EvalRun
+from llm.evaluation.registry import suites
+from llm.evaluation.runner import compare
 from llm.models import VIEW_USAGE
 
 HISTORY = 30  # runs per chart: about a month of daily CI runs
 FAILING_SHOWN = 50  # failing cases listed per feature; `evaluate_ai --json` lists them all
+
+
+def metric_order(feature: str, scores: dict) -> list[str]:
+    """The suite's own order when it is registered (PostgreSQL's jsonb does not keep key order),
+    then any other metric by name."""
+    suite = suites().get(feature)
+    known = [m for m in suite.metric_names() if m in scores] if suite else []
+    return known + sorted(set(scores) - set(known))
 
 
 @require_GET
@@ -38,38 +48,48 @@ def quality(request):
         )
         .filter(rank__lte=HISTORY)
         .order_by("feature", "-created_at", "-id")
-        .only("id", "feature", "scores", "created_at")
+        .only("id", "feature", "scores", "created_at", "dataset_hash", "prompt_version")
     )
     for run in recent:
         history[run.feature].append(run)
-    failing: dict[int, list[EvalCaseResult]] = defaultdict(list)
-    for result in EvalCaseResult.objects.filter(run__in=latest, passed=False).order_by("run_id", "id"):
-        failing[result.run_id].append(result)
+    previous = {run.feature: history[run.feature][1] for run in latest if len(history[run.feature]) > 1}
+    # One query for the cases of every latest run and of the run before it (for the comparison).
+    results: dict[int, list[EvalCaseResult]] = defaultdict(list)
+    wanted = [r.pk for r in latest] + [r.pk for r in previous.values()]
+    for result in EvalCaseResult.objects.filter(run_id__in=wanted).defer("output").order_by("run_id", "id"):
+        results[result.run_id].append(result)
     features = []
     for run in latest:
+        failing = [r for r in results[run.pk] if not r.passed]
+        before_run = previous.get(run.feature)
         rows = [
             {
                 "metric": name,
-                "score": score,
+                "score": run.scores[name],
                 "threshold": run.thresholds.get(name),
                 "passed": name not in run.failed_metrics,
             }
-            for name, score in run.scores.items()
+            for name in metric_order(run.feature, run.scores)
         ]
         features.append(
             {
                 "run": run,
                 "rows": rows,
-                "chart": score_chart(list(reversed(history[run.feature])), run.thresholds),
+                "chart": score_chart(
+                    list(reversed(history[run.feature])), run.thresholds, order=metric_order(run.feature, run.scores)
+                ),
                 "failing": [
                     {
                         "case_id": r.case_id,
                         "error": r.error,
                         "reasons": [(m, "; ".join(why)) for m, why in r.reasons.items()],
                     }
-                    for r in failing[run.pk][:FAILING_SHOWN]
+                    for r in failing[:FAILING_SHOWN]
                 ],
-                "failing_total": len(failing[run.pk]),
+                "failing_total": len(failing),
+                "comparison": compare(run, before_run, before=results[before_run.pk], after=results[run.pk])
+                if before_run
+                else None,
             }
         )
     return render(request, "llm/quality.html", {"features": features})

@@ -29,13 +29,14 @@ def make_run(feature="tickets.draft", *, days_ago=0, scores=None, thresholds=Non
     )
     EvalRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     for case_id, reasons in cases:
-        EvalCaseResult.objects.create(run=run, case_id=case_id, reasons=reasons, passed=not reasons)
+        scores = {metric: 0.0 for metric in reasons} or {"channel_limit": 1.0}
+        EvalCaseResult.objects.create(run=run, case_id=case_id, scores=scores, reasons=reasons, passed=not reasons)
     run.refresh_from_db()
     return run
 
 
 def test_manager_sees_latest_run_scores_thresholds_chart_and_failing_cases(client, manager):
-    make_run(days_ago=2, scores={"channel_limit": 1.0, "care_tone": 1.0})
+    make_run(days_ago=2, scores={"channel_limit": 1.0, "care_tone": 1.0}, cases=[("draft-01-sms-vip", {})])
     make_run(
         days_ago=0,
         scores={"channel_limit": 0.75, "care_tone": 1.0},
@@ -67,6 +68,11 @@ def test_manager_sees_latest_run_scores_thresholds_chart_and_failing_cases(clien
     line = next(x for x in draft["chart"].lines if x.metric == "channel_limit")
     assert len(line.points.split()) == 2 and line.threshold_y == PAD
     assert f'<polyline points="{line.points}"' in html and 'stroke-dasharray="4 3"' in html
+    # Compared with the run before: draft-01 got worse on channel_limit, and why.
+    assert [(c.case_id, c.metric, c.why) for c in draft["comparison"].worse] == [
+        ("draft-01-sms-vip", "channel_limit", ["sms: 362 characters, limit 160"])
+    ]
+    assert "1 worse" in html
 
 
 def test_agent_and_outsider_get_404_on_the_quality_page(agent_client, outsider_client):

@@ -8,7 +8,8 @@ from nudges import services
 from nudges.models import Nudge
 
 
-def add_email(deal, *, direction, days_ago, body="Hello", hours=0):
+def add_email(deal, *, direction, days_ago, body="Hello", hours=0, now=None):
+    """An email `days_ago` (+ `hours`) before `now`; pass one `now` for gaps that must be exact."""
     contact = deal.primary_contact
     return Activity.objects.create(
         account=deal.account,
@@ -16,7 +17,7 @@ def add_email(deal, *, direction, days_ago, body="Hello", hours=0):
         contact=contact,
         kind=Activity.Kind.EMAIL,
         direction=direction,
-        occurred_at=timezone.now() - timedelta(days=days_ago, hours=hours),
+        occurred_at=(now or timezone.now()) - timedelta(days=days_ago, hours=hours),
         body=body,
         thread_id=f"t-{deal.pk}",
         from_addr="seller@us.example" if direction == "out" else contact.email,

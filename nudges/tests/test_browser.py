@@ -42,9 +42,9 @@ def test_rep_streams_nudges_then_marks_one_done_and_snoozes_another(
     settings.NUDGES_STREAM_HEARTBEAT_SECONDS = 0.2  # the server notices the browser leaving quickly
     page = browser_page
     browser_login(page, live_server, agent)
-    page.goto(f"{live_server.url}/crm/deals/")
+    page.goto(f"{live_server.url}/deals/")
     page.click("text=Follow-up nudges")
-    page.wait_for_url(f"{live_server.url}/deals/")
+    page.wait_for_url(f"{live_server.url}/deals/nudges/")
     assert page.locator(".nudge-card").count() == 0
 
     page.click("#stream-nudges")

@@ -15,7 +15,7 @@ def test_rep_plans_a_deal_uses_a_p0_and_gives_feedback(browser_page, live_server
     add_email(deal, direction="in", days_ago=12, body="We are reviewing the contract terms.")
     page = browser_page
     browser_login(page, live_server, agent)
-    page.goto(f"{live_server.url}/crm/deals/{deal.pk}/")
+    page.goto(f"{live_server.url}/deals/{deal.pk}/")
     page.fill("input[name=campaign_context]", "Q4 product launch")
     page.click("#plan-next-actions button[type=submit]")
     page.wait_for_selector("#situation")

@@ -49,12 +49,16 @@ def verdict(deal):
 
 @pytest.fixture
 def ghosting_deal(deal):
-    """Dana answers within an hour, twice; our email 5 days ago is unanswered: ghosted."""
-    add_email(deal, direction="out", days_ago=20, hours=1)
-    add_email(deal, direction="in", days_ago=20)
-    add_email(deal, direction="out", days_ago=10, hours=1)
-    add_email(deal, direction="in", days_ago=10)
-    add_email(deal, direction="out", days_ago=5, body="Did the pricing reach procurement?")
+    """Dana answers within an hour, twice; our email 5 days ago is unanswered: ghosted.
+
+    One `now` for every email: reading the clock per row made the reply gaps 1.000004 hours on a
+    busy machine instead of exactly 1."""
+    now = timezone.now()
+    add_email(deal, direction="out", days_ago=20, hours=1, now=now)
+    add_email(deal, direction="in", days_ago=20, now=now)
+    add_email(deal, direction="out", days_ago=10, hours=1, now=now)
+    add_email(deal, direction="in", days_ago=10, now=now)
+    add_email(deal, direction="out", days_ago=5, body="Did the pricing reach procurement?", now=now)
     return deal
 
 
@@ -187,8 +191,9 @@ def test_usual_reply_time_is_pooled_per_contact_and_follows_primary_contact_chan
         stage=stages["lead"],
         amount=100,
     )
-    add_email(other, direction="out", days_ago=9, hours=7)
-    add_email(other, direction="in", days_ago=9)
+    now = timezone.now()
+    add_email(other, direction="out", days_ago=9, hours=7, now=now)
+    add_email(other, direction="in", days_ago=9, now=now)
     facts = {f.deal_id: f for _, f in scan.collect_facts(deal_ids=[ghosting_deal.pk, other.pk])}
     assert facts[ghosting_deal.pk].usual_reply_hours == pytest.approx(1)  # gaps 1, 1, 7 -> median 1
     assert contacts()[ghosting_deal.primary_contact_id] == pytest.approx(1)
@@ -206,7 +211,7 @@ def test_usual_reply_time_is_pooled_per_contact_and_follows_primary_contact_chan
                 contact=slow,
                 kind=Activity.Kind.EMAIL,
                 direction=direction,
-                occurred_at=timezone.now() - timedelta(days=days, hours=hours),
+                occurred_at=now - timedelta(days=days, hours=hours),
             )
     Deal.objects.filter(pk=ghosting_deal.pk).update(primary_contact=slow)
     facts = {f.deal_id: f for _, f in scan.collect_facts(deal_ids=[ghosting_deal.pk])}

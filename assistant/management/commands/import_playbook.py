@@ -4,7 +4,6 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from assistant import cache
 from assistant.playbook import import_playbook
 from crm.errors import ServiceError
 from crm.models import Team
@@ -36,4 +35,3 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{t.slug}: “{doc.title}” ({doc.get_kind_display()}{pages}), {doc.passages.count()} passages indexed."
             )
-        cache.playbook_changed()

@@ -1,0 +1,188 @@
+"""Shared DRF pieces, so no endpoint answers edge input with a 500 (issue 10, item 2).
+
+- `SafeJSONParser`: JSON bodies nested deeper than `crm.validators.JSON_MAX_DEPTH`, or holding
+  NUL, lone surrogates or non-finite numbers, are a 400 naming the top-level field, before any
+  view sees them (Python's parser raises RecursionError near 1,000 levels; PostgreSQL refuses NUL).
+- `SafeFilterBackend`: django-filter with datetime filters that are converted to UTC and bounded
+  to the years the database holds; `?last_activity_at__lt=2024-01-01T00:00:00+16:00` reached
+  PostgreSQL with an offset it refuses.
+- `ValidatedCursorPagination`: a cursor that does not decode, or whose position is not a value of
+  the ordering column, is a 400 on `cursor`, not a 404 or a database error.
+
+The value checks themselves live in `crm.validators` (shared with imports and forms); this module
+only applies them at the DRF boundaries. Wired in settings.REST_FRAMEWORK.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from datetime import timedelta
+
+import django_filters
+from django import forms
+from django.conf import settings
+from django.db import models
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+
+# crm.errors and crm.validators are imported inside the functions: DRF imports this module while
+# building APIView (DEFAULT_PARSER_CLASSES), and crm.errors itself imports rest_framework.views.
+NON_FIELD = "non_field_errors"
+
+# --- JSON bodies ------------------------------------------------------------------------------
+
+
+class SafeJSONParser(JSONParser):
+    """DRF's JSON parser, refusing what would crash the parser, the database or a later read."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            # NaN and Infinity are refused always: jsonb and our numeric columns cannot hold them.
+            data = json.load(codecs.getreader(encoding)(stream), parse_constant=_refuse_constant)
+        except RecursionError:
+            from crm.validators import JSON_MAX_DEPTH
+
+            raise ParseError(f"JSON parse error - nested deeper than {JSON_MAX_DEPTH} levels.") from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+        check_json_body(data)
+        return data
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def check_json_body(data) -> None:
+    """400 naming the field when a parsed JSON body holds what cannot be stored."""
+    from crm.errors import ServiceError
+    from crm.validators import JSON_MAX_DEPTH, clean_json, clean_text
+
+    items = data.items() if isinstance(data, dict) else [(None, data)]
+    errors: dict[str, list[str]] = {}
+    for key, value in items:
+        field = key if isinstance(key, str) else NON_FIELD
+        try:
+            if isinstance(key, str):
+                clean_text(key, max_length=200, field=field, label="a field name")
+            # The body itself is one level: its fields may nest JSON_MAX_DEPTH - 1 more.
+            clean_json(value, max_depth=JSON_MAX_DEPTH - 1, field=field)
+        except ServiceError as exc:
+            errors.setdefault(_printable(field), []).append(exc.message)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _printable(field: str) -> str:
+    # A field name with NUL cannot be echoed back as a key the client can read.
+    return field if not any(ch == "\x00" or "\ud800" <= ch <= "\udfff" for ch in field) else NON_FIELD
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+
+
+class BoundedDateTimeField(forms.DateTimeField):
+    """An ISO datetime in UTC within the years the database can hold and read back."""
+
+    def to_python(self, value):
+        from crm.errors import ServiceError
+        from crm.validators import bounded_datetime
+
+        value = super().to_python(value)
+        if value is None:
+            return None
+        offset = value.utcoffset()
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            # Python takes offsets up to 23:59; PostgreSQL refuses past 15:59 and no zone uses them.
+            raise forms.ValidationError("The UTC offset must be within ±15:59.", code="offset")
+        try:
+            return bounded_datetime(value, label="This date")
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.message, code="out_of_range") from None
+
+
+class BoundedDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = BoundedDateTimeField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # django-filter's ISO field class would otherwise win over ours.
+        self.field_class = BoundedDateTimeField
+
+
+class SafeFilterSet(django_filters.FilterSet):
+    """The FilterSet every `filterset_fields` builds on: datetime fields filter through
+    `BoundedDateTimeFilter`. Hand-written filtersets subclass it too."""
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.DateTimeField: {"filter_class": BoundedDateTimeFilter},
+    }
+
+
+class SafeFilterBackend(DjangoFilterBackend):
+    filterset_base = SafeFilterSet
+
+
+# --- cursors ----------------------------------------------------------------------------------
+
+
+class ValidatedCursorPagination(CursorPagination):
+    """Cursor pagination whose cursor is checked before it reaches the query: garbage, nested
+    JSON or a position of the wrong type is a 400 naming `cursor`."""
+
+    invalid_cursor_message = "Invalid cursor: use the `next` or `previous` link of a page."
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from None
+        if cursor is not None and cursor.position is not None:
+            self._check_position(cursor.position)
+        return cursor
+
+    def _check_position(self, position: str) -> None:
+        from crm.validators import bounded_datetime, clean_text
+
+        ordering = self.ordering if isinstance(self.ordering, str) else self.ordering[0]
+        name = ordering.lstrip("-")
+        model = getattr(getattr(self, "_queryset_model", None), "_meta", None)
+        try:
+            field = model.get_field(name) if model else None
+        except Exception:  # noqa: BLE001  (an annotation: no model field to check against)
+            field = None
+        try:
+            clean_text(position, max_length=200)
+            if field is not None:
+                value = field.to_python(position)
+                if isinstance(field, models.IntegerField | models.AutoField) and not -(2**63) <= value < 2**63:
+                    raise ValueError("out of range")
+                if isinstance(field, models.DateTimeField):
+                    bounded_datetime(value)
+        except Exception:  # noqa: BLE001  (ServiceError, Django's ValidationError, ValueError: the same 400)
+            raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from None
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._queryset_model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+def schema_doc_excludes() -> list[type]:
+    """drf-spectacular takes a serializer's description from the first docstring in its MRO; our
+    mixins' docstrings (how they work) must not become every API schema's description."""
+    from drf_spectacular.plumbing import get_lib_doc_excludes
+
+    from crm.validators import StorageSafeSerializerMixin
+
+    return [*get_lib_doc_excludes(), StorageSafeSerializerMixin]
