@@ -75,11 +75,15 @@ class Passage(models.Model):
         return f"{self.document.title} · {self.heading or 'passage'} · {where}"
 
 
-class ConversationQuerySet(models.QuerySet):
+class OwnedQuerySet(models.QuerySet):
+    """Rows private to the user who asked: `owner_path` leads to that user."""
+
+    owner_path = "user"
+
     def visible_to(self, user):
         if not user.is_authenticated:
             return self.none()
-        return self.filter(user=user)
+        return self.filter(**{self.owner_path: user})
 
 
 class Conversation(models.Model):
@@ -88,7 +92,7 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
-    objects = ConversationQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-updated_at", "-id"]
@@ -101,11 +105,8 @@ class Conversation(models.Model):
         return reverse("assistant:conversation", args=[self.pk])
 
 
-class MessageQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(conversation__user=user)
+class MessageQuerySet(OwnedQuerySet):
+    owner_path = "conversation__user"
 
 
 class Message(models.Model):

@@ -21,7 +21,7 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
-from django.db import close_old_connections
+from django.db import connections
 from django.template.loader import render_to_string
 
 from assistant import services
@@ -75,7 +75,7 @@ def _run(user, message_id: int, put) -> None:
         for event in _final_events(message_id):
             put(event)
     finally:
-        close_old_connections()
+        connections.close_all()  # this worker thread's own connections, never the request's
         put(DONE)
 
 

@@ -291,6 +291,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "GET_LIB_DOC_EXCLUDES": "crm.drf.schema_doc_excludes",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.drf.document_error_responses",
+    ],
 }
 
 LOGGING = {
@@ -452,6 +456,9 @@ TICKETS_OUTBOUND_WEBHOOK_URL = env_str("TICKETS_OUTBOUND_WEBHOOK_URL")
 TICKETS_OUTBOUND_WEBHOOK_SECRET = env_str("TICKETS_OUTBOUND_WEBHOOK_SECRET")
 TICKETS_OUTBOUND_TIMEOUT_SECONDS = env_float("TICKETS_OUTBOUND_TIMEOUT_SECONDS", 10.0)
 TICKETS_SEND_MAX_ATTEMPTS = env_int("TICKETS_SEND_MAX_ATTEMPTS", 5, minimum=1)
+# The same reply body to the same ticket within this many minutes is refused unless the agent or
+# API client says resend (two tabs, a retry without an Idempotency-Key); 0 turns the check off.
+TICKETS_REPLY_DUPLICATE_WINDOW_MINUTES = env_int("TICKETS_REPLY_DUPLICATE_WINDOW_MINUTES", 10, minimum=0)
 TICKETS_EMAIL_SIGNATURE = env_str("TICKETS_EMAIL_SIGNATURE", "The NextTouch support team")
 # The inbox list refreshes itself this often (seconds); the draft panel polls every 2 s while pending.
 TICKETS_INBOX_REFRESH_SECONDS = env_int("TICKETS_INBOX_REFRESH_SECONDS", 30, minimum=5)

@@ -54,3 +54,6 @@ urlpatterns = [
     path("", include("llm.urls")),
     *old_console_urls,
 ]
+
+# The API answers an unmatched path with JSON, not the HTML page (crm/drf.py).
+handler404 = "crm.drf.api_aware_not_found"

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from crm.imports import rejected_rows_csv
 from crm.models import ImportRun, Team
+from crm.validators import parse_id
 
 
 @require_GET
@@ -17,7 +18,7 @@ def import_run_list(request):
     team = None
     team_id = request.GET.get("team", "")
     if team_id:
-        team = get_object_or_404(teams, pk=team_id if team_id.isdigit() else 0)
+        team = get_object_or_404(teams, pk=parse_id(team_id) or 0)
         runs = runs.filter(team=team)
     # Every column the list shows except the stored report and rows, which can be large.
     runs = runs.defer("report", "rejected_rows")

@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from crm.errors import ServiceError
 from crm.models import ImportRun
-from crm.validators import JSON_MAX_DEPTH, clean_json, clean_text
+from crm.validators import JSON_MAX_DEPTH, clean_json, clean_text, json_value_span
 
 logger = logging.getLogger(__name__)
 
@@ -265,36 +265,10 @@ def _skip_ws(text: str, i: int) -> int:
 
 
 def _value_end(text: str, i: int) -> tuple[int, int]:
-    """End offset and nesting depth of the JSON value starting at i, found without parsing it.
-
-    The stdlib parser recurses once per level and dies near 1,000 levels (RecursionError); scanning
-    first lets a too-deep record be rejected on its own line while the rest of the file imports.
-    """
-    n = len(text)
-    if i >= n or text[i] not in "[{":
+    """End offset and depth of the list or object at i (-1, 0 if there is none there)."""
+    if i >= len(text) or text[i] not in "[{":
         return -1, 0
-    depth = deepest = 0
-    in_string = escaped = False
-    while i < n:
-        ch = text[i]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-            if depth == 0:
-                return i + 1, deepest
-        i += 1
-    return -1, deepest
+    return json_value_span(text, i)
 
 
 def json_list_records(importer: Importer, text: str, *, what: str = "records") -> Iterator[Record | Issue]:

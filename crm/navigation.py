@@ -102,6 +102,13 @@ SETTINGS_PAGES = [
         "Open the playbook",
     ),
     Link(
+        "Imports",
+        "crm:import_run_list",
+        anyone,
+        "Every file import and dry run into your teams: counts, rejected rows and why, as CSV.",
+        "Open imports",
+    ),
+    Link(
         "Customer notifications",
         "notifications-settings",
         in_a_team,

@@ -36,6 +36,18 @@ LATEST = datetime(YEAR_MAX, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - _DISPLAY_M
 JSON_MAX_DEPTH = 32
 
 
+# Primary keys are bigints: a longer digit string overflows the database's integer (a 500).
+_MAX_ID = 2**63 - 1
+
+
+def parse_id(value) -> int | None:
+    """A primary key from user input (URL, form, query string), or None if it cannot be one."""
+    text = str(value or "").strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > _MAX_ID:
+        return None
+    return int(text)
+
+
 def _describe(ch: str) -> str:
     return "NUL" if ch == "\x00" else f"U+{ord(ch):04X}"
 
@@ -111,11 +123,17 @@ def decimal_for(model_field: models.DecimalField, value, *, field: str | None = 
     )
 
 
-def json_text_depth(text: str) -> int:
-    """Deepest nesting of [ and { in JSON text, without parsing it (strings skipped)."""
+def json_value_span(text: str, start: int = 0, *, whole: bool = False) -> tuple[int, int]:
+    """(end, deepest nesting) of the JSON value at `start`, found without parsing (strings skipped).
+
+    Python's parser recurses once per level and dies near 1,000 levels (RecursionError); scanning
+    first lets a too-deep value be refused before any parser sees it. `whole`: scan to the end of
+    the text instead of stopping where the value closes; end is -1 when it never closes.
+    """
     depth = deepest = 0
     in_string = escaped = False
-    for ch in text:
+    for i in range(start, len(text)):
+        ch = text[i]
         if in_string:
             if escaped:
                 escaped = False
@@ -130,7 +148,14 @@ def json_text_depth(text: str) -> int:
             deepest = max(deepest, depth)
         elif ch in "]}":
             depth -= 1
-    return deepest
+            if depth == 0 and not whole:
+                return i + 1, deepest
+    return -1, deepest
+
+
+def json_text_depth(text: str) -> int:
+    """Deepest nesting of [ and { in JSON text, without parsing it."""
+    return json_value_span(text, whole=True)[1]
 
 
 def check_json_text(text: str, *, max_depth: int = JSON_MAX_DEPTH, field: str | None = None) -> str:

@@ -58,6 +58,18 @@ class Composed:
     hashes: dict
     version: ContextVersion
     template: PromptTemplate | None
+    # What `fill()` needs to build inputs and system prompt, which a cache hit never reads.
+    pending: tuple | None = None
+
+    def fill(self) -> Composed:
+        if self.pending is not None:
+            body, sections, campaign, now, config = self.pending
+            self.summary, _ = summary.summary_for(self.deal, self.data, now=now, config=config)
+            v = self.version
+            self.inputs = build_inputs(self.data, self.summary, sections=sections, campaign=campaign, now=now)
+            self.system = system_prompt(body, title=v.title, version=v.version, sections=sections, now=now)
+            self.pending = None
+        return self
 
     @property
     def cache_key(self) -> str:
@@ -81,26 +93,29 @@ def compose(
     template_text: str | None = None,
     sections: dict | None = None,
     now=None,
+    lazy: bool = False,
 ) -> Composed:
-    """The inputs of a plan. `sections` replaces the stored company context (learning previews)."""
+    """The inputs of a plan. `sections` replaces the stored company context (learning previews).
+    `lazy`: only the five hashes; `fill()` builds inputs and system prompt on a cache miss."""
     now = now or timezone.now()
     data = summary.deal_data(deal)
     config = NudgeSettings.for_team(deal.team_id).rule_config()
-    summ, summary_hash = summary.summary_for(deal, data, now=now, config=config)
+    summary_hash = summary.summary_input_hash(data, now, config)
     version = context.current(deal.team_id)
     sections = sections if sections is not None else version.sections
     body, template = template_for(deal.team_id, template_text)
     campaign = " ".join((campaign_context or "").split())[:500]
-    inputs = build_inputs(data, summ, sections=sections, campaign=campaign, now=now)
-    system = system_prompt(body, title=version.title, version=version.version, sections=sections, now=now)
     hashes = {
         "deal": summary.digest(data),
         "summary": summary_hash,
         "prompt": summary.digest([body, PLAN_PROMPT]),
-        "context": context.content_hash(version.title, sections),
+        "context": version.content_hash
+        if sections is version.sections
+        else context.content_hash(version.title, sections),
         "campaign": summary.digest(campaign),
     }
-    return Composed(deal, data, summ, inputs, system, hashes, version, template)
+    composed = Composed(deal, data, {}, {}, "", hashes, version, template, (body, sections, campaign, now, config))
+    return composed if lazy else composed.fill()
 
 
 def build_inputs(data: dict, summ: dict, *, sections: dict, campaign: str, now) -> dict:
@@ -126,11 +141,21 @@ def build_inputs(data: dict, summ: dict, *, sections: dict, campaign: str, now) 
             {k: t[k] for k in ("at", "kind", "direction", "subject", "snippet")} | {"at": t["at"][:10]}
             for t in data["timeline"][:RECENT]
         ],
-        "slots": channels.slots(timezone.localtime(now)),
+        "slots": channels.slots(_contact_time(data, reach, now)),
         "learnings": context.learnings(sections),
         "campaign_context": campaign,
         "sender": data["owner"],
     }
+
+
+def _contact_time(data: dict, reach, now):
+    """`now` in the time zone of the contact the first actions go to (blank: the server's), so the
+    best windows are the contact's office hours, as outbound's quiet hours are."""
+    from zoneinfo import ZoneInfo
+
+    first = reach[0].name if reach else ""
+    tz = next((c.get("time_zone") for c in data["contacts"] if c["name"] == first and c.get("time_zone")), "")
+    return now.astimezone(ZoneInfo(tz)) if tz else timezone.localtime(now)
 
 
 def system_prompt(body: str, *, title: str, version: str, sections: dict, now) -> str:
@@ -160,41 +185,46 @@ def plan_for_deal(
     """(plan, served from the cache). Writes a new plan when any of the five inputs changed, the
     cached one expired, or `force_refresh`."""
     now = now or timezone.now()
-    composed = compose(deal, campaign_context=campaign_context, template_text=template_text, now=now)
+    composed = compose(deal, campaign_context=campaign_context, template_text=template_text, now=now, lazy=True)
     key = composed.cache_key
     if not force_refresh:
         hit = cached_plan(key, deal.pk, now)
         if hit is not None:
             return hit, True
+    composed.fill()
     written = plan_ai.write_plan(composed.inputs, system=composed.system, force_refresh=force_refresh, about=deal)
     return store_plan(composed, written, actor=actor, now=now), False
 
 
+def new_plan(composed: Composed, written: plan_ai.Written, *, now, actor=None) -> Plan:
+    """The unsaved Plan row for a written plan (the single and the bulk path store the same)."""
+    h = composed.hashes
+    return Plan(
+        team_id=composed.deal.team_id,
+        deal=composed.deal,
+        campaign_context=composed.inputs["campaign_context"],
+        cache_key=composed.cache_key,
+        deal_hash=h["deal"],
+        summary_hash=h["summary"],
+        prompt_hash=h["prompt"],
+        context_hash=h["context"],
+        campaign_hash=h["campaign"],
+        context_version=composed.version,
+        template=composed.template,
+        situation=written.data.get("situation") or {},
+        summary=composed.summary,
+        provenance={**(written.provenance or {}), "fixes": written.fixes},
+        generated_at=now,
+        expires_at=now + timedelta(minutes=settings.PLANS_CACHE_TTL_MINUTES),
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
 def store_plan(composed: Composed, written: plan_ai.Written, *, actor=None, now=None) -> Plan:
     now = now or timezone.now()
-    h = composed.hashes
-    provenance = dict(written.provenance or {})
-    provenance["fixes"] = written.fixes
     with transaction.atomic():
-        plan = Plan.objects.create(
-            team_id=composed.deal.team_id,
-            deal=composed.deal,
-            campaign_context=composed.inputs["campaign_context"],
-            cache_key=composed.cache_key,
-            deal_hash=h["deal"],
-            summary_hash=h["summary"],
-            prompt_hash=h["prompt"],
-            context_hash=h["context"],
-            campaign_hash=h["campaign"],
-            context_version=composed.version,
-            template=composed.template,
-            situation=written.data.get("situation") or {},
-            summary=composed.summary,
-            provenance=provenance,
-            generated_at=now,
-            expires_at=now + timedelta(minutes=settings.PLANS_CACHE_TTL_MINUTES),
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
-        )
+        plan = new_plan(composed, written, now=now, actor=actor)
+        plan.save()
         PlanItem.objects.bulk_create(plan_items(plan, written.data["actions"]))
     return plan
 
@@ -283,3 +313,58 @@ def resolve_deal_or_404(ref, user) -> Deal:
         return resolve_deal(ref, user=user)
     except PlanError as exc:
         raise Http404(exc.message) from exc
+
+
+def request_plan(*, deal: Deal, actor=None, campaign_context: str = "", force_refresh: bool = False):
+    """The console's entry: (plan, cached). Offline, the plan is written at once; with a model, a
+    cache miss stores a pending row that `complete_plan` (a task) fills while the page polls, so a
+    web request never waits on a model."""
+    import llm
+
+    if llm.provider_name() == "offline":
+        return plan_for_deal(deal=deal, actor=actor, campaign_context=campaign_context, force_refresh=force_refresh)
+    now = timezone.now()
+    composed = compose(deal, campaign_context=campaign_context, now=now, lazy=True)
+    if not force_refresh:
+        hit = cached_plan(composed.cache_key, deal.pk, now)
+        if hit is not None:
+            return hit, True
+    h = composed.hashes
+    plan = Plan.objects.create(
+        team_id=deal.team_id, deal=deal, status=Plan.Status.PENDING, campaign_context=composed.pending[2],
+        cache_key=composed.cache_key, deal_hash=h["deal"], summary_hash=h["summary"], prompt_hash=h["prompt"],
+        context_hash=h["context"], campaign_hash=h["campaign"], context_version=composed.version,
+        template=composed.template, generated_at=now, expires_at=now,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )  # fmt: skip
+    return plan, False
+
+
+def complete_plan(plan_id: int, *, force_refresh: bool = False) -> Plan | None:
+    """Write a pending plan; idempotent (a plan that is gone, ready or failed is left alone)."""
+    plan = Plan.objects.filter(pk=plan_id, status=Plan.Status.PENDING).first()
+    if plan is None:
+        return None
+    try:
+        composed = compose(resolve_deal(plan.deal_id), campaign_context=plan.campaign_context)
+        written = plan_ai.write_plan(
+            composed.inputs, system=composed.system, force_refresh=force_refresh, about=plan.deal
+        )
+    except PlanError as exc:
+        Plan.objects.filter(pk=plan_id, status=Plan.Status.PENDING).update(
+            status=Plan.Status.FAILED, error=exc.message[:300]
+        )
+        return None
+    now = timezone.now()
+    row = new_plan(composed, written, now=now)
+    fields = ["cache_key", "deal_hash", "summary_hash", "prompt_hash", "context_hash", "campaign_hash",
+              "context_version", "template", "situation", "summary", "provenance", "generated_at", "expires_at"]  # fmt: skip
+    with transaction.atomic():
+        claimed = Plan.objects.filter(pk=plan_id, status=Plan.Status.PENDING).update(
+            status=Plan.Status.READY, **{f: getattr(row, f) for f in fields}
+        )
+        if claimed != 1:
+            return None
+        plan.refresh_from_db()
+        PlanItem.objects.bulk_create(plan_items(plan, written.data["actions"]))
+    return plan

@@ -55,20 +55,26 @@ def digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
+CONTACT_FIELDS = ("pk", "account_id", "name", "title", "email", "phone", "preferred_channel", "opted_out", "time_zone")
+ACTIVITY_FIELDS = ("pk", "deal_id", "kind", "direction", "occurred_at", "subject", "body", "contact_id")
+
+
 def deal_data(deal: Deal) -> dict:
     """The deal's facts as plain JSON. `deal` should come with account, stage, owner and
     primary_contact selected (one query); contacts and the timeline are two more."""
-    contacts = list(
-        Contact.objects.filter(account_id=deal.account_id)
-        .order_by("pk")
-        .values("pk", "name", "title", "email", "phone", "preferred_channel", "opted_out")[:50]
-    )
-    names = {c["pk"]: c["name"] for c in contacts}
+    contacts = list(Contact.objects.filter(account_id=deal.account_id).order_by("pk").values(*CONTACT_FIELDS)[:50])
     rows = list(
         Activity.objects.filter(deal_id=deal.pk)
         .order_by("-occurred_at", "-pk")
-        .values("pk", "kind", "direction", "occurred_at", "subject", "body", "contact_id")[:TIMELINE_LIMIT]
+        .values(*ACTIVITY_FIELDS)[:TIMELINE_LIMIT]
     )
+    return assemble(deal, contacts, rows)
+
+
+def assemble(deal: Deal, contacts: list[dict], rows: list[dict]) -> dict:
+    """`deal_data` from rows already fetched (the bulk path fetches them for many deals at once):
+    contacts of the account, the deal's activities newest first (at most TIMELINE_LIMIT)."""
+    names = {c["pk"]: c["name"] for c in contacts}
     owner = deal.owner
     return {
         "deal": {
@@ -98,6 +104,7 @@ def deal_data(deal: Deal) -> dict:
                 "has_phone": bool(c["phone"]),
                 "preferred_channel": c["preferred_channel"],
                 "opted_out": c["opted_out"],
+                "time_zone": c.get("time_zone") or "",
                 "primary": c["pk"] == deal.primary_contact_id,
             }
             for c in contacts
@@ -205,16 +212,22 @@ def summarize(data: dict, now: datetime, config: rules.RuleConfig | None = None)
 def summary_for(deal: Deal, data: dict, *, now: datetime | None = None, config=None) -> tuple[dict, str]:
     """(summary, summary hash), from the stored `DealSummary` when its inputs are unchanged.
 
-    The inputs are the deal data and today's date (idle days and warnings move with the calendar)."""
+    The inputs are the deal data and today's date (idle days and warnings move with the calendar).
+    The summary is a pure function of them, so its hash is the hash of its inputs: a cache check
+    needs no summary at all."""
     from nudges.models import DealSummary
 
     now = now or timezone.now()
-    input_hash = digest([data, now.date().isoformat(), SUMMARY_VERSION, config])
+    input_hash = summary_input_hash(data, now, config)
     stored = DealSummary.objects.filter(deal_id=deal.pk).first()
     if stored is not None and stored.input_hash == input_hash:
-        return stored.data, digest(stored.data)
+        return stored.data, input_hash
     summary = summarize(data, now, config)
     DealSummary.objects.update_or_create(
         deal_id=deal.pk, defaults={"input_hash": input_hash, "data": summary, "built_at": now}
     )
-    return summary, digest(summary)
+    return summary, input_hash
+
+
+def summary_input_hash(data: dict, now: datetime, config) -> str:
+    return digest([data, now.date().isoformat(), SUMMARY_VERSION, config])

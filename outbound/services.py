@@ -161,6 +161,8 @@ def deliver(*, delivery_id: int, now: datetime | None = None) -> str:
     return "sent"
 
 
+RETRY_BACKOFF_MAX_SECONDS = 900  # outbound.tasks.RETRY_MAX_SECONDS (tasks import services, not the reverse)
+
 STALLED_REASON = (
     "The worker stopped while sending: the provider may have accepted it. Check with the customer, "
     "then mark it as sent or send it again."
@@ -175,10 +177,9 @@ def recover_deliveries(*, now: datetime | None = None) -> dict:
     is requeued; if it was, it becomes "uncertain". Held rows whose time has come are enqueued.
     """
     now = now or timezone.now()
-    stalled = Delivery.objects.filter(
-        status=S.SENDING, claimed_at__lt=now - timedelta(seconds=settings.OUTBOUND_SENDING_LEASE_SECONDS)
-    )
-    counts = {"requeued": 0, "uncertain": 0, "released": 0}
+    lease = timedelta(seconds=settings.OUTBOUND_SENDING_LEASE_SECONDS)
+    stalled = Delivery.objects.filter(status=S.SENDING, claimed_at__lt=now - lease)
+    counts = {"requeued": 0, "uncertain": 0, "released": 0, "reenqueued": 0}
     with transaction.atomic():
         ids = list(stalled.filter(handed_at__isnull=True).values_list("pk", flat=True)[:1000])
         counts["requeued"] = Delivery.objects.filter(pk__in=ids, status=S.SENDING, handed_at__isnull=True).update(
@@ -193,6 +194,19 @@ def recover_deliveries(*, now: datetime | None = None) -> dict:
         ):
             counts["uncertain"] += 1
             hooks.notify("uncertain", Delivery.objects.get(pk=pk))
+    # A queued row nobody claimed for a long time lost its task message (a worker killed after
+    # fetching it: the broker redelivers only after its visibility timeout). Enqueue it again;
+    # claim-before-send makes a duplicate task harmless. Rows waiting out a retry backoff (at most
+    # 15 min after their last claim) are not touched.
+    lost = Delivery.objects.filter(status=S.QUEUED).filter(
+        Q(claimed_at__isnull=True, created_at__lt=now - lease)
+        | Q(claimed_at__lt=now - lease - timedelta(seconds=RETRY_BACKOFF_MAX_SECONDS))
+    )
+    with transaction.atomic():
+        ids = list(lost.values_list("pk", flat=True)[:1000])
+        for pk in ids:
+            _enqueue(pk)
+        counts["reenqueued"] = len(ids)
     with transaction.atomic():
         due = list(Delivery.objects.filter(status=S.HELD, not_before__lte=now).values_list("pk", flat=True)[:1000])
         for pk in due:

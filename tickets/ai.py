@@ -96,7 +96,10 @@ class DraftContext:
     customer_text: str
     category: str = ""
     order: dict | None = None  # {"number", "amount", "currency", "status", "tracking_status", "tracking_age_days"}
-    past_issue: dict | None = None  # {"subject", "resolution"}
+    past_issue: dict | None = None  # {"category", "resolved_on"}: never the customer's subject
+    # The customer's own words (messages, subjects): a draft that repeats them is refused.
+    quoted_texts: list[str] = field(default_factory=list)
+    sources: list[dict] = field(default_factory=list)  # provenance shown beside the draft
     instruction: str = ""
     previous_draft: str = ""
     agent_name: str = ""
@@ -176,6 +179,21 @@ _CARE_NEXT = {
 }
 
 
+# A past ticket is named by its category: its subject is the customer's words, never repeated.
+PAST_ISSUE_WORDS = {
+    "fraud": "a security concern",
+    "refund": "a refund",
+    "damaged": "a damaged item",
+    "delivery": "a delivery",
+    "wrong_item": "a wrong item",
+    "billing": "a billing question",
+    "account": "your account",
+    "address": "an address change",
+    "question": "a question",
+    "other": "another matter",
+}
+
+
 def _facts(inputs: dict) -> tuple[str, str, str]:
     """(issue sentence, next step, care sentence) from the inputs only."""
     order = _as_dict(inputs.get("order"))
@@ -201,8 +219,9 @@ def _facts(inputs: dict) -> tuple[str, str, str]:
         nxt = _CARE_NEXT.get(category, nxt)
         care = "You're one of our most valued customers, so I'm handling this personally."
     past = _as_dict(inputs.get("past_issue"))
-    if past and past.get("subject"):
-        care = (care + " " if care else "") + f"I can see you contacted us before about {past['subject'].lower()}."
+    if past and past.get("category"):
+        about = PAST_ISSUE_WORDS.get(str(past["category"]), PAST_ISSUE_WORDS["other"])
+        care = (care + " " if care else "") + f"I can see you contacted us before about {about}."
     return issue, nxt, care
 
 
@@ -269,8 +288,7 @@ def personalization(content: str, ctx: DraftContext) -> dict[str, bool]:
     return {
         "used_order_info": bool(order.get("number")) and str(order["number"]).lower() in text,
         "mentioned_tracking": bool(tracking) and (tracking in text or "tracking" in text or "courier" in text),
-        "referenced_past_issue": bool(past.get("subject"))
-        and (str(past["subject"]).lower() in text or "before" in text or "last time" in text),
+        "referenced_past_issue": bool(past) and ("before" in text or "last time" in text),
         "applied_vip_treatment": ctx.extra_care and ("express" in text or "personally" in text or "valued" in text),
     }
 
@@ -291,6 +309,11 @@ def draft_reply(ctx: DraftContext, *, about=None, force_refresh: bool = False) -
     data = result.data if isinstance(result.data, dict) else {}
     content = str(data.get("content") or result.text or "").strip()
     problems = rules.check_reply(ctx.channel, content, draft=True)
+    flags = list(result.flags or [])
+    quoted = rules.quoted_span(content, ctx.quoted_texts)
+    if quoted:
+        problems = [*problems, f"It repeats the customer's words (“{quoted[:80]}”): drafts quote only our records."]
+        flags.append("quoted_customer_text")
     return DraftResult(
         content=content,
         tone=str(data.get("tone") or rules.CHANNEL_RULES[ctx.channel].tone)[:30],
@@ -300,5 +323,5 @@ def draft_reply(ctx: DraftContext, *, about=None, force_refresh: bool = False) -
         model=result.model,
         problems=problems,
         personalization=personalization(content, ctx),
-        flags=list(result.flags or []),
+        flags=flags,
     )

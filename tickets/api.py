@@ -199,15 +199,30 @@ class MessagesView(TicketMixin, APIView):
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 required=False,
-                description="Retrying with the same key returns the first message and never sends twice.",
+                description=(
+                    "Stripe-style: a request repeated with the same key (a retry after a timeout) returns the "
+                    "message the first one created, with 200, and sends nothing more. Keys are kept per ticket."
+                ),
             )
         ],
         responses={
             201: s.MessageSerializer,
-            200: s.MessageSerializer,
-            400: OpenApiResponse(description="Empty or too long"),
+            200: OpenApiResponse(
+                s.MessageSerializer,
+                description="Nothing sent: the same Idempotency-Key, or this draft, was already sent as this message",
+            ),
+            400: OpenApiResponse(description="Empty, too long, or no address for the ticket's channel"),
+            409: OpenApiResponse(
+                description="The same body went to this ticket within the duplicate window: send with resend=true"
+            ),
         },
-        summary="Send an agent reply (exactly once)",
+        summary="Send an agent reply (exactly once, or refused as a duplicate)",
+        description=(
+            "A reply is sent at most once: the same Idempotency-Key or the same draft returns the first "
+            "message (200). Without a key, the same body to the same ticket within "
+            "TICKETS_REPLY_DUPLICATE_WINDOW_MINUTES (10) is refused with 409 unless `resend` is true. "
+            "Delivery is asynchronous: the message's `delivery` shows queued, sent, failed or uncertain."
+        ),
         operation_id="tickets_messages_send",
     )
     def post(self, request, pk):
@@ -225,6 +240,7 @@ class MessagesView(TicketMixin, APIView):
             idempotency_key=key,
             draft=draft,
             via="api",
+            resend=payload.validated_data["resend"],
         )
         message = Message.objects.select_related("delivery").get(pk=message.pk)
         return Response(s.MessageSerializer(message).data, status=201 if created else 200)
@@ -232,14 +248,21 @@ class MessagesView(TicketMixin, APIView):
 
 class DraftResponseView(TicketMixin, APIView):
     @extend_schema(
-        responses={200: s.DraftResponseSerializer, 202: s.DraftResponseSerializer},
+        responses={
+            200: s.DraftResponseSerializer,
+            202: s.DraftResponseSerializer,
+            404: OpenApiResponse(description="No such ticket in your teams, or no draft yet (POST drafts one)"),
+        },
         summary="The current reply draft (202 while it is being generated)",
+        description="Reading never drafts: a GET creates nothing and calls no model. POST to draft or redraft.",
         operation_id="tickets_draft_response",
     )
     def get(self, request, pk):
         ticket = self.ticket(request, pk)
-        draft = Draft.objects.filter(ticket=ticket).first() or services.request_draft(ticket=ticket, actor=request.user)
-        draft.refresh_from_db()
+        draft = Draft.objects.filter(ticket=ticket).first()
+        if draft is None:
+            # A crawler or a link prefetch must not spend model calls: drafting is a POST.
+            return Response({"detail": "No draft yet: POST to this URL to draft a reply."}, status=404)
         code = 202 if draft.status == Draft.Status.PENDING else 200
         return Response(s.DraftResponseSerializer(draft).data, status=code)
 

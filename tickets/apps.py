@@ -6,6 +6,7 @@ class TicketsConfig(AppConfig):
     verbose_name = "Support inbox"
 
     def ready(self) -> None:
+        import tickets.tasks  # noqa: F401 - registers the Celery tasks that services enqueue by name
         from crm import hooks, timeline
         from outbound.hooks import register_listener
         from tickets import (

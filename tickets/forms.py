@@ -66,6 +66,7 @@ class ReplyForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False, strip=False)
     idempotency_key = forms.CharField(max_length=200, widget=forms.HiddenInput)
     draft = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    resend = forms.BooleanField(required=False, label="Send even if the same text went out in the last minutes")
 
 
 class RegenerateForm(forms.Form):

@@ -216,3 +216,26 @@ def edit_ratio(a: str, b: str) -> float:
     """0 = sent as drafted, 1 = every word changed."""
     longest = max(len((a or "").split()), len((b or "").split()))
     return word_edit_distance(a, b) / longest if longest else 0.0
+
+
+# Six words in a row from the customer's text is a quotation, not a coincidence: an order number
+# with its status ("order 54321 is late") stays well below it.
+QUOTE_MIN_WORDS = 6
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def quoted_span(content: str, texts: list[str], *, min_words: int = QUOTE_MIN_WORDS) -> str:
+    """The first run of `min_words` consecutive words of any of `texts` found in `content` ("" if none).
+
+    Drafts may state our records' facts but never repeat a customer's words (issue 10): this is
+    the check, case-insensitive and blind to punctuation."""
+    words = [w.lower() for w in _WORD.findall(content)]
+    grams = {tuple(words[i : i + min_words]) for i in range(len(words) - min_words + 1)}
+    if not grams:
+        return ""
+    for text in texts:
+        theirs = [w.lower() for w in _WORD.findall(text or "")]
+        for i in range(len(theirs) - min_words + 1):
+            if tuple(theirs[i : i + min_words]) in grams:
+                return " ".join(theirs[i : i + min_words])
+    return ""

@@ -280,6 +280,11 @@ class MessageSerializer(serializers.ModelSerializer):
 class ReplySerializer(StorageSafeSerializerMixin, serializers.Serializer):
     body = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=20000)
     draft = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**31 - 1)
+    resend = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Send even though the same body went to this ticket within the duplicate window.",
+    )
 
 
 class PersonalizationSerializer(serializers.Serializer):

@@ -182,7 +182,8 @@ def ticket_detail(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def draft_panel(request, pk):
-    """GET: the panel (polled every 2 s while pending). POST: regenerate with an optional instruction."""
+    """GET: the panel (polled every 2 s while pending); it never drafts (a prefetch must not spend model
+    calls). POST: draft, or redraft with an optional instruction."""
     ticket = _ticket(request, pk)
     if request.method == "POST":
         form = RegenerateForm(request.POST)
@@ -190,8 +191,6 @@ def draft_panel(request, pk):
         services.request_draft(ticket=ticket, actor=request.user, instruction=instruction)
         if not request.htmx:
             return redirect(ticket)
-    elif not Draft.objects.filter(ticket=ticket).exists():
-        services.request_draft(ticket=ticket, actor=request.user)
     return render(request, "tickets/ticket_detail.html#draft-panel", _draft_context(ticket))
 
 
@@ -212,13 +211,18 @@ def reply(request, pk):
             body=form.cleaned_data["body"],
             idempotency_key=form.cleaned_data["idempotency_key"],
             draft=draft,
+            resend=form.cleaned_data["resend"],
         )
     except ServiceError as exc:
         messages.error(request, "Not sent: " + exc.message)
         return redirect(ticket)
-    messages.success(
-        request, "Reply queued for delivery." if created else "Already sent: this reply was not sent twice."
-    )
+    if created:
+        messages.success(request, "Reply queued for delivery.")
+    else:
+        messages.info(
+            request,
+            f"Already {services.sent_by(message)}: this reply was not sent twice. It reads: “{message.body[:300]}”",
+        )
     return redirect(ticket)
 
 

@@ -18,11 +18,18 @@ def _tool(feature, data):
     return message(tool=data, tool_name="record_" + feature.replace(".", "_"))
 
 
-def test_uncited_claim_is_retried_with_the_checkers_feedback(agent, world):
-    spend = f"A{world['techgiant'].pk}.total_spend"
-    api = FakeAnthropicAPI().add(
+def _looked_up_techgiant(*replies):
+    """The model routes to the client lookup, needs nothing more, then gives these replies."""
+    return FakeAnthropicAPI().add(
         _tool("assistant.route", {"calls": [{"tool": "lookup_client", "name": "TechGiant"}]}),
         _tool("assistant.route", {"calls": []}),
+        *replies,
+    )
+
+
+def test_uncited_claim_is_retried_with_the_checkers_feedback(agent, world):
+    spend = f"A{world['techgiant'].pk}.total_spend"
+    api = _looked_up_techgiant(
         _tool(
             "assistant.answer",
             {
@@ -64,9 +71,7 @@ def test_a_claim_still_unsupported_after_the_retries_is_removed_and_said(agent, 
         ],
         "support_missing": False,
     }
-    api = FakeAnthropicAPI().add(
-        _tool("assistant.route", {"calls": [{"tool": "lookup_client", "name": "TechGiant"}]}),
-        _tool("assistant.route", {"calls": []}),
+    api = _looked_up_techgiant(
         _tool("assistant.answer", wrong),
         _tool("assistant.check", {"ok": True, "problems": [], "unsupported": []}),
         _tool(
@@ -86,9 +91,7 @@ def test_a_claim_still_unsupported_after_the_retries_is_removed_and_said(agent, 
 def test_the_model_check_can_reject_what_the_rules_accept(agent, world, settings):
     settings.ASSISTANT_MAX_RETRIES = 0
     spend = f"A{world['techgiant'].pk}.total_spend"
-    api = FakeAnthropicAPI().add(
-        _tool("assistant.route", {"calls": [{"tool": "lookup_client", "name": "TechGiant"}]}),
-        _tool("assistant.route", {"calls": []}),
+    api = _looked_up_techgiant(
         _tool(
             "assistant.answer",
             {

@@ -100,7 +100,7 @@ def generate(*, deals: int, messages: int, now: datetime, out_dir: Path, seed: i
 
     def contact_rows():
         for i in range(1, deals + 1):
-            yield (i, i, f"Buyer{i} Person", "", f"buyer{i}@client{i}.example", "", "email", "en", False, "", now)
+            yield (i, i, f"Buyer{i} Person", "", f"buyer{i}@client{i}.example", "", "email", "en", False, "", now, "")
 
     _copy(
         Contact._meta.db_table,
@@ -116,6 +116,7 @@ def generate(*, deals: int, messages: int, now: datetime, out_dir: Path, seed: i
             "opted_out",
             "external_id",
             "created_at",
+            "time_zone",  # NOT NULL since crm 0003; blank = the server's time zone
         ],
         contact_rows(),
     )

@@ -4,9 +4,12 @@ import csv
 import io
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from crm.imports import Column, Counts, Importer, RowError, run_import, spreadsheet_safe, upsert
+from crm.imports import Column, Counts, Importer, RowError, rejected_rows_csv, run_import, spreadsheet_safe, upsert
 from crm.models import Account, ImportRun
 from crm.validators import clean_text, decimal_for
 
@@ -209,3 +212,34 @@ def test_api_lists_my_import_runs_with_their_report(api, partial_run):
         "file": "accounts.csv",
     }
     assert ImportRun.objects.count() == 1
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    raw=st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=300).map(lambda t: ("id,name,total_spend\n" + t).encode("utf-8", "surrogatepass")),
+        st.lists(st.tuples(st.text(max_size=20), st.text(max_size=20), st.text(max_size=20)), max_size=5).map(
+            lambda rows: ("id,name,total_spend\n" + "\n".join(",".join(r) for r in rows)).encode(
+                "utf-8", "surrogatepass"
+            )
+        ),
+    ),
+    strict=st.booleans(),
+    dry_run=st.booleans(),
+)
+def test_any_bytes_give_a_run_with_a_reason_never_an_exception(team, raw, strict, dry_run):
+    with transaction.atomic():
+        run = _run(raw, team, strict=strict, dry_run=dry_run)
+        assert run.status in {"imported", "partial", "rejected", "refused"}
+        assert bool(run.failed) == (run.status == "refused")
+        if run.status in {"imported", "partial"}:
+            assert run.rows == run.created + run.updated + run.unchanged + run.rejected
+        if run.status == "rejected":  # strict: nothing written, nothing counted as written
+            assert run.rejected and run.created + run.updated + run.unchanged == 0
+        assert all(issue.line >= 2 and issue.reason for issue in run.errors)
+        if run.status in {"rejected", "refused"} or dry_run:
+            assert not Account.objects.exists()
+        rejected_rows_csv(run)  # the download renders whatever was rejected
+        transaction.set_rollback(True)

@@ -180,3 +180,12 @@ def test_searching_by_contact_email_does_not_inflate_open_deal_counts(agent_clie
     response = agent_client.get("/accounts/?q=techgiant.example")
     row = next(a for a in response.context["page"].object_list if a.pk == account.pk)
     assert row.open_deals == 1
+
+
+@pytest.mark.parametrize("deal_id", ["abc", "1e3", "١٢", "-1", "9" * 30])
+def test_note_form_with_a_non_numeric_deal_id_is_refused_not_500(agent_client, account, deal_id):
+    response = agent_client.post(
+        reverse("crm:account_log_activity", args=[account.pk]), {"deal": deal_id, "kind": "note", "body": "x"}
+    )
+    assert response.status_code == 302  # back to the account with "not a deal of this account"
+    assert not Activity.objects.exists()

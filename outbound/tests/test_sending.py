@@ -216,7 +216,7 @@ def test_a_send_lost_after_the_transport_becomes_uncertain_and_is_never_resent(q
 def test_a_send_still_inside_its_lease_is_left_alone(queue):
     delivery, _ = queue()
     _stall(delivery, handed=True, minutes_ago=1)
-    assert services.recover_deliveries() == {"requeued": 0, "uncertain": 0, "released": 0}
+    assert services.recover_deliveries() == {"requeued": 0, "uncertain": 0, "released": 0, "reenqueued": 0}
 
 
 def test_person_confirms_an_uncertain_delivery_as_sent(queue, agent, on_commit, events):
@@ -264,3 +264,15 @@ def test_bad_key_is_refused_naming_the_field(queue, key, field):
 def test_empty_body_is_refused(queue):
     with pytest.raises(SendRefused, match="empty"):
         queue(body="   ")
+
+
+def test_a_queued_row_whose_task_was_lost_is_enqueued_again_and_sent_once(queue, on_commit):
+    delivery, _ = queue()  # its task never ran (as if a killed worker had fetched it)
+    Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    with on_commit():
+        counts = services.recover_deliveries()
+    assert counts["reenqueued"] == 1
+    delivery.refresh_from_db()
+    assert delivery.status == "sent" and len(mail.outbox) == 1
+    with on_commit():
+        assert services.recover_deliveries()["reenqueued"] == 0

@@ -50,6 +50,8 @@ class Message(models.Model):
             models.UniqueConstraint(
                 fields=["ticket", "external_id"], condition=~Q(external_id=""), name="message_unique_external"
             ),
+            # A draft is sent at most once, whatever tab or client posts it.
+            models.UniqueConstraint(fields=["draft"], condition=Q(draft__isnull=False), name="message_one_per_draft"),
         ]
 
     def __str__(self) -> str:
@@ -80,6 +82,8 @@ class Draft(models.Model):
     provider = models.CharField(max_length=50, blank=True)
     model = models.CharField(max_length=100, blank=True)
     flags = models.JSONField(default=list, blank=True)
+    # The records the draft was written from ([{"kind", "id", "label"}]), shown beside it.
+    provenance = models.JSONField(default=list, blank=True)
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -31,7 +31,7 @@ from tickets.services.scores import (
     score_ticket,
     sync_customer_inputs,
 )
-from tickets.services.sending import REPLY_SOURCE, on_reply_failed, on_reply_sent, send_reply
+from tickets.services.sending import REPLY_SOURCE, on_reply_failed, on_reply_sent, send_reply, sent_by
 from tickets.services.triage import (
     apply_triage,
     edit_triage,
@@ -71,6 +71,7 @@ __all__ = [
     "resurface_follow_ups",
     "score_ticket",
     "send_reply",
+    "sent_by",
     "set_follow_up",
     "set_topic_alert",
     "similar_tickets",

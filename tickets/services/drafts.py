@@ -70,6 +70,32 @@ def draft_context(*, ticket: Ticket, draft: Draft | None = None) -> ai.DraftCont
         .order_by("-resolved_at", "-pk")
         .first()
     )
+    # Provenance: the records the draft is written from, shown beside it on the ticket page.
+    sources = [
+        {
+            "kind": "account",
+            "label": f"{account.name}: {'VIP, ' if account.is_vip else ''}churn risk {account.churn_risk:.2f}, "
+            f"lifetime value {account.lifetime_value}",
+        }
+    ]
+    if order:
+        sources.append(
+            {
+                "kind": "order",
+                "id": order.pk,
+                "label": f"Order #{order.number}: {order.get_status_display()}"
+                + (f", tracking {order.tracking_status}" if order.tracking_status else ""),
+            }
+        )
+    past_issue = None
+    if past:
+        # Referred to by category and date, never by its subject: that is the customer's text.
+        resolved = timezone.localtime(past.resolved_at).date().isoformat() if past.resolved_at else ""
+        past_issue = {"category": past.category or "other", "resolved_on": resolved}
+        sources.append(
+            {"kind": "ticket", "id": past.pk, "label": f"Ticket #{past.pk}: {past.category or 'other'} {resolved}"}
+        )
+    sources.append({"kind": "messages", "label": f"{len(inbound)} customer message(s): read, never quoted"})
     contact_name = ticket.contact.first_name if ticket.contact else account.name.split()[0]
     assignee = ticket.assignee
     previous = draft.previous.content if draft and draft.previous else ""
@@ -84,7 +110,9 @@ def draft_context(*, ticket: Ticket, draft: Draft | None = None) -> ai.DraftCont
         customer_text=customer_text,
         category=ticket.category,
         order=order_facts,
-        past_issue={"subject": past.subject, "resolution": past.resolution} if past else None,
+        past_issue=past_issue,
+        quoted_texts=[*inbound, ticket.subject, *([past.subject] if past else [])],
+        sources=sources,
         instruction=draft.instruction if draft else "",
         previous_draft=previous,
         agent_name=(assignee.get_full_name() or assignee.get_username()) if assignee else "",
@@ -117,6 +145,8 @@ def generate_draft(*, draft_id: int) -> str:
         Draft.objects.filter(pk=draft_id, status=Draft.Status.PENDING).update(
             status=Draft.Status.FAILED,
             content=result.content,
+            flags=result.flags,
+            provenance=ctx.sources,
             error=("The draft broke the channel rules: " + " ".join(result.problems))[:500],
             offline=result.offline,
             completed_at=timezone.now(),
@@ -132,6 +162,7 @@ def generate_draft(*, draft_id: int) -> str:
         provider=result.provider,
         model=result.model,
         flags=result.flags,
+        provenance=ctx.sources,
         completed_at=timezone.now(),
     )
     return "ready"

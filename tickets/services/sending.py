@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -29,12 +31,22 @@ REPLY_SOURCE = "tickets.message"
 
 @transaction.atomic
 def send_reply(
-    *, actor, ticket: Ticket, body: str, idempotency_key: str = "", draft: Draft | None = None, via: str = "console"
+    *,
+    actor,
+    ticket: Ticket,
+    body: str,
+    idempotency_key: str = "",
+    draft: Draft | None = None,
+    via: str = "console",
+    resend: bool = False,
 ) -> tuple[Message, bool]:
-    """Queue an agent reply for delivery once. The same idempotency key returns the first message.
+    """Queue an agent reply for delivery once. Returns (message, created).
 
-    The unique (ticket, idempotency_key) and the outbound ledger row keyed by the message make a
-    double click, a retried request and a redelivered task all land on the same single delivery.
+    - The same idempotency key returns the first message (created False): a retried request.
+    - A draft is sent at most once: a second tab posting it gets the message it was sent as.
+    - The same body to the same ticket within TICKETS_REPLY_DUPLICATE_WINDOW_MINUTES is refused
+      (a 409 ServiceError naming who sent it when) unless `resend` says it is meant.
+    The outbound ledger row keyed by the message makes a redelivered task send nothing more.
     """
     key = (idempotency_key or "").strip()[:200]
     if key:
@@ -48,6 +60,20 @@ def send_reply(
             " ".join([*problems, f"Limit for {ticket.get_channel_display()}: {rule.limit_text}."]), field="body"
         )
     now = timezone.now()
+    # Sends to one ticket are serialised from here: this first write holds the ticket's row lock
+    # (PostgreSQL) or the database write lock (SQLite) until commit, so the checks below see every
+    # earlier reply, including one committed by a parallel request a moment ago.
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+    if key:
+        existing = Message.objects.filter(ticket=ticket, idempotency_key=key).first()
+        if existing:
+            return existing, False
+    if draft is not None:
+        sent = Message.objects.filter(ticket=ticket, draft=draft, direction=Message.Direction.OUTBOUND).first()
+        if sent:
+            return sent, False
+    if not resend:
+        _refuse_recent_duplicate(ticket=ticket, body=body.strip(), now=now)
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -92,6 +118,35 @@ def send_reply(
     TicketEvent.objects.create(ticket=ticket, kind=TicketEvent.Kind.REPLY_SENT, actor=_user(actor), at=now)
     audit.record(actor=actor, action=AuditEvent.Action.CREATE, obj=message, before={}, via=via)
     return message, True
+
+
+def _refuse_recent_duplicate(*, ticket: Ticket, body: str, now) -> None:
+    minutes = settings.TICKETS_REPLY_DUPLICATE_WINDOW_MINUTES
+    if not minutes:
+        return
+    earlier = (
+        Message.objects.filter(
+            ticket=ticket,
+            direction=Message.Direction.OUTBOUND,
+            body=body,
+            created_at__gte=now - timedelta(minutes=minutes),
+        )
+        .select_related("author")
+        .order_by("-created_at")
+        .first()
+    )
+    if earlier:
+        raise ServiceError(
+            f"The same reply was already {sent_by(earlier)}. To send it again, say so (resend).",
+            code="conflict",
+            field="body",
+        )
+
+
+def sent_by(message: Message) -> str:
+    """'sent at 14:02 by dana': for the second tab that finds its reply already gone."""
+    who = message.author.get_username() if message.author else "an integration"
+    return f"sent at {timezone.localtime(message.created_at):%H:%M} by {who}"
 
 
 def _reply_ticket_id(delivery) -> int | None:

@@ -147,3 +147,18 @@ def test_offline_reasoning_mentions_instructions_only_when_given(make_ticket, ag
         d = services.request_draft(ticket=t, actor=agent, instruction="apologise")
     d.refresh_from_db()
     assert "instructions" in d.reasoning and "sorry" in d.content.lower()
+
+
+def test_reading_a_draft_never_drafts_or_calls_the_model(make_ticket, api, agent_client):
+    from llm.models import LLMCall
+
+    t = make_ticket("Where is my delivery?")
+    t.drafts.all().delete()
+    calls = LLMCall.objects.count()
+    r = api.get(f"/api/ai/tickets/{t.pk}/draft-response")
+    assert r.status_code == 404 and "POST" in r.json()["detail"]
+    page = agent_client.get(reverse("tickets:draft", args=[t.pk]))
+    assert page.status_code == 200 and "Draft a reply" in page.content.decode()
+    assert not t.drafts.exists() and LLMCall.objects.count() == calls
+    assert api.post(f"/api/ai/tickets/{t.pk}/draft-response", {}, format="json").status_code in (200, 202)
+    assert t.drafts.count() == 1
