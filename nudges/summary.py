@@ -55,7 +55,7 @@ def digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-CONTACT_FIELDS = ("pk", "account_id", "name", "title", "email", "phone", "preferred_channel", "opted_out")
+CONTACT_FIELDS = ("pk", "account_id", "name", "title", "email", "phone", "preferred_channel", "opted_out", "time_zone")
 ACTIVITY_FIELDS = ("pk", "deal_id", "kind", "direction", "occurred_at", "subject", "body", "contact_id")
 
 
@@ -104,6 +104,7 @@ def assemble(deal: Deal, contacts: list[dict], rows: list[dict]) -> dict:
                 "has_phone": bool(c["phone"]),
                 "preferred_channel": c["preferred_channel"],
                 "opted_out": c["opted_out"],
+                "time_zone": c.get("time_zone") or "",
                 "primary": c["pk"] == deal.primary_contact_id,
             }
             for c in contacts
