@@ -227,11 +227,11 @@ _ANCHOR_WORDS = frozenset(
         "customer customers client clients user users kunden clientes clienti klanten prompt prompts rules "
         "configuration guidelines consignes systemprompt anweisungen instrucciones istruzioni instrucoes "
         "instructies act pretend roleplay anything fais faites finge fingi doe alsof tue dois vas "
-        "everyone everybody people contacts overwrite falsify fake restrictions restriction filters limitations guardrails safety einschrankung einschrankungen mode"
+        "consigne reply response answer draft email everyone everybody people contacts overwrite falsify fake restrictions restriction filters limitations guardrails safety einschrankung einschrankungen mode"
     ).split()
 )
-_ANCHOR_PREFIXES = ("draft", "writ", "generat", "compos", "jailbreak", "chang", "updat", "overrid", "replac")
-_ANCHOR_SYMBOLS = ("<", "[", "{", "#", "|")
+_ANCHOR_PREFIXES = ("jailbreak",)
+_ANCHOR_SYMBOLS = ("<", "[", "|")  # "#" and "{" patterns also need a role word
 _WORD = re.compile(r"[a-z]+")
 
 
