@@ -32,6 +32,8 @@ old_console_urls = [
     path("deals/import/", moved("nudges:import")),
     path("deals/settings/", moved("nudges:settings")),
     path("inbox/weights/", moved("tickets:weights")),
+    path("imports/", moved("crm:import_run_list")),
+    path("imports/<int:pk>/", moved("crm:import_run_detail")),
 ]
 
 urlpatterns = [

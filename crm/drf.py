@@ -24,6 +24,9 @@ from django import forms
 from django.conf import settings
 from django.db import models
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
@@ -259,3 +262,39 @@ def api_aware_not_found(request, exception):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+# --- people on a record -----------------------------------------------------------------------
+
+NOT_A_MEMBER = "Choose a member of this record's team."
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class TeamMemberField(serializers.Field):
+    """A user id (deal owner, account manager) checked against the record's team in the
+    serializer's `validate` with `member_of_team`, not looked up here: a lookup here would answer
+    "does not exist" for a wrong id and something else for another team's user, telling an
+    outsider which ids exist. Both get `NOT_A_MEMBER`."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str) or not str(data).isdigit():
+            raise ValidationError(NOT_A_MEMBER)
+        value = int(data)
+        if not 1 <= value < 2**63:
+            raise ValidationError(NOT_A_MEMBER)
+        return value
+
+    def to_representation(self, value):
+        return getattr(value, "pk", value)
+
+
+def member_of_team(user_id: int | None, team, *, field: str):
+    """The user with this id if they belong to `team`; the same 400 for anyone else or no one."""
+    from django.contrib.auth import get_user_model
+
+    if user_id is None:
+        return None
+    user = get_user_model().objects.filter(pk=user_id, memberships__team=team, is_active=True).first()
+    if user is None:
+        raise ValidationError({field: [NOT_A_MEMBER]})
+    return user

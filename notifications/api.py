@@ -66,7 +66,9 @@ def _page(request, qs, serializer):
     return pager.get_paginated_response(serializer(items, many=True).data)
 
 
-@extend_schema(responses=_paged("PaginatedCustomerList", CustomerSerializer))
+@extend_schema(
+    operation_id="notifications_customers_list", responses=_paged("PaginatedCustomerList", CustomerSerializer)
+)
 @api_view(["GET"])
 def customers(request):
     """Customers of the focus segment (or `?segment=`) with their profiles, riskiest first."""
@@ -104,7 +106,10 @@ def segment_stats(request):
     )
 
 
-@extend_schema(responses=_paged("PaginatedNotificationList", NotificationSerializer))
+@extend_schema(
+    operation_id="notifications_notifications_list",
+    responses=_paged("PaginatedNotificationList", NotificationSerializer),
+)
 @api_view(["GET"])
 def notifications(request):
     """The review queue, prioritised (Critical first, then risk). Filters: priority, segment, status."""

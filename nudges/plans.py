@@ -141,11 +141,21 @@ def build_inputs(data: dict, summ: dict, *, sections: dict, campaign: str, now) 
             {k: t[k] for k in ("at", "kind", "direction", "subject", "snippet")} | {"at": t["at"][:10]}
             for t in data["timeline"][:RECENT]
         ],
-        "slots": channels.slots(timezone.localtime(now)),
+        "slots": channels.slots(_contact_time(data, reach, now)),
         "learnings": context.learnings(sections),
         "campaign_context": campaign,
         "sender": data["owner"],
     }
+
+
+def _contact_time(data: dict, reach, now):
+    """`now` in the time zone of the contact the first actions go to (blank: the server's), so the
+    best windows are the contact's office hours, as outbound's quiet hours are."""
+    from zoneinfo import ZoneInfo
+
+    first = reach[0].name if reach else ""
+    tz = next((c.get("time_zone") for c in data["contacts"] if c["name"] == first and c.get("time_zone")), "")
+    return now.astimezone(ZoneInfo(tz)) if tz else timezone.localtime(now)
 
 
 def system_prompt(body: str, *, title: str, version: str, sections: dict, now) -> str:

@@ -212,7 +212,8 @@ def test_inbound_email_with_an_invalid_sender_address_is_refused(api, team, send
     )
     assert response.status_code == 400
     assert "sender" in response.json()
-    assert not Contact.objects.exclude(email="").filter(email=sender).exists()
+    # (PostgreSQL refuses NUL even in a query, so the NUL case is checked by the 400 alone.)
+    assert "\x00" in sender or not Contact.objects.exclude(email="").filter(email=sender).exists()
 
 
 def test_contacts_refuse_an_invalid_email(api, account):
