@@ -13,6 +13,7 @@ A source id is stable and says what it points at: `A12.total_spend` (account 12'
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -90,20 +91,36 @@ def _client(account: Account, score: float) -> dict:
 
 
 def _candidates_pg(team_ids, name: str) -> list[tuple[int, float]]:
-    """The nearest names by trigram distance, read in order from the GiST index (KNN), then cut at
-    MIN_SIMILARITY: a few index pages instead of scoring every name that shares a trigram."""
+    """Names sharing enough trigrams (`%`, pg_trgm's default threshold 0.3, served by the GIN index),
+    best first. Legal suffixes are left out of the query ("Acme Ltd" looks for "acme"): they are the
+    trigrams thousands of names share, which would make the index return them all for a recheck."""
+    query = _core(name)
     team_sql, params = "", []
     if team_ids is not None:
-        team_sql, params = "WHERE team_id = ANY(%s)", [list(team_ids)]
+        team_sql, params = "AND team_id = ANY(%s)", [list(team_ids)]
     sql = f"""
-        SELECT id, similarity(lower(name), lower(%s)) AS s
-        FROM crm_account {team_sql}
-        ORDER BY lower(name) <-> lower(%s), id
+        SELECT id, similarity(lower(name), %s) AS s
+        FROM crm_account
+        WHERE lower(name) %% %s {team_sql}
+        ORDER BY s DESC, id
         LIMIT %s
     """  # noqa: S608 - only the fixed team clause is formatted in
     with connection.cursor() as cursor:
-        cursor.execute(sql, [name, *params, name, MAX_CLIENT_MATCHES])
+        cursor.execute(sql, [query, query, *params, MAX_CLIENT_MATCHES])
         return [(pk, float(s)) for pk, s in cursor.fetchall() if s >= MIN_SIMILARITY]
+
+
+_SUFFIX = re.compile(
+    r"[\s,]+(ltd|limited|inc|llc|plc|gmbh|group|holdings|systems|labs|corp|corporation|& co|and co|co)\.?$", re.I
+)
+
+
+def _core(name: str) -> str:
+    """ "Acme Holdings Ltd" -> "acme": the part of a company name that tells it apart."""
+    core = name.lower().strip()
+    while (stripped := _SUFFIX.sub("", core)) != core and stripped:
+        core = stripped
+    return core
 
 
 def _candidates_sqlite(team_ids, name: str) -> list[tuple[int, float]]:

@@ -291,6 +291,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "GET_LIB_DOC_EXCLUDES": "crm.drf.schema_doc_excludes",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.drf.document_error_responses",
+    ],
 }
 
 LOGGING = {
@@ -317,11 +321,24 @@ ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
 LLM_BASE_URL = env_str("LLM_BASE_URL")  # openai-compatible server, e.g. http://10.0.0.5:8000/v1
 LLM_API_KEY = env_str("LLM_API_KEY")  # bearer token for LLM_BASE_URL, if it wants one
 LLM_PROVIDER = env_choice("LLM_PROVIDER", "anthropic" if ANTHROPIC_API_KEY else "offline", _llm_config.PROVIDERS)
-LLM_MODEL = env_str("LLM_MODEL", _llm_config.DEFAULT_ANTHROPIC_MODEL if LLM_PROVIDER == "anthropic" else "")
+LLM_MODEL = env_str("LLM_MODEL", _llm_config.default_model(LLM_PROVIDER))
+# Bedrock (LLM_PROVIDER=bedrock): credentials are boto's own (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# AWS_SESSION_TOKEN, AWS_PROFILE, an instance role; or AWS_BEARER_TOKEN_BEDROCK), read by botocore,
+# never copied here. The region: LLM_BEDROCK_REGION, else AWS_REGION / AWS_DEFAULT_REGION, else
+# the AWS_PROFILE's configured region. LLM_BEDROCK_BASE_URL: a VPC endpoint (default
+# https://bedrock-runtime.<region>.amazonaws.com). LLM_MODEL: the Bedrock model or inference profile id.
+LLM_BEDROCK_REGION = env_str("LLM_BEDROCK_REGION") or env_str("AWS_REGION") or env_str("AWS_DEFAULT_REGION")
+if LLM_PROVIDER == "bedrock" and not LLM_BEDROCK_REGION and env_str("AWS_PROFILE"):
+    LLM_BEDROCK_REGION = _llm_config.profile_region(env_str("AWS_PROFILE"))
+LLM_BEDROCK_BASE_URL = env_str("LLM_BEDROCK_BASE_URL")
 # Per-feature model override: "tickets.draft=claude-haiku-4-5,assistant.chat=claude-opus-4-5".
 LLM_MODELS = _llm_config.parse_feature_map(env_str("LLM_MODELS"), name="LLM_MODELS")
 _llm_config.check_provider(
-    provider=LLM_PROVIDER, anthropic_key=ANTHROPIC_API_KEY, base_url=LLM_BASE_URL, model=LLM_MODEL
+    provider=LLM_PROVIDER,
+    anthropic_key=ANTHROPIC_API_KEY,
+    base_url=LLM_BASE_URL,
+    model=LLM_MODEL,
+    aws_region=LLM_BEDROCK_REGION,
 )
 # One HTTP attempt may take LLM_TIMEOUT_SECONDS; the whole ask() with retries and retry-after
 # waits stops by LLM_DEADLINE_SECONDS, below Celery's soft limit (240 s) so a task is never cut.

@@ -32,6 +32,8 @@ old_console_urls = [
     path("deals/import/", moved("nudges:import")),
     path("deals/settings/", moved("nudges:settings")),
     path("inbox/weights/", moved("tickets:weights")),
+    path("imports/", moved("crm:import_run_list")),
+    path("imports/<int:pk>/", moved("crm:import_run_detail")),
 ]
 
 urlpatterns = [
@@ -54,3 +56,6 @@ urlpatterns = [
     path("", include("llm.urls")),
     *old_console_urls,
 ]
+
+# The API answers an unmatched path with JSON, not the HTML page (crm/drf.py).
+handler404 = "crm.drf.api_aware_not_found"

@@ -24,6 +24,9 @@ from django import forms
 from django.conf import settings
 from django.db import models
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
@@ -170,6 +173,13 @@ class ValidatedCursorPagination(CursorPagination):
         except Exception:  # noqa: BLE001  (ServiceError, Django's ValidationError, ValueError: the same 400)
             raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from None
 
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param) if self.page_size_query_param else None
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+            # DRF silently falls back to the default page size; the schema says a positive integer.
+            raise ValidationError({self.page_size_query_param: ["A positive whole number."]})
+        return super().get_page_size(request)
+
     def paginate_queryset(self, queryset, request, view=None):
         self._queryset_model = queryset.model
         return super().paginate_queryset(queryset, request, view)
@@ -186,3 +196,105 @@ def schema_doc_excludes() -> list[type]:
     from crm.validators import StorageSafeSerializerMixin
 
     return [*get_lib_doc_excludes(), StorageSafeSerializerMixin]
+
+
+# Error statuses every operation of a kind can answer, with why. Documented once here rather than
+# on each view, so a new endpoint's schema is true from the start (schemathesis checks it).
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": '`{"detail": message}` or `{field: [messages]}` (docs/api.md, Errors).',
+    "additionalProperties": True,
+}
+_ERRORS = {
+    "400": "Invalid input: the body names each field (or `non_field_errors`), a filter or the cursor.",
+    "401": "No credentials, or a token that is unknown or expired (`WWW-Authenticate: Token`).",
+    "403": "Signed in, but the role does not allow it (or a session request without its CSRF token).",
+    "404": "No such row among those you can see (other teams' rows answer the same).",
+    "409": "The row changed or other rows depend on it.",
+    "429": "Too many requests (sign-in lockout); see `Retry-After`.",
+}
+
+
+def document_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: add the error answers each operation can give.
+
+    400 wherever input is read (a body, query parameters, a cursor); 401 for every operation that
+    needs credentials; 403 for writes (roles, CSRF); 404 where a path names a row; 409 for deletes
+    (protected rows). An operation's own documented answers win."""
+    for path, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            statuses = set()
+            if operation.get("requestBody") or any(p.get("in") == "query" for p in operation.get("parameters", [])):
+                statuses.add("400")
+            security = operation.get("security")
+            if security and {} not in security:  # credentials required (not optional, not none)
+                # 404 too: whatever is not yours (a row, a team, a manager-only view) is "not found".
+                statuses |= {"401", "404"}
+            if method != "get":
+                statuses |= {"403", "400"}
+            if "{" in path:
+                statuses.add("404")
+            if method == "delete":
+                statuses.add("409")
+            responses = operation.setdefault("responses", {})
+            for status in sorted(statuses):
+                responses.setdefault(
+                    status,
+                    {
+                        "description": _ERRORS[status],
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    return result
+
+
+def api_aware_not_found(request, exception):
+    """handler404: the API answers JSON (its documented content type), the console its page.
+
+    A path the URL patterns do not match (`/api/tickets/0.5/escalate/`) never reaches DRF."""
+    if request.path_info.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"detail": "Not found."}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+# --- people on a record -----------------------------------------------------------------------
+
+NOT_A_MEMBER = "Choose a member of this record's team."
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class TeamMemberField(serializers.Field):
+    """A user id (deal owner, account manager) checked against the record's team in the
+    serializer's `validate` with `member_of_team`, not looked up here: a lookup here would answer
+    "does not exist" for a wrong id and something else for another team's user, telling an
+    outsider which ids exist. Both get `NOT_A_MEMBER`."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str) or not str(data).isdigit():
+            raise ValidationError(NOT_A_MEMBER)
+        value = int(data)
+        if not 1 <= value < 2**63:
+            raise ValidationError(NOT_A_MEMBER)
+        return value
+
+    def to_representation(self, value):
+        return getattr(value, "pk", value)
+
+
+def member_of_team(user_id: int | None, team, *, field: str):
+    """The user with this id if they belong to `team`; the same 400 for anyone else or no one."""
+    from django.contrib.auth import get_user_model
+
+    if user_id is None:
+        return None
+    user = get_user_model().objects.filter(pk=user_id, memberships__team=team, is_active=True).first()
+    if user is None:
+        raise ValidationError({field: [NOT_A_MEMBER]})
+    return user

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from crm.drf import TeamMemberField, member_of_team
 from crm.models import Account, Activity, Contact, Deal, ImportRun, Order, Stage, Team
 from crm.validators import StorageSafeSerializerMixin
 
@@ -14,6 +15,15 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
         return qs.visible_to(request.user) if request is not None else qs.none()
 
 
+def _check_member(serializer, attrs, field: str) -> None:
+    """Owner / account manager: a member of the record's team (its new team, if it moves)."""
+    team = attrs.get("team", getattr(serializer.instance, "team", None))
+    if field in attrs:
+        attrs[field] = member_of_team(attrs[field], team, field=field)
+    elif serializer.instance is not None and "team" in attrs and getattr(serializer.instance, f"{field}_id"):
+        member_of_team(getattr(serializer.instance, f"{field}_id"), team, field=field)
+
+
 class StageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Stage
@@ -22,6 +32,7 @@ class StageSerializer(serializers.ModelSerializer):
 
 class AccountSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
     team = VisibleRelatedField(queryset=Team.objects.all())
+    account_manager = TeamMemberField(required=False, allow_null=True)
 
     class Meta:
         model = Account
@@ -44,6 +55,10 @@ class AccountSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer)
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+
+    def validate(self, attrs):
+        _check_member(self, attrs, "account_manager")
+        return attrs
 
     def validate_churn_risk(self, value):
         if not 0 <= value <= 1:
@@ -74,6 +89,7 @@ class DealSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
     team = VisibleRelatedField(queryset=Team.objects.all())
     account = VisibleRelatedField(queryset=Account.objects.all())
     primary_contact = VisibleRelatedField(queryset=Contact.objects.all(), required=False, allow_null=True)
+    owner = TeamMemberField(required=False, allow_null=True)
     stage_name = serializers.CharField(source="stage.name", read_only=True)
 
     class Meta:
@@ -110,6 +126,7 @@ class DealSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
         contact = attrs.get("primary_contact")
         if contact and account and contact.account_id != account.pk:
             raise serializers.ValidationError({"primary_contact": "The contact is not at this account."})
+        _check_member(self, attrs, "owner")
         return attrs
 
     def update(self, instance, validated_data):

@@ -12,7 +12,7 @@ urlpatterns = [
     path("deals/", views.deal_list, name="deal_list"),
     path("deals/<int:pk>/", views.deal_detail, name="deal_detail"),
     path("deals/<int:pk>/stage/", views.deal_change_stage, name="deal_change_stage"),
-    path("imports/", import_views.import_run_list, name="import_run_list"),
-    path("imports/<int:pk>/", import_views.import_run_detail, name="import_run_detail"),
-    path("imports/<int:pk>/rejected.csv", import_views.import_run_rejected, name="import_run_rejected"),
+    path("settings/imports/", import_views.import_run_list, name="import_run_list"),
+    path("settings/imports/<int:pk>/", import_views.import_run_detail, name="import_run_detail"),
+    path("settings/imports/<int:pk>/rejected.csv", import_views.import_run_rejected, name="import_run_rejected"),
 ]

@@ -35,6 +35,10 @@ class LLMCallAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["content_type"]
 
+    def get_queryset(self, request):
+        # Staff managers reach the admin too: the same scoping as the usage page and API.
+        return super().get_queryset(request).visible_to(request.user)
+
     def changelist_view(self, request, extra_context=None):
         """The same per-day, per-feature summary as Settings -> AI usage, over the filtered rows."""
         response = super().changelist_view(request, extra_context)

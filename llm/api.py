@@ -1,4 +1,5 @@
-"""REST endpoints for the AI usage ledger (users with `llm.view_usage`; anyone else gets 404).
+"""REST endpoints for the AI usage ledger (users with `llm.view_usage`; anyone else gets 404), each
+user's rows limited to the scopes they may see (a manager: their teams).
 
 GET /api/llm/usage/?since=&until=&feature=  the per-day, per-feature summary (as the settings page)
 GET /api/llm/calls/?feature=&outcome=...    the ledger itself, newest first, cursor-paginated
@@ -37,7 +38,10 @@ class UsageView(APIView):
         query.is_valid(raise_exception=True)
         data = query.validated_data
         summary = usage.summarize(
-            since=data["since"], until=data["until"], features=[data["feature"]] if data.get("feature") else None
+            since=data["since"],
+            until=data["until"],
+            features=[data["feature"]] if data.get("feature") else None,
+            queryset=LLMCall.objects.visible_to(request.user),
         )
         return Response(summary.as_dict())
 
@@ -57,7 +61,7 @@ class LLMCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     }
 
     def get_queryset(self):
-        return LLMCall.objects.select_related("content_type")
+        return LLMCall.objects.visible_to(self.request.user).select_related("content_type")
 
     @extend_schema(parameters=[OpenApiParameter("limit", int, description="Page size (max 200).")])
     def list(self, request, *args, **kwargs):

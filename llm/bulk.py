@@ -37,6 +37,7 @@ class BulkItem:
     key: str  # the feature's own id for the item, e.g. str(deal.pk)
     inputs: dict
     about: Any = None
+    scope: int | None = None  # opaque to llm, stored on the ledger row (crm: the team id)
 
 
 @dataclass
@@ -90,7 +91,9 @@ def ask_many(
         "force_refresh": force_refresh,
         "provider": provider,
     }
-    preps = {item.key: prepare(inputs=item.inputs or {}, about=item.about, **common) for item in items}
+    preps = {
+        item.key: prepare(inputs=item.inputs or {}, about=item.about, scope=item.scope, **common) for item in items
+    }
     run = BulkRun(results={})
     todo = []
     for key, prep in preps.items():
@@ -152,7 +155,7 @@ def _offline_bulk(feature: str, writer: OfflineWriter, items: list[BulkItem]) ->
             if ct_id is None:
                 ct_id = content_types[type(about)] = ContentType.objects.get_for_model(about).pk
             object_id = str(about.pk)
-        rows.append((round(latency, 3), flags, ct_id, object_id))
+        rows.append((round(latency, 3), flags, ct_id, object_id, item.scope))
     insert_offline_rows(feature, rows)
     return BulkRun(results=results)
 
@@ -182,6 +185,7 @@ def _submit_batch(preps: list[Prepared], keys: list[str]) -> LLMBatch | None:
                     cache_key=prep.key,
                     trimmed_chars=prep.trimmed_chars,
                     flags=prep.flags,
+                    scope=prep.scope,
                     **about_fields(prep.about),
                 )
                 for key, prep in zip(keys, preps, strict=True)
@@ -224,6 +228,7 @@ def _item_prep(batch: LLMBatch, item: LLMBatchItem, provider: Provider) -> Prepa
         ttl_seconds=batch.ttl_seconds,
         force_refresh=True,
         about=item.about,
+        scope=item.scope,
         key=item.cache_key if provider.name == batch.provider else "",
     )
 

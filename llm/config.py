@@ -12,8 +12,10 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ImproperlyConfigured
 
-PROVIDERS = ("offline", "anthropic", "openai-compatible")
+PROVIDERS = ("offline", "anthropic", "openai-compatible", "bedrock")
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-6"
+# A Bedrock model id (or an inference profile id such as "eu.anthropic.claude-sonnet-4-5-...").
+DEFAULT_BEDROCK_MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,10 @@ def parse_prices(raw: str, *, name: str = "LLM_PRICES") -> dict[str, Price]:
 
 
 def price_for(model: str, prices: dict[str, Price]) -> Price | None:
-    """Exact model name first, then the longest family prefix ("claude-sonnet-4-6" -> "claude-sonnet")."""
+    """Exact model name first, then the longest family prefix ("claude-sonnet-4-6" -> "claude-sonnet").
+    Bedrock ids ("eu.anthropic.claude-sonnet-4-5-20250929-v1:0") are priced by their Claude name."""
+    if model not in prices and "anthropic." in model:
+        model = model.split("anthropic.", 1)[1]
     if model in prices:
         return prices[model]
     best = max((key for key in prices if model.startswith(key)), key=len, default=None)
@@ -128,9 +133,29 @@ def parse_ttls(raw: str, *, name: str = "LLM_CACHE_TTLS") -> dict[str, int]:
     return ttls
 
 
-def check_provider(*, provider: str, anthropic_key: str, base_url: str, model: str) -> None:
+def default_model(provider: str) -> str:
+    return {"anthropic": DEFAULT_ANTHROPIC_MODEL, "bedrock": DEFAULT_BEDROCK_MODEL}.get(provider, "")
+
+
+def profile_region(profile: str) -> str:
+    """The region an AWS profile's config names ("" if none), read by boto3 as the SDK would."""
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        return boto3.Session(profile_name=profile).region_name or ""
+    except ProfileNotFound:
+        raise ImproperlyConfigured(f"AWS_PROFILE={profile!r} is not in the AWS config or credentials files") from None
+
+
+def check_provider(*, provider: str, anthropic_key: str, base_url: str, model: str, aws_region: str = "") -> None:
     if provider == "anthropic" and not anthropic_key:
         raise ImproperlyConfigured("LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY")
+    if provider == "bedrock" and not aws_region:
+        raise ImproperlyConfigured(
+            "LLM_PROVIDER=bedrock needs an AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or "
+            "LLM_BEDROCK_REGION, or an AWS_PROFILE whose config names a region)"
+        )
     if provider == "openai-compatible":
         if not base_url.startswith(("http://", "https://")):
             raise ImproperlyConfigured("LLM_PROVIDER=openai-compatible needs LLM_BASE_URL (http:// or https://)")

@@ -1,8 +1,9 @@
 """Checks shared by every AI feature. Pure functions over strings; the gateway records what they find
 in `LLMResult.flags` and in the usage ledger.
 
-- `looks_like_injection(text)`: customer text that tries to instruct the model. The item is tagged
-  for human review; nothing is ever done because of it.
+- `looks_like_injection(text)` (llm/injection.py): customer text that tries to instruct the model,
+  after normalising (NFKC, look-alikes, invisible characters, spaced letters, base64) and in seven
+  languages. The item is tagged for human review; nothing is ever done because of it.
 - `find_invented(outputs, sources)`: seed 5's "never invents" rule. Names, phone numbers, email
   addresses, amounts (and percentages) and dates in a reply that appear nowhere in what the model
   was given. Heuristic by design: a flag sends the draft to a human, it does not block it (unless
@@ -15,57 +16,17 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from llm.injection import looks_like_injection
+
+__all__ = ["find_invented", "limit_output", "looks_like_injection", "screen_inputs"]
+
 # --- prompt injection ------------------------------------------------------------------------
-
-_INJECTION = re.compile(
-    r"\b(ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your|the|any)\b"
-    r"[^.\n]{0,20}\b(instructions?|prompts?|rules|guidelines|directions|messages)\b"
-    r"|\byou are now\b|\bfrom now on,? you\b|\bnew instructions?\s*:"
-    r"|\b(system|developer) (prompt|message|mode)\b|\bjailbreak"
-    r"|\b(reveal|print|show|repeat) (me )?(your|the) (system )?(prompt|instructions)"
-    r"|\bact as (an? |the )?(admin|administrator|developer|system|root|different)"
-    r"|\bpretend (to be|you are)\b"
-    r"|</?\s*(system|assistant|instructions?|data)\s*>|\[/?(system|INST)\]|^\s*#{2,}\s*(system|instructions?)\b",
-    re.IGNORECASE | re.MULTILINE,
-)
-
-
-# Every alternative above needs one of these substrings; most customer text has none of them, so
-# this pre-check lets the screen skip the regex (15 us -> 1 us per short text; bench/llm_gateway).
-_TRIGGERS = (
-    "ignor",
-    "disregard",
-    "forget",
-    "overrid",
-    "bypass",
-    "you are now",
-    "from now on",
-    "instruction",
-    "system",
-    "developer",
-    "jailbreak",
-    "prompt",
-    "act as",
-    "pretend",
-    "<",
-    "[",
-    "##",
-)
-
-
-def _suspicious(text: str) -> bool:
-    low = text.lower()
-    return any(t in low for t in _TRIGGERS) and bool(_INJECTION.search(text))
-
-
-def looks_like_injection(text: str) -> bool:
-    """True when customer text tries to instruct the model; the item goes to human review."""
-    return bool(text) and _suspicious(text)
+# The screen itself (normalising, seven languages, decoded chunks) is llm/injection.py.
 
 
 def screen_inputs(values: dict[str, str]) -> list[str]:
     """Names of the inputs that look like injection attempts."""
-    return [name for name, value in values.items() if value and _suspicious(value)]
+    return [name for name, value in values.items() if value and looks_like_injection(value)]
 
 
 # --- output length ---------------------------------------------------------------------------

@@ -95,6 +95,7 @@ def _ledger_row(prep: Prepared, result: LLMResult, outcome: str, error_kind: str
         flags=result.flags,
         trimmed_chars=prep.trimmed_chars,
         cache_key=prep.key,
+        scope=prep.scope,
         **about_fields(prep.about),
     )
 
@@ -131,7 +132,7 @@ def insert_offline_rows(feature: str, rows: list[tuple]) -> None:
     fields = {f.attname: f for f in LLMCall._meta.concrete_fields if f.attname != "id"}
     constant = LLMCall(feature=feature, provider="offline", model="offline", outcome=Outcome.OFFLINE)
     constant.created_at = timezone.now()
-    varying = ("latency_ms", "flags", "content_type_id", "object_id")
+    varying = ("latency_ms", "flags", "content_type_id", "object_id", "scope")
     fixed = [name for name in fields if name not in varying]
     prepared = [fields[name].get_db_prep_save(getattr(constant, name), connection) for name in fixed]
     flags_field = fields["flags"]
@@ -145,17 +146,23 @@ def insert_offline_rows(feature: str, rows: list[tuple]) -> None:
         plain = [getattr(constant, name) for name in fixed]
         with transaction.atomic(), connection.cursor() as cursor:
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for latency, flags, ct, oid in rows:
-                    copy.write_row((*plain, latency, json.dumps(flags), ct, oid))
+                for latency, flags, ct, oid, scope in rows:
+                    copy.write_row((*plain, latency, json.dumps(flags), ct, oid, scope))
         return
-    chunk = 400  # 400 rows x 22 columns stays under SQLite's 32,766 bound parameters
+    chunk = 400  # 400 rows x 23 columns stays under SQLite's 32,766 bound parameters
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
             params = []
-            for latency, flags, ct, oid in part:
+            for latency, flags, ct, oid, scope in part:
                 params += prepared
-                params += (latency, flags_field.get_db_prep_save(flags, connection) if flags else no_flags, ct, oid)
+                params += (
+                    latency,
+                    flags_field.get_db_prep_save(flags, connection) if flags else no_flags,
+                    ct,
+                    oid,
+                    scope,
+                )
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {', '.join([one_row] * len(part))}",  # noqa: S608 - names from the model
                 params,

@@ -1,7 +1,8 @@
 """The usage ledger, the shared reply cache and Message Batches bookkeeping.
 
-Nothing here knows about CRMs: `about` is a generic link to whatever row a call was for. Usage rows
-carry no prompt or reply text, only counts, so the ledger can be shown to managers of every team.
+Nothing here knows about CRMs: `about` is a generic link to whatever row a call was for, and
+`scope` an opaque integer the caller passes (crm: the team id) that decides who sees a usage row
+(llm.scopes). Usage rows carry no prompt or reply text, only counts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+
+from llm.scopes import visible_scopes
 
 
 class Outcome(models.TextChoices):
@@ -61,6 +64,14 @@ class LLMCallQuerySet(models.QuerySet):
                 pass
         return qs
 
+    def visible_to(self, user):
+        """Rows `user` may read: needs `llm.view_usage`, then only the scopes the registered
+        resolver allows (llm.scopes; crm: the user's teams, every team for admins)."""
+        if user is None or not user.is_authenticated or not user.has_perm(VIEW_USAGE):
+            return self.none()
+        scopes = visible_scopes(user)
+        return self if scopes is None else self.filter(scope__in=scopes)
+
     def for_features(self, features):
         return self.filter(feature__in=features) if features else self
 
@@ -92,6 +103,9 @@ class LLMCall(models.Model):
     content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     object_id = models.CharField(max_length=64, blank=True)
     about = GenericForeignKey("content_type", "object_id")
+    scope = models.IntegerField(
+        null=True, blank=True, help_text="Opaque grouping passed by the caller (crm: the team id); decides who sees it."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = LLMCallQuerySet.as_manager()
@@ -102,6 +116,8 @@ class LLMCall(models.Model):
             models.Index(fields=["feature", "created_at"], name="llm_call_feature_day"),
             models.Index(fields=["created_at"], name="llm_call_created"),
             models.Index(fields=["content_type", "object_id"], name="llm_call_about"),
+            # A manager's usage page: their scopes over a date range.
+            models.Index(fields=["scope", "created_at"], name="llm_call_scope_day"),
         ]
         verbose_name = "LLM call"
         # Granted to roles by the app above (crm grants it to managers and admins); llm itself
@@ -206,6 +222,7 @@ class LLMBatchItem(models.Model):
     content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     object_id = models.CharField(max_length=64, blank=True)
     about = GenericForeignKey("content_type", "object_id")
+    scope = models.IntegerField(null=True, blank=True, help_text="Copied to the item's ledger row.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["batch", "item_key"], name="llm_batch_item_unique_key")]

@@ -203,6 +203,7 @@ def ask(
     ttl: timedelta | int | None = None,
     force_refresh: bool = False,
     about: Any = None,
+    scope: int | None = None,
     context: str = "",
     grounding: str = "flag",
 ) -> LLMResult:
@@ -212,7 +213,8 @@ def ask(
     data. `context` is an optional large stable prefix (company context, playbook excerpts) that is
     prompt-cached with the system prompt. `ttl` None uses LLM_CACHE_TTLS/LLM_CACHE_TTL; 0 disables the
     reply cache. `grounding`: "flag" records invented facts in flags, "fallback" also replaces such a
-    reply with the offline one, "off" skips the check.
+    reply with the offline one, "off" skips the check. `scope` is an opaque integer stored on the
+    ledger row (crm passes the team id) that decides who sees the row (llm.scopes); not in the key.
     """
     started = time.perf_counter()
     writer_for(feature)  # fail fast, before any spend, when the feature forgot its offline writer
@@ -228,6 +230,7 @@ def ask(
         ttl=ttl,
         force_refresh=force_refresh,
         about=about,
+        scope=scope,
         provider=get_provider(),
     )
     return ask_prepared(prep, started)

@@ -94,6 +94,7 @@ class Prepared:
     ttl_seconds: int
     force_refresh: bool
     about: Any
+    scope: int | None = None  # opaque to llm: the caller's grouping (crm passes a team id)
     key: str = ""
 
     @property
@@ -134,7 +135,20 @@ def _ttl_seconds(feature: str, ttl: timedelta | int | None) -> int:
 
 
 def prepare(
-    *, feature, system, context, prompt, inputs, schema, max_tokens, grounding, ttl, force_refresh, about, provider
+    *,
+    feature,
+    system,
+    context,
+    prompt,
+    inputs,
+    schema,
+    max_tokens,
+    grounding,
+    ttl,
+    force_refresh,
+    about,
+    provider,
+    scope=None,
 ) -> Prepared:
     if grounding not in GROUNDING:
         raise ValueError(f"grounding must be one of {GROUNDING}")
@@ -161,6 +175,7 @@ def prepare(
         ttl_seconds=_ttl_seconds(feature, ttl),
         force_refresh=force_refresh,
         about=about,
+        scope=scope,
     )
 
 

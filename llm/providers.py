@@ -105,6 +105,7 @@ class AnthropicProvider(Provider):
     """Claude through the official SDK (the only `import anthropic` in the project)."""
 
     name = "anthropic"
+    vendor = "Anthropic"  # in error messages
     supports_batches = True
 
     def __init__(
@@ -210,17 +211,17 @@ class AnthropicProvider(Provider):
     def translate(self, exc: Exception) -> Exception:
         sdk = self._sdk
         if isinstance(exc, sdk.APITimeoutError):
-            return TemporaryLLMError("Anthropic did not answer in time")
+            return TemporaryLLMError(f"{self.vendor} did not answer in time")
         if isinstance(exc, sdk.APIConnectionError):
-            return TemporaryLLMError(f"could not reach Anthropic ({exc.__class__.__name__})")
+            return TemporaryLLMError(f"could not reach {self.vendor} ({exc.__class__.__name__})")
         if isinstance(exc, sdk.APIStatusError):
             status = exc.status_code
             detail = _error_detail(getattr(exc, "body", None)) or exc.__class__.__name__
-            message = f"Anthropic {status}: {detail}"
+            message = f"{self.vendor} {status}: {detail}"
             if is_temporary_status(status):
                 return TemporaryLLMError(message, status=status, retry_after=parse_retry_after(exc.response.headers))
             return PermanentLLMError(message, status=status)
-        return PermanentLLMError(f"Anthropic client error: {exc.__class__.__name__}")
+        return PermanentLLMError(f"{self.vendor} client error: {exc.__class__.__name__}")
 
     def complete(self, request: ModelRequest, *, repair: Repair | None = None) -> ModelReply:
         try:
@@ -264,6 +265,41 @@ class AnthropicProvider(Provider):
                     yield BatchOutcome(row.custom_id, error=f"batch item {result.type}: {detail}")
         except self._sdk.AnthropicError as exc:
             raise self.translate(exc) from exc
+
+
+class BedrockProvider(AnthropicProvider):
+    """Claude on AWS Bedrock through the SDK's `AnthropicBedrock` client: the same Messages body,
+    sent to `/model/{model id}/invoke` and signed with SigV4 by botocore.
+
+    Region and credentials come from where boto users keep them: AWS_REGION / AWS_DEFAULT_REGION
+    (or the profile's region), AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN),
+    AWS_PROFILE with ~/.aws/credentials and ~/.aws/config, or an instance/task role; or a Bedrock
+    API key in AWS_BEARER_TOKEN_BEDROCK. Nothing AWS-specific is stored in our settings."""
+
+    name = "bedrock"
+    vendor = "Bedrock"
+    supports_batches = False  # the SDK refuses Message Batches on Bedrock; bulk runs go synchronous
+
+    def __init__(
+        self,
+        *,
+        model: str = "",
+        region: str | None = None,
+        base_url: str | None = None,
+        connect_timeout: float = 10.0,
+        http_client=None,
+    ):
+        import anthropic
+
+        from llm.config import DEFAULT_BEDROCK_MODEL
+
+        self._sdk = anthropic
+        self.default_model = model or DEFAULT_BEDROCK_MODEL
+        self.connect_timeout = connect_timeout
+        # max_retries=0 as for Anthropic: the gateway owns retries.
+        self.client = anthropic.AnthropicBedrock(
+            aws_region=region or None, base_url=base_url or None, max_retries=0, http_client=http_client
+        )
 
 
 def _error_detail(body) -> str:

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from llm.providers import (
     AnthropicProvider,
+    BedrockProvider,
     OfflineProvider,
     OpenAICompatibleProvider,
     Provider,
@@ -88,6 +89,8 @@ def get_provider() -> Provider:
         settings.LLM_MODEL,
         settings.LLM_JSON_MODE,
         settings.LLM_CONNECT_TIMEOUT_SECONDS,
+        settings.LLM_BEDROCK_REGION,
+        settings.LLM_BEDROCK_BASE_URL,
     )
     with _built_lock:
         provider = _built.get(config)
@@ -97,9 +100,15 @@ def get_provider() -> Provider:
     return provider
 
 
-def _build(name, anthropic_key, base_url, api_key, model, json_mode, connect_timeout) -> Provider:
+def _build(
+    name, anthropic_key, base_url, api_key, model, json_mode, connect_timeout, bedrock_region, bedrock_url
+) -> Provider:
     if name == "anthropic":
         return AnthropicProvider(api_key=anthropic_key, model=model, connect_timeout=connect_timeout)
+    if name == "bedrock":
+        return BedrockProvider(
+            model=model, region=bedrock_region, base_url=bedrock_url, connect_timeout=connect_timeout
+        )
     if name == "openai-compatible":
         return OpenAICompatibleProvider(
             base_url=base_url, model=model, api_key=api_key, json_mode=json_mode, connect_timeout=connect_timeout
@@ -108,5 +117,5 @@ def _build(name, anthropic_key, base_url, api_key, model, json_mode, connect_tim
 
 
 def provider_name() -> str:
-    """ "offline", "anthropic" or "openai-compatible": what answers right now."""
+    """ "offline", "anthropic", "bedrock" or "openai-compatible": what answers right now."""
     return get_provider().name

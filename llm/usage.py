@@ -22,6 +22,9 @@ from django.utils import timezone
 
 from llm.ledger import budget_status
 from llm.models import FAILURE_KINDS, LLMCall, Outcome
+from llm.scopes import register_scope_resolver, visible_scopes
+
+__all__ = ["register_scope_resolver", "visible_scopes", "summarize", "budget_rows", "default_range"]
 
 
 @dataclass
@@ -145,8 +148,10 @@ def _zero(name: str):
     return 0
 
 
-def budget_rows() -> list[dict]:
-    """Today's consumption of every configured budget (a "*" budget applies to each feature seen)."""
+def budget_rows(*, with_figures: bool = True) -> list[dict]:
+    """Today's consumption of every configured budget (a "*" budget applies to each feature seen).
+    Budgets are shared by every scope: `with_figures=False` (a manager who sees only their own
+    teams) keeps whether each is used up and drops the amounts, which are everyone's spend."""
     features = set(settings.LLM_BUDGETS) - {"*"}
     if "*" in settings.LLM_BUDGETS:
         features |= set(LLMCall.objects.values_list("feature", flat=True).distinct())
@@ -156,8 +161,10 @@ def budget_rows() -> list[dict]:
         rows.append(
             {
                 "feature": feature,
-                "describe": budget.describe(used),
-                "percent": min(100, int(used * 100 / budget.limit)) if budget.limit else 100,
+                "describe": budget.describe(used) if with_figures else "shared by every team",
+                "percent": (min(100, int(used * 100 / budget.limit)) if budget.limit else 100)
+                if with_figures
+                else None,
                 "exhausted": used >= budget.limit,
             }
         )

@@ -8,8 +8,8 @@ from django.db.models import Avg, Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -47,13 +47,28 @@ def _team(request) -> Team:
     return team
 
 
+def _paged(name, serializer):
+    """The schema of a `_page` answer: PageNumberPagination's envelope around the rows."""
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer(many=True),
+        },
+    )
+
+
 def _page(request, qs, serializer):
     pager = Pages()
     items = pager.paginate_queryset(qs, request)
     return pager.get_paginated_response(serializer(items, many=True).data)
 
 
-@extend_schema(responses=CustomerSerializer(many=True))
+@extend_schema(
+    operation_id="notifications_customers_list", responses=_paged("PaginatedCustomerList", CustomerSerializer)
+)
 @api_view(["GET"])
 def customers(request):
     """Customers of the focus segment (or `?segment=`) with their profiles, riskiest first."""
@@ -91,7 +106,10 @@ def segment_stats(request):
     )
 
 
-@extend_schema(responses=NotificationSerializer(many=True))
+@extend_schema(
+    operation_id="notifications_notifications_list",
+    responses=_paged("PaginatedNotificationList", NotificationSerializer),
+)
 @api_view(["GET"])
 def notifications(request):
     """The review queue, prioritised (Critical first, then risk). Filters: priority, segment, status."""
@@ -197,7 +215,13 @@ def send(request, pk):
     return Response(NotificationSerializer(Notification.objects.select_related("record").get(pk=n.pk)).data)
 
 
-@extend_schema(request=RefreshSerializer)
+@extend_schema(
+    request=RefreshSerializer,
+    responses={
+        200: OpenApiResponse(description="`recompute`: how many customers changed segment."),
+        202: OpenApiResponse(description="`analyse`: the analysis run is queued (poll its run)."),
+    },
+)
 @api_view(["POST"])
 def refresh(request):
     """`analyse` (default): start a background analysis of the focus segment (or `segment`);

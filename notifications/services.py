@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
@@ -218,6 +219,8 @@ def analyse_records(
     analyses = ai.analyse_many([(str(r.pk), inputs[r.pk], r.account) for r in todo], force_refresh=force_refresh)
     msg_inputs = {r.pk: message_inputs(inputs[r.pk], analyses[str(r.pk)].data, _channel(inputs[r.pk])) for r in todo}
     drafts = ai.draft_many([(str(r.pk), msg_inputs[r.pk], r.account) for r in todo], force_refresh=force_refresh)
+    contexts = check_contexts(todo, conf, inputs)
+    new = []
     for r in todo:
         a, d = analyses[str(r.pk)], drafts[str(r.pk)]
         data = _sanitised(a.data, r)
@@ -239,9 +242,13 @@ def analyse_records(
             "fallback_reason": a.fallback_reason or d.fallback_reason,
             "flags": sorted(set(a.flags + d.flags)),
         }
-        n.failed_checks = [f.as_dict() for f in run_checks(n, record=r)]
+        n.failed_checks = [f.as_dict() for f in run_checks(n, record=r, ctx=contexts[r.pk])]
         n.status = Notification.Status.DRAFT
-        n.save()
+        if n.pk is None:
+            new.append(n)
+        else:
+            n.save()
+    Notification.objects.bulk_create(new, batch_size=500)
     return len(todo)
 
 
@@ -286,34 +293,56 @@ def consent_refusal(record: CustomerRecord, contact: Contact | None, channel: st
     return refusal(contact, channel, timezone.now()) or ""
 
 
-def sources_for(record: CustomerRecord, contact: Contact | None) -> tuple[list[str], list[str], list]:
-    """(texts a draft may take facts from, the customer's recommended offers, (date, subject) history)."""
-    conf = NotificationSettings.for_team(record.team)
-    inputs = customer_inputs([record], conf)[record.pk]
-    # The customer's own tariff is not an offer: "your Fixed Saver 12M ends" names what they have.
-    offers = [a["offer"] for a in inputs["recommended_actions"] if a["offer"]] + [record.tariff]
-    history = list(PastNotification.objects.filter(account_id=record.account_id).values_list("sent_on", "subject"))
-    texts = [json.dumps(inputs, default=str, ensure_ascii=False), SIGNATURE]
-    if contact is not None:
-        texts.append(contact.name)
-    return texts, offers, history
+@dataclass
+class CheckContext:
+    """What the checks compare a draft with, for one customer."""
+
+    sources: list[str]
+    offers: list[str]
+    history: list[tuple]
+    contact: Contact | None
+    today: date
+
+
+def check_contexts(
+    records: list[CustomerRecord], conf: NotificationSettings, inputs: dict | None = None
+) -> dict[int, CheckContext]:
+    """{record pk: CheckContext} in a few queries for any number of customers."""
+    inputs = inputs if inputs is not None else customer_inputs(records, conf)
+    account_ids = [r.account_id for r in records]
+    contacts = {c.account_id: c for c in Contact.objects.filter(account_id__in=account_ids).order_by("-pk")}
+    history: dict[int, list] = {}
+    for acc, sent_on, subject in PastNotification.objects.filter(account_id__in=account_ids).values_list(
+        "account_id", "sent_on", "subject"
+    ):
+        history.setdefault(acc, []).append((sent_on, subject))
+    today = max(as_of(conf), timezone.localdate())
+    out = {}
+    for r in records:
+        i = inputs[r.pk]
+        contact = contacts.get(r.account_id)
+        # The customer's own tariff is not an offer: "your Fixed Saver 12M ends" names what they have.
+        offers = [a["offer"] for a in i["recommended_actions"] if a["offer"]] + [r.tariff]
+        texts = [json.dumps(i, default=str, ensure_ascii=False), SIGNATURE] + ([contact.name] if contact else [])
+        out[r.pk] = CheckContext(texts, offers, history.get(r.account_id, []), contact, today)
+    return out
 
 
 def run_checks(
-    n: Notification, *, record: CustomerRecord | None = None, subject=None, body=None
+    n: Notification, *, record: CustomerRecord | None = None, subject=None, body=None, ctx: CheckContext | None = None
 ) -> list[checks.Failure]:
     record = record or n.record
-    contact = Contact.objects.filter(account_id=record.account_id).order_by("pk").first()
-    sources, offers, history = sources_for(record, contact)
+    if ctx is None:
+        ctx = check_contexts([record], NotificationSettings.for_team(record.team))[record.pk]
     return checks.check_message(
         subject=n.subject if subject is None else subject,
         body=n.message if body is None else body,
         channel=n.channel,
-        sources=sources,
-        offers=offers,
-        history=history,
-        today=max(as_of(NotificationSettings.for_team(record.team)), timezone.localdate()),
-        consent_refusal=consent_refusal(record, contact, n.channel),
+        sources=ctx.sources,
+        offers=ctx.offers,
+        history=ctx.history,
+        today=ctx.today,
+        consent_refusal=consent_refusal(record, ctx.contact, n.channel),
     )
 
 
@@ -340,10 +369,17 @@ def approve(*, notifications, actor) -> tuple[list[Notification], list[Notificat
     """Approve every draft that passes every check; the rest go back for editing with the failed checks."""
     approved, refused = [], []
     now = timezone.now()
-    for n in notifications.select_related("record", "record__team").filter(
-        status__in=(Notification.Status.DRAFT, Notification.Status.NEEDS_EDIT)
-    ):
-        failures = run_checks(n)
+    items = list(
+        notifications.select_related("record", "record__team", "record__account").filter(
+            status__in=(Notification.Status.DRAFT, Notification.Status.NEEDS_EDIT)
+        )
+    )
+    contexts: dict[int, CheckContext] = {}
+    for team_id in {n.team_id for n in items}:
+        records = [n.record for n in items if n.team_id == team_id]
+        contexts.update(check_contexts(records, NotificationSettings.for_team(records[0].team)))
+    for n in items:
+        failures = run_checks(n, ctx=contexts[n.record_id])
         n.failed_checks = [f.as_dict() for f in failures]
         if failures:
             n.status = Notification.Status.NEEDS_EDIT

@@ -48,6 +48,11 @@ AMERICAN_TO_BRITISH = {
 AMBIGUOUS = {"check", "meter", "program", "tire", "practice"}
 
 _WORD = re.compile(r"[A-Za-z]+")
+# One alternation of the flaggable words: a sub over it touches only the matches, not every word.
+_FLAGGED = re.compile(
+    r"\b(" + "|".join(sorted((w for w in AMERICAN_TO_BRITISH if w not in AMBIGUOUS), key=len, reverse=True)) + r")\b",
+    re.IGNORECASE,
+)
 
 
 def american_words(text: str) -> list[str]:
@@ -66,9 +71,7 @@ def britishise(text: str) -> str:
     def swap(m: re.Match) -> str:
         w = m.group(0)
         low = w.lower()
-        if low not in AMERICAN_TO_BRITISH or low in AMBIGUOUS:
-            return w
         british = AMERICAN_TO_BRITISH[low]
         return british[0].upper() + british[1:] if w[0].isupper() else british
 
-    return _WORD.sub(swap, text or "")
+    return _FLAGGED.sub(swap, text or "")

@@ -162,6 +162,7 @@ def write_nudge(inputs: dict, *, about=None, force_refresh: bool = False) -> Nud
         ttl=timedelta(days=1),
         force_refresh=force_refresh,
         about=about,
+        scope=getattr(about, "team_id", None),  # ledger rows scoped to the team (llm.scopes)
     )
     text = " ".join((result.text or "").split())[:MAX_CHARS] or write_offline(inputs)
     return NudgeText(text=text, offline=result.offline, provider=result.provider, flags=[*flags, *result.flags])
@@ -182,7 +183,10 @@ def write_nudges(items: list[tuple[str, dict, object]], *, force_refresh: bool =
         feature=FEATURE,
         system=NUDGE_SYSTEM,
         prompt=NUDGE_PROMPT,
-        items=[llm.BulkItem(key=key, inputs=inputs, about=about) for key, inputs, about in items],
+        items=[
+            llm.BulkItem(key=key, inputs=inputs, about=about, scope=getattr(about, "team_id", None))
+            for key, inputs, about in items
+        ],
         max_tokens=settings.NUDGES_MAX_TOKENS,
         ttl=timedelta(days=1),
         force_refresh=force_refresh,

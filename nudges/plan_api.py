@@ -179,7 +179,7 @@ class PlanFeedbackViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewse
 
 class ContextVersionSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", default=None)
-    rolled_back_to = serializers.CharField(source="rolled_back_to.version", default=None)
+    rolled_back_to = serializers.CharField(source="rolled_back_to.version", default=None, allow_null=True)
     markdown = serializers.SerializerMethodField()
 
     class Meta:

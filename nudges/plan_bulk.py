@@ -88,7 +88,7 @@ def plan_many(*, deal_ids: list[int], campaign_context: str = "", now=None, chun
                 upserts.append(DealSummary(deal_id=deal.pk, input_hash=input_hash, data=summ, built_at=now))
             hashes = {
                 "deal": summary.digest(data),
-                "summary": summary.digest(summ),
+                "summary": input_hash,
                 "prompt": prompt_hash,
                 "context": version.content_hash,
                 "campaign": summary.digest(campaign),

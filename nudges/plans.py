@@ -63,7 +63,8 @@ class Composed:
 
     def fill(self) -> Composed:
         if self.pending is not None:
-            body, sections, campaign, now = self.pending
+            body, sections, campaign, now, config = self.pending
+            self.summary, _ = summary.summary_for(self.deal, self.data, now=now, config=config)
             v = self.version
             self.inputs = build_inputs(self.data, self.summary, sections=sections, campaign=campaign, now=now)
             self.system = system_prompt(body, title=v.title, version=v.version, sections=sections, now=now)
@@ -99,7 +100,7 @@ def compose(
     now = now or timezone.now()
     data = summary.deal_data(deal)
     config = NudgeSettings.for_team(deal.team_id).rule_config()
-    summ, summary_hash = summary.summary_for(deal, data, now=now, config=config)
+    summary_hash = summary.summary_input_hash(data, now, config)
     version = context.current(deal.team_id)
     sections = sections if sections is not None else version.sections
     body, template = template_for(deal.team_id, template_text)
@@ -113,7 +114,7 @@ def compose(
         else context.content_hash(version.title, sections),
         "campaign": summary.digest(campaign),
     }
-    composed = Composed(deal, data, summ, {}, "", hashes, version, template, (body, sections, campaign, now))
+    composed = Composed(deal, data, {}, {}, "", hashes, version, template, (body, sections, campaign, now, config))
     return composed if lazy else composed.fill()
 
 
@@ -140,11 +141,21 @@ def build_inputs(data: dict, summ: dict, *, sections: dict, campaign: str, now) 
             {k: t[k] for k in ("at", "kind", "direction", "subject", "snippet")} | {"at": t["at"][:10]}
             for t in data["timeline"][:RECENT]
         ],
-        "slots": channels.slots(timezone.localtime(now)),
+        "slots": channels.slots(_contact_time(data, reach, now)),
         "learnings": context.learnings(sections),
         "campaign_context": campaign,
         "sender": data["owner"],
     }
+
+
+def _contact_time(data: dict, reach, now):
+    """`now` in the time zone of the contact the first actions go to (blank: the server's), so the
+    best windows are the contact's office hours, as outbound's quiet hours are."""
+    from zoneinfo import ZoneInfo
+
+    first = reach[0].name if reach else ""
+    tz = next((c.get("time_zone") for c in data["contacts"] if c["name"] == first and c.get("time_zone")), "")
+    return now.astimezone(ZoneInfo(tz)) if tz else timezone.localtime(now)
 
 
 def system_prompt(body: str, *, title: str, version: str, sections: dict, now) -> str:
@@ -302,3 +313,58 @@ def resolve_deal_or_404(ref, user) -> Deal:
         return resolve_deal(ref, user=user)
     except PlanError as exc:
         raise Http404(exc.message) from exc
+
+
+def request_plan(*, deal: Deal, actor=None, campaign_context: str = "", force_refresh: bool = False):
+    """The console's entry: (plan, cached). Offline, the plan is written at once; with a model, a
+    cache miss stores a pending row that `complete_plan` (a task) fills while the page polls, so a
+    web request never waits on a model."""
+    import llm
+
+    if llm.provider_name() == "offline":
+        return plan_for_deal(deal=deal, actor=actor, campaign_context=campaign_context, force_refresh=force_refresh)
+    now = timezone.now()
+    composed = compose(deal, campaign_context=campaign_context, now=now, lazy=True)
+    if not force_refresh:
+        hit = cached_plan(composed.cache_key, deal.pk, now)
+        if hit is not None:
+            return hit, True
+    h = composed.hashes
+    plan = Plan.objects.create(
+        team_id=deal.team_id, deal=deal, status=Plan.Status.PENDING, campaign_context=composed.pending[2],
+        cache_key=composed.cache_key, deal_hash=h["deal"], summary_hash=h["summary"], prompt_hash=h["prompt"],
+        context_hash=h["context"], campaign_hash=h["campaign"], context_version=composed.version,
+        template=composed.template, generated_at=now, expires_at=now,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )  # fmt: skip
+    return plan, False
+
+
+def complete_plan(plan_id: int, *, force_refresh: bool = False) -> Plan | None:
+    """Write a pending plan; idempotent (a plan that is gone, ready or failed is left alone)."""
+    plan = Plan.objects.filter(pk=plan_id, status=Plan.Status.PENDING).first()
+    if plan is None:
+        return None
+    try:
+        composed = compose(resolve_deal(plan.deal_id), campaign_context=plan.campaign_context)
+        written = plan_ai.write_plan(
+            composed.inputs, system=composed.system, force_refresh=force_refresh, about=plan.deal
+        )
+    except PlanError as exc:
+        Plan.objects.filter(pk=plan_id, status=Plan.Status.PENDING).update(
+            status=Plan.Status.FAILED, error=exc.message[:300]
+        )
+        return None
+    now = timezone.now()
+    row = new_plan(composed, written, now=now)
+    fields = ["cache_key", "deal_hash", "summary_hash", "prompt_hash", "context_hash", "campaign_hash",
+              "context_version", "template", "situation", "summary", "provenance", "generated_at", "expires_at"]  # fmt: skip
+    with transaction.atomic():
+        claimed = Plan.objects.filter(pk=plan_id, status=Plan.Status.PENDING).update(
+            status=Plan.Status.READY, **{f: getattr(row, f) for f in fields}
+        )
+        if claimed != 1:
+            return None
+        plan.refresh_from_db()
+        PlanItem.objects.bulk_create(plan_items(plan, written.data["actions"]))
+    return plan

@@ -41,3 +41,11 @@ def rebuild_signals_task() -> dict:
     from nudges import signals
 
     return signals.rebuild().__dict__
+
+
+@shared_task
+def generate_plan_task(plan_id: int) -> bool:
+    """Write a pending action plan (console with a model configured); idempotent."""
+    from nudges import plans
+
+    return plans.complete_plan(int(plan_id)) is not None

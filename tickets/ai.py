@@ -72,6 +72,7 @@ def triage(*, subject: str, text: str, about=None) -> TriageResult:
         max_tokens=300,
         ttl=timedelta(days=7),
         about=about,
+        scope=getattr(about, "team_id", None),  # ledger rows scoped to the team (llm.scopes)
     )
     fields = _clean_triage(result.data)
     if len(fields) < 4:
@@ -303,6 +304,7 @@ def draft_reply(ctx: DraftContext, *, about=None, force_refresh: bool = False) -
         ttl=timedelta(hours=1),
         force_refresh=force_refresh,
         about=about,
+        scope=getattr(about, "team_id", None),  # ledger rows scoped to the team (llm.scopes)
     )
     data = result.data if isinstance(result.data, dict) else {}
     content = str(data.get("content") or result.text or "").strip()

@@ -8,7 +8,7 @@ Uses DATABASE_URL (default postgres://postgres@127.0.0.1:5432/nt_bench_assistant
 contain "bench"; created when missing). Measures, each over BENCH_SAMPLES (200) samples:
   1. playbook search over BENCH_PASSAGES passages (GIN full-text index, ranked), p50/p95 ms, against
      the naive approach (fetch the team's passages, score word overlap in Python);
-  2. client fuzzy lookup over BENCH_ACCOUNTS accounts (pg_trgm GIN index), with typos, p50/p95 ms,
+  2. client fuzzy lookup over BENCH_ACCOUNTS accounts (pg_trgm GIN index), a typo in the full name,
      against the naive approach (difflib over every visible name: the SQLite fallback);
   3. the offline answer end to end (route, tools, answer, check, store) for the seed's three
      questions, cold (tool cache empty) and warm, p50/p95 ms;
@@ -78,8 +78,8 @@ def load() -> str:
 
 
 def company(rng: random.Random) -> str:
-    # Two words of a 3,000-word tail and a syllable: 27 million names, so a name is (nearly) unique and
-    # "the right client" is well defined.
+    # Two words of a 3,000-word tail (letters drawn with English-like vowel weight) and a syllable: 27
+    # million names, so a name is (nearly) unique and "the right client" is well defined.
     return f"{rng.choice(TAIL).title()}{rng.choice(SYLLABLES)} {rng.choice(TAIL).title()}{rng.choice(SUFFIXES)}"
 
 
@@ -195,7 +195,9 @@ def main() -> None:
     )
 
     print("2. client fuzzy lookup (one typo)")
-    ours = summary("pg_trgm similarity (GIN)", timed(lambda i: tools.lookup_client(team_ids, lookups[i]), SAMPLES))
+    ours = summary(
+        "pg_trgm % and similarity (GIN)", timed(lambda i: tools.lookup_client(team_ids, lookups[i]), SAMPLES)
+    )
     found = sum(
         1 for i in range(50) if any(m["name"] == names[i] for m in tools.lookup_client(team_ids, lookups[i])["matches"])
     )

@@ -8,9 +8,11 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from config.celery import app
 from crm.models import Activity, Contact
 
 BODY_METHODS = ("post", "put", "patch")
@@ -45,6 +47,7 @@ def _list_params(fmt: str | None = None, name: str | None = None) -> list[tuple[
 
 @pytest.fixture
 def world(db):
+    app.loader.import_default_modules()  # every app's tasks registered, as in a worker
     call_command("load_demo", stdout=StringIO())
     # demo: an agent on three teams, so every list has rows to aim the {id} endpoints at.
     client = APIClient()
@@ -180,7 +183,7 @@ def test_a_page_cursor_holding_garbage_or_nested_json_is_a_400_on_every_cursor_l
 @pytest.mark.parametrize("deal_id", ["abc", "1.5", "99999999999999999999999", "\x00", "-1"])
 def test_a_non_numeric_deal_id_on_the_account_note_form_is_a_form_error(agent_client, account, deal, deal_id):
     response = agent_client.post(
-        f"/crm/accounts/{account.pk}/activities/",
+        reverse("crm:account_log_activity", args=[account.pk]),
         {"kind": "note", "subject": "Call", "body": "Spoke to Dana", "deal": deal_id},
         follow=True,
     )
@@ -191,7 +194,7 @@ def test_a_non_numeric_deal_id_on_the_account_note_form_is_a_form_error(agent_cl
 
 def test_the_note_form_still_logs_on_a_deal(agent_client, account, deal):
     agent_client.post(
-        f"/crm/accounts/{account.pk}/activities/",
+        reverse("crm:account_log_activity", args=[account.pk]),
         {"kind": "note", "subject": "Call", "body": "Spoke to Dana", "deal": str(deal.pk)},
     )
     assert Activity.objects.get(body="Spoke to Dana").deal == deal
@@ -209,7 +212,8 @@ def test_inbound_email_with_an_invalid_sender_address_is_refused(api, team, send
     )
     assert response.status_code == 400
     assert "sender" in response.json()
-    assert not Contact.objects.exclude(email="").filter(email=sender).exists()
+    # (PostgreSQL refuses NUL even in a query, so the NUL case is checked by the 400 alone.)
+    assert "\x00" in sender or not Contact.objects.exclude(email="").filter(email=sender).exists()
 
 
 def test_contacts_refuse_an_invalid_email(api, account):

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from config.celery import app
 from crm.tests.test_edge_input import _concrete, _json_write_operations, _schema
 
 # Raise locally to dig deeper (CI keeps the suite quick): HOSTILE_EXAMPLES=2000.
@@ -85,6 +86,7 @@ def _body_strategy(method: str, path: str, ids: list[int]):
 
 @pytest.fixture
 def world(db):
+    app.loader.import_default_modules()  # every app's tasks registered, as in a worker
     call_command("load_demo", stdout=StringIO())
     user = get_user_model().objects.get(username="maria")  # a manager: every write is open to her
     client = APIClient()

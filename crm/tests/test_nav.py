@@ -21,6 +21,7 @@ MOVED = [
     ("/deals/import/", "/deals/nudges/import/"),
     ("/deals/settings/", "/settings/nudges/"),
     ("/inbox/weights/", "/settings/scoring/"),
+    ("/imports/", "/settings/imports/"),
 ]
 
 

@@ -154,11 +154,28 @@ class GatedProvider(FakeProvider):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_identical_misses_at_the_same_moment_call_the_model_once(clean_cache):
+def test_identical_misses_at_the_same_moment_call_the_model_once(clean_cache, monkeypatch):
+    """The waiter's clock is the test's: it polls the reply cache only once the first caller has
+    stored its reply and ended, so the two threads never use the database at the same moment.
+
+    With real sleeps they could, and that made this test flaky: on SQLite the test database is
+    in-memory with a shared cache, whose table locks fail at once with "database table is locked"
+    (the 20 s busy timeout and WAL apply to the file database only), so the waiter's poll, a SELECT
+    on llm_cachedreply, failed whenever it met the first caller's write to that table."""
     from django.db import connection
 
+    from llm import clock, reply_cache
+
     gated = GatedProvider([reply("Following up on the TechGiant renewal pricing.")])
-    results = {}
+    results, waits = {}, []
+    waiting, first_ended = threading.Event(), threading.Event()
+
+    def test_clock_sleep(seconds):  # only the waiter sleeps: the fake provider never fails
+        waits.append(seconds)
+        waiting.set()
+        assert first_ended.wait(10), "the test never let the waiter poll"
+
+    monkeypatch.setattr(clock, "sleep", test_clock_sleep)
 
     def caller(name):
         try:
@@ -172,12 +189,16 @@ def test_identical_misses_at_the_same_moment_call_the_model_once(clean_cache):
         assert gated.entered.wait(10)  # the first caller is now asking the model
         second = threading.Thread(target=caller, args=("second",))
         second.start()
-        second.join(0.5)
-        assert second.is_alive()  # waiting for the first caller's reply, not asking itself
+        assert waiting.wait(10)  # the second caller waits for the first one's reply...
+        assert len(gated.requests) == 0  # ...instead of asking the model itself
         gated.gate.set()
         first.join(10)
+        assert not first.is_alive() and "first" in results
+        first_ended.set()
         second.join(10)
+        assert not second.is_alive()
     assert len(gated.requests) == 1
+    assert waits == [reply_cache.PEER_POLL_SECONDS]  # one poll found the stored reply
     assert not results["first"].cached and results["second"].cached
     assert results["second"].text == results["first"].text
     assert sorted(LLMCall.objects.values_list("outcome", flat=True)) == sorted([Outcome.OK, Outcome.CACHE_HIT])

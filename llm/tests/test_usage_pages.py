@@ -19,8 +19,19 @@ from llm.usage import nearest_rank, summarize
 pytestmark = pytest.mark.django_db
 
 
+# Rows belong to the persona team's scope, so its manager sees them (scoping: test_usage_scopes.py).
+SCOPE = {}
+
+
+@pytest.fixture(autouse=True)
+def team_scope(team):
+    SCOPE["team"] = team.pk
+    return team.pk
+
+
 def call(feature="tickets.draft", days_ago=0, **kw):
     defaults = {
+        "scope": SCOPE["team"],
         "provider": "anthropic",
         "model": "claude-sonnet-4-6",
         "outcome": Outcome.OK,
@@ -71,7 +82,11 @@ def test_manager_sees_usage_page(client, manager, ledger):
     response = client.get(reverse("llm:usage"))
     assert response.status_code == 200
     html = response.content.decode()
-    assert "<td>tickets.draft</td>" in html and "<td>nudges.nudge</td>" in html and "<td>old.feature</td>" not in html
+    assert (
+        '<td class="feature">tickets.draft</td>' in html
+        and '<td class="feature">nudges.nudge</td>' in html
+        and '<td class="feature">old.feature</td>' not in html
+    )
     assert "300 ms" in html and "9000 ms" in html
 
 
@@ -103,12 +118,12 @@ def test_agent_and_outsider_get_404_on_the_usage_page(agent_client, outsider_cli
     assert outsider_client.get(reverse("llm:usage")).status_code == 404
 
 
-def test_usage_page_shows_exhausted_budget(client, manager, settings):
+def test_usage_page_shows_exhausted_budget(client, admin_user, settings):
     from llm.config import parse_budgets
 
     settings.LLM_BUDGETS = parse_budgets("tickets.draft=1000tok")
     call(input_tokens=900, output_tokens=300)
-    client.force_login(manager)
+    client.force_login(admin_user)  # budget figures are every team's spend: admins only
     html = client.get(reverse("llm:usage")).content.decode()
     assert "1,200 of 1,000 tokens" in html and "used up" in html
 
@@ -177,7 +192,7 @@ def test_management_command_rejects_bad_ranges():
 
 def test_offline_calls_are_counted_on_the_page(client, manager):
     for _ in range(3):
-        ask(feature="test.draft", system="s", prompt="p", inputs={"customer": "Dana"})
+        ask(feature="test.draft", system="s", prompt="p", inputs={"customer": "Dana"}, scope=SCOPE["team"])
     client.force_login(manager)
     summary = client.get(reverse("llm:usage")).context["summary"]
     assert summary.rows[0].feature == "test.draft" and summary.rows[0].calls == 3
@@ -207,7 +222,14 @@ def test_api_ledger_list_query_count_is_flat(manager, account, django_assert_max
     api.force_authenticate(manager)
     for _ in range(30):
         call(content_type_id=None)
-        ask(feature="test.draft", system="s", prompt="p", inputs={"customer": "Dana"}, about=account)
+        ask(
+            feature="test.draft",
+            system="s",
+            prompt="p",
+            inputs={"customer": "Dana"},
+            about=account,
+            scope=account.team_id,
+        )
     with django_assert_max_num_queries(6):
         response = api.get("/api/llm/calls/")
     assert response.status_code == 200 and len(response.json()["results"]) == 50

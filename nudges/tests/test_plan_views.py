@@ -148,3 +148,31 @@ def test_a_sent_plan_email_lands_on_the_timeline_once(agent_client, plan, stale_
     feedback.on_plan_email_sent(delivery)
     feedback.on_plan_email_sent(delivery)
     assert Activity.objects.filter(deal=stale_deal, external_id=f"outbound-delivery-{delivery.pk}").count() == 1
+
+
+def test_with_a_model_the_console_stores_a_pending_plan_and_a_task_writes_it(
+    agent_client, stale_deal, django_capture_on_commit_callbacks
+):
+    from llm import use_provider
+    from llm.testing import FakeProvider
+    from nudges import tasks
+    from nudges.models import Plan
+
+    fake = FakeProvider([TimeoutError("slow")])  # any failure falls back to the offline writer
+    with use_provider(fake):
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            response = agent_client.post(
+                reverse("nudges:plan_create", args=[stale_deal.pk]), {"campaign_context": "Q4"}
+            )
+        plan = Plan.objects.get()
+        assert (
+            response.status_code == 302 and plan.status == "pending" and not plan.items.exists() and len(callbacks) == 1
+        )
+        page = agent_client.get(reverse("nudges:plan_detail", args=[plan.public_id]))
+        assert "being written" in page.content.decode() and 'hx-trigger="every 2s"' in page.content.decode()
+        assert tasks.generate_plan_task(plan.pk) is True
+        assert tasks.generate_plan_task(plan.pk) is False  # idempotent
+    plan.refresh_from_db()
+    assert plan.status == "ready" and plan.items.filter(priority="P0").exists() and plan.campaign_context == "Q4"
+    page = agent_client.get(reverse("nudges:plan_detail", args=[plan.public_id]))
+    assert 'hx-trigger="every 2s"' not in page.content.decode()

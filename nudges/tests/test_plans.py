@@ -177,3 +177,25 @@ def test_service_activity_counts_in_timeline(stale_deal):
     )
     data = summary.deal_data(stale_deal)
     assert data["timeline"][0]["kind"] == "call"
+
+
+def test_a_cache_hit_runs_seven_queries_and_builds_no_summary(stale_deal, django_assert_num_queries):
+    plans.plan_for_deal(deal=stale_deal)
+    deal = plans.resolve_deal(stale_deal.pk)
+    # contacts, activities, nudge settings, context version, template, the plan lookup (+ the deal above)
+    with django_assert_num_queries(6):
+        _, cached = plans.plan_for_deal(deal=deal)
+    assert cached
+
+
+def test_timing_windows_follow_the_contacts_time_zone(stale_deal):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    # Wednesday 09:30 in London is 18:30 in Tokyo: a Tokyo contact's email window for today is over.
+    now = datetime(2026, 11, 25, 9, 30, tzinfo=ZoneInfo("Europe/London"))
+    plan, _ = plans.plan_for_deal(deal=stale_deal, now=now)
+    assert plan.items.filter(priority="P0", channel="email").first().timing == "Today 10:00–14:00"
+    Contact.objects.filter(pk=stale_deal.primary_contact_id).update(time_zone="Asia/Tokyo")
+    plan, _ = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk), now=now)
+    assert plan.items.filter(priority="P0", channel="email").first().timing.startswith("Today (outside the best window")

@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from crm.models import Contact
+from outbound.tests.conftest import webhook  # noqa: F401 - the signed-webhook receiver, shared with outbound
 from tickets import services
 
 _seq = itertools.count(1)

@@ -220,13 +220,18 @@ def test_expired_alert_is_inactive(api, agent):
     assert api.get("/api/topic-alerts").json() == {"active": None}
 
 
-def test_weights_api_managers_only(api, manager, tickets):
+def test_weights_api_admins_only_a_teams_manager_cannot_reorder_every_inbox(api, manager, admin_user, tickets):
     from rest_framework.test import APIClient
 
     payload = {**WeightSet.env_defaults(), "urgency": 3.0, "note": "urgency first"}
     assert api.post("/api/scoring-weights", payload, format="json").status_code == 403
+    team_manager = APIClient()
+    team_manager.force_authenticate(manager)
+    # One weight set orders every team's inbox (issue 10, item 5): a team's manager may not change it.
+    assert team_manager.post("/api/scoring-weights", payload, format="json").status_code == 403
+    assert WeightSet.current().version == 1
     boss = APIClient()
-    boss.force_authenticate(manager)
+    boss.force_authenticate(admin_user)
     r = boss.post("/api/scoring-weights", payload, format="json")
     assert r.status_code == 201 and r.json()["version"] == 2
     assert api.get("/api/scoring-weights").json()[0]["version"] == 2

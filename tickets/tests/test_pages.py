@@ -125,13 +125,15 @@ def test_new_ticket_page(agent_client, account, contact):
     assert r.status_code == 302 and t.channel == "chat" and t.priority == "high"
 
 
-def test_weights_page_is_editable_by_managers_only(client, agent, manager, make_ticket, on_commit):
+def test_weights_page_is_editable_by_admins_only(client, agent, manager, admin_user, make_ticket, on_commit):
     make_ticket("hi")
     client.force_login(agent)
-    assert "Only managers" in client.get(reverse("tickets:weights")).content.decode()
+    assert "Only admins" in client.get(reverse("tickets:weights")).content.decode()
     data = {**WeightSet.env_defaults(), "urgency": 2.0, "note": "more urgency"}
     assert client.post(reverse("tickets:weights"), data).status_code == 403
-    client.force_login(manager)
+    client.force_login(manager)  # one set orders every team's inbox (issue 10, item 5)
+    assert client.post(reverse("tickets:weights"), data).status_code == 403
+    client.force_login(admin_user)
     with on_commit():
         assert client.post(reverse("tickets:weights"), data).status_code == 302
     assert WeightSet.current().version == 2 and WeightSet.current().urgency == 2.0

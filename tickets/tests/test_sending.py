@@ -1,7 +1,5 @@
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -12,11 +10,10 @@ from crm.errors import ServiceError
 from outbound import services as outbound
 from outbound import tasks
 from outbound.models import Delivery
+from outbound.tests.conftest import SECRET
 from outbound.transports import sign
 from tickets import services
 from tickets.models import Message, Ticket
-
-SECRET = "whsec-test"
 
 
 class Inbox:
@@ -44,31 +41,6 @@ def smtp_server():
         yield handler, port
     finally:
         controller.stop()
-
-
-class Hook(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append((dict(self.headers), body))
-        status = self.server.statuses.pop(0) if self.server.statuses else 200
-        self.send_response(status)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    server.received, server.statuses = [], []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/outbound"
-    with override_settings(TICKETS_OUTBOUND_WEBHOOK_URL=url, TICKETS_OUTBOUND_WEBHOOK_SECRET=SECRET):
-        yield server
-    server.shutdown()
 
 
 def test_email_reply_goes_through_a_real_smtp_server_exactly_once(make_ticket, agent, smtp_server, on_commit):

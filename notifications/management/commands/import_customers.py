@@ -21,9 +21,17 @@ class Command(BaseCommand):
         parser.add_argument("--team", help="Team slug (default: the only team).")
         parser.add_argument("--dry-run", action="store_true", help="Report what would change; write nothing.")
         parser.add_argument("--strict", action="store_true", help="Any rejected row refuses the whole import.")
+        parser.add_argument(
+            "--bulk",
+            action="store_true",
+            help="PostgreSQL: stream Customer Profiles and Account Activity through COPY and merge in SQL "
+            "(large files; not undoable; the other three files are not accepted).",
+        )
 
-    def handle(self, *args, paths, team, dry_run, strict, **options):
+    def handle(self, *args, paths, team, dry_run, strict, bulk, **options):
         team_obj = resolve_team(team)
+        if bulk:
+            return self.bulk(team_obj, paths, dry_run=dry_run, strict=strict)
         files = []
         for path in paths:
             targets = sorted(path.glob("*.csv")) if path.is_dir() else [path]
@@ -51,3 +59,28 @@ class Command(BaseCommand):
             where = f"{i['file']} line {i['line']}" if i["line"] else i["file"] or "upload"
             col = f", {i['column']}" if i["column"] else ""
             self.stdout.write(f"  {where}{col}: {i['reason']}")
+
+    def bulk(self, team, paths, *, dry_run, strict):
+        from django.db import connection
+
+        from notifications import parsing
+
+        if connection.vendor != "postgresql":
+            raise CommandError("--bulk needs PostgreSQL (DATABASE_URL=postgres://...).")
+        if dry_run or strict:
+            raise CommandError("--bulk has no --dry-run or --strict: it writes the good rows.")
+        found = {}
+        for path in paths:
+            for p in sorted(path.glob("*.csv")) if path.is_dir() else [path]:
+                kind = parsing.detect_kind(p.name, [])
+                if kind in ("profiles", "activity"):
+                    found[kind] = p
+                else:
+                    self.stdout.write(f"  {p.name}: skipped (--bulk loads Customer Profiles and Account Activity Logs)")
+        if not found:
+            raise CommandError("No Customer Profiles or Account Activity Logs file given.")
+        run = importing.run_bulk(team=team, profiles=found.get("profiles"), activity=found.get("activity"))
+        self.report(run)
+        code = 2 if run.status == "refused" else 1 if run.rejected_total else 0
+        if code:
+            sys.exit(code)
