@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+import llm
 from assistant import ai, checking, tools
 from assistant.models import Conversation, Message, Passage, Rating
 from assistant.routing import ToolCall
@@ -174,7 +175,9 @@ def answer(*, user, message: Message, emit: Emit | None = None) -> Message:
                 sources.append(s.as_dict())
     tools_used = [r["tool"] for r in results]
     rec.emit({"event": "sources", "sources": sources})  # everything retrieved (the evaluation's contexts)
-    context = _whole_playbook(team_ids) if any(s["kind"] == "passage" for s in sources) else ""
+    # The whole playbook is for a model to read; the offline composer works from the sources alone.
+    wants_playbook = any(s["kind"] == "passage" for s in sources) and llm.provider_name() != "offline"
+    context = _whole_playbook(team_ids) if wants_playbook else ""
     feedback, attempts, previous = "", [], None
     draft, result, verdict, written = {}, None, checking.Verdict(ok=False), 0
     for attempt in range(settings.ASSISTANT_MAX_RETRIES + 1):
