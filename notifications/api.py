@@ -78,6 +78,18 @@ def customers(request):
     return _page(request, qs.order_by("-risk_score", "-risk_raw", "pk"), CustomerSerializer)
 
 
+@extend_schema(
+    operation_id="notifications_segments_retrieve",
+    responses=inline_serializer(
+        "NotificationSegmentStats",
+        {
+            "team": serializers.CharField(),
+            "focus_segment": serializers.CharField(),
+            "segments": serializers.ListField(child=serializers.DictField()),
+            "risk_check": serializers.DictField(),
+        },
+    ),
+)
 @api_view(["GET"])
 def segment_stats(request):
     """Per segment: customers, average risk, and how many are high, medium and low priority."""
@@ -130,6 +142,17 @@ def notification_detail(request, pk):
     return Response(NotificationSerializer(n).data)
 
 
+@extend_schema(
+    operation_id="notifications_billing_issues_retrieve",
+    responses=inline_serializer(
+        "NotificationBillingIssues",
+        {
+            "team": serializers.CharField(),
+            "count": serializers.IntegerField(),
+            "customers": serializers.ListField(child=serializers.DictField()),
+        },
+    ),
+)
 @api_view(["GET"])
 def billing_issues(request):
     """Customers with billing-related interactions, with those interactions."""
@@ -163,6 +186,23 @@ def billing_issues(request):
     return Response({"team": team.slug, "count": len(out), "customers": list(out.values())})
 
 
+@extend_schema(
+    operation_id="notifications_value_seekers_retrieve",
+    responses=inline_serializer(
+        "NotificationValueSeekers",
+        {
+            "team": serializers.CharField(),
+            "customers": serializers.IntegerField(),
+            "share_of_customers": serializers.FloatField(),
+            "average_risk": serializers.FloatField(),
+            "average_monthly_spend": serializers.FloatField(),
+            "priorities": serializers.DictField(child=serializers.IntegerField()),
+            "tariffs": serializers.ListField(child=serializers.DictField()),
+            "top_risk_factors": serializers.ListField(child=serializers.DictField()),
+            "urgency": serializers.DictField(),
+        },
+    ),
+)
 @api_view(["GET"])
 def value_seekers(request):
     """Value Seekers in detail: size, risk, priorities, tariffs, the commonest risk factors."""
@@ -241,6 +281,20 @@ def refresh(request):
     )
 
 
+@extend_schema(
+    operation_id="notifications_runs_retrieve",
+    responses=inline_serializer(
+        "NotificationAnalysisRun",
+        {
+            "run": serializers.IntegerField(),
+            "status": serializers.CharField(),
+            "segment": serializers.CharField(),
+            "total": serializers.IntegerField(),
+            "done": serializers.IntegerField(),
+            "error": serializers.CharField(),
+        },
+    ),
+)
 @api_view(["GET"])
 def run_detail(request, pk):
     run = get_object_or_404(AnalysisRun.objects.visible_to(request.user), pk=pk)

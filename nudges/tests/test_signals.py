@@ -59,6 +59,7 @@ def ghosting_deal(deal):
     add_email(deal, direction="out", days_ago=10, hours=1, now=now)
     add_email(deal, direction="in", days_ago=10, now=now)
     add_email(deal, direction="out", days_ago=5, body="Did the pricing reach procurement?", now=now)
+    deal.now = now  # tests that add emails of the same contact use this clock too
     return deal
 
 
@@ -191,7 +192,7 @@ def test_usual_reply_time_is_pooled_per_contact_and_follows_primary_contact_chan
         stage=stages["lead"],
         amount=100,
     )
-    now = timezone.now()
+    now = ghosting_deal.now  # one clock with the fixture: the contact's gaps are pooled across deals
     add_email(other, direction="out", days_ago=9, hours=7, now=now)
     add_email(other, direction="in", days_ago=9, now=now)
     facts = {f.deal_id: f for _, f in scan.collect_facts(deal_ids=[ghosting_deal.pk, other.pk])}
