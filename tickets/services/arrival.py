@@ -42,6 +42,22 @@ def _after_customer_text(ticket: Ticket) -> None:
     enqueue("triage_ticket_task", ticket.pk)
 
 
+def _refuse_second_active_ticket(contact, channel: str) -> None:
+    """One active ticket per contact and channel (the constraint inbound mail relies on): say which."""
+    if contact is None:
+        return
+    active = Ticket.objects.filter(
+        contact=contact, channel=channel, status__in=[Ticket.Status.OPEN, Ticket.Status.PENDING]
+    ).first()
+    if active is not None:
+        raise ServiceError(
+            f"{contact.name or 'This contact'} already has an open {channel} ticket (#{active.pk}): "
+            "add to it, or solve it before opening another.",
+            code="conflict",
+            field="contact",
+        )
+
+
 @transaction.atomic
 def create_ticket(
     *,
@@ -80,7 +96,13 @@ def create_ticket(
     ticket.copy_customer_inputs(account)
     ticket.start_waiting(now)
     ticket.apply_score(current_weights(), now=now)
-    ticket.save()
+    _refuse_second_active_ticket(contact, channel)
+    try:
+        with transaction.atomic():  # a concurrent create loses here, as a refusal rather than a 500
+            ticket.save()
+    except IntegrityError:
+        _refuse_second_active_ticket(contact, channel)
+        raise
     message = Message.objects.create(
         ticket=ticket,
         direction=Message.Direction.INBOUND,

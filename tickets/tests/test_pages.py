@@ -125,6 +125,25 @@ def test_new_ticket_page(agent_client, account, contact):
     assert r.status_code == 302 and t.channel == "chat" and t.priority == "high"
 
 
+def test_a_second_open_ticket_for_the_same_contact_and_channel_is_refused_with_the_reason(
+    agent_client, account, contact
+):
+    form = {
+        "account": account.pk,
+        "contact": contact.pk,
+        "channel": "chat",
+        "priority": "high",
+        "subject": "Help",
+        "body": "Hi",
+    }
+    first = agent_client.post(reverse("tickets:new"), form)
+    assert first.status_code == 302
+    second = agent_client.post(reverse("tickets:new"), {**form, "subject": "Again"})
+    assert second.status_code == 200  # was a 500 (IntegrityError from the one-active-ticket constraint)
+    assert f"already has an open chat ticket (#{Ticket.objects.get().pk})" in second.content.decode()
+    assert Ticket.objects.count() == 1
+
+
 def test_weights_page_is_editable_by_admins_only(client, agent, manager, admin_user, make_ticket, on_commit):
     make_ticket("hi")
     client.force_login(agent)
