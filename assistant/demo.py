@@ -16,9 +16,14 @@ SALES_TEAMS = ("enterprise-sales", "midmarket-sales")
 
 
 def ensure_techgiant(team: Team, manager) -> Account:
+    """The seed's client. The crm demo already names one of its generated accounts TechGiant: that
+    one becomes the seed's (one TechGiant per team, or the co-pilot would have two to choose from)."""
+    existing = Account.objects.filter(team=team, name="TechGiant").exclude(external_id="demo-techgiant").first()
+    lookup = {"pk": existing.pk} if existing else {"team": team, "external_id": "demo-techgiant"}
+    if existing:  # an earlier load made its own TechGiant beside the generated one
+        Account.objects.filter(team=team, external_id="demo-techgiant").delete()
     account, _ = Account.objects.update_or_create(
-        team=team,
-        external_id="demo-techgiant",
+        **lookup,
         defaults={
             "name": "TechGiant",
             "kind": Account.Kind.BUSINESS,

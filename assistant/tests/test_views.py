@@ -264,3 +264,25 @@ def test_export_preferences_pairs_helpful_and_unhelpful_answers(agent, teammate,
             "message_ids": [a.pk, b.pk],
         }
     ]
+
+
+@pytest.mark.django_db
+def test_the_demo_world_answers_the_seeds_three_questions(capsys):
+    from django.contrib.auth import get_user_model
+
+    from crm.models import Account
+
+    call_command("load_demo")
+    call_command("load_demo")  # a rerun keeps one TechGiant
+    demo = get_user_model().objects.get(username="demo")
+    assert Account.objects.filter(name="TechGiant", team__slug="enterprise-sales").count() == 1
+    spend = services.ask(user=demo, question=SEED_SPEND)
+    assert spend.text == "TechGiant has spent $120,000 so far this year."
+    policy = services.ask(user=demo, question="What is our policy on discussing 2026 pricing?")
+    assert "15 January 2026" in policy.text
+    pitch = services.ask(
+        user=demo,
+        question="I have a meeting with TechGiant. Based on their spending and industry, what product should I pitch?",
+    )
+    assert "Mobile App Banners and Online Display Ads" in pitch.text
+    assert all(m.verdict["ok"] for m in (spend, policy, pitch))
