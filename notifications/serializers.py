@@ -38,7 +38,8 @@ class SendSerializer(serializers.Serializer):
 
 class RefreshSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["analyse", "recompute"], default="analyse")
-    segment = serializers.CharField(max_length=100, required=False)
+    # Blank (or absent) means the team's focus segment; a form post's "segment=" is read as absent.
+    segment = serializers.CharField(max_length=100, required=False, allow_blank=True)
     force_refresh = serializers.BooleanField(default=False)
 
 

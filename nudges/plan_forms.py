@@ -1,5 +1,6 @@
 from django import forms
 
+from nudges import context
 from nudges.models import PlanFeedback, PromptTemplate
 
 
@@ -39,7 +40,9 @@ class ContextForm(forms.Form):
 
     def __init__(self, *args, sections: dict, **kwargs):
         super().__init__(*args, **kwargs)
-        self.section_names = list(sections)
+        # The seed's order, not the dict's: PostgreSQL's jsonb does not keep key order, and the
+        # s0, s1, ... fields must name the same sections on the page and in the POST.
+        self.section_names = context.ordered(sections)
         for i, name in enumerate(self.section_names):
             self.fields[f"s{i}"] = forms.CharField(
                 label=name, required=False, max_length=20_000, initial=sections[name],
