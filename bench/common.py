@@ -1,6 +1,22 @@
 """Helpers shared by the PostgreSQL benchmarks."""
 
+import os
 import sys
+
+
+def setup_django(default_database_url: str) -> None:
+    """What every PostgreSQL benchmark does first: production settings, quiet logs, the offline
+    provider with no key (a benchmark never reaches a model), its own database, then Django."""
+    os.environ.setdefault("DATABASE_URL", default_database_url)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["LLM_PROVIDER"] = "offline"
+    os.environ.pop("ANTHROPIC_API_KEY", None)
+    ensure_database(os.environ["DATABASE_URL"])
+
+    import django
+
+    django.setup()
 
 
 def ensure_database(url: str) -> None:

@@ -24,25 +24,15 @@ import random
 import statistics
 import time
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nt_bench_assistant")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ["LLM_PROVIDER"] = "offline"
-os.environ.pop("ANTHROPIC_API_KEY", None)
-
 ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "100000"))
 PASSAGES = int(os.environ.get("BENCH_PASSAGES", "10000"))
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "200"))
 NAIVE_SAMPLES = int(os.environ.get("BENCH_NAIVE_SAMPLES", "10"))
 REUSE = os.environ.get("BENCH_REUSE") == "1"
 
-from bench.common import ensure_database  # noqa: E402
+from bench.common import setup_django  # noqa: E402
 
-ensure_database(os.environ["DATABASE_URL"])
-
-import django  # noqa: E402
-
-django.setup()
+setup_django("postgres://postgres@127.0.0.1:5432/nt_bench_assistant")
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.cache import cache as django_cache  # noqa: E402

@@ -22,23 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/h7_bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ["LLM_PROVIDER"] = "offline"
-os.environ.pop("ANTHROPIC_API_KEY", None)
-
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "10000"))
 NAIVE = int(os.environ.get("BENCH_NAIVE", "1000"))
 OUT = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / "h7_bench_notifications"
 
-from bench.common import ensure_database  # noqa: E402
+from bench.common import setup_django  # noqa: E402
 
-ensure_database(os.environ["DATABASE_URL"])
-
-import django  # noqa: E402
-
-django.setup()
+setup_django("postgres://postgres@127.0.0.1:5432/h7_bench")
 
 from django.core.management import call_command  # noqa: E402
 

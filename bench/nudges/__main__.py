@@ -33,12 +33,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nt_bench_nudges")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ["LLM_PROVIDER"] = "offline"
-os.environ.pop("ANTHROPIC_API_KEY", None)
-
 DEALS = int(os.environ.get("BENCH_DEALS", "100000"))
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "1000000"))
 GENERATE = int(os.environ.get("BENCH_GENERATE", "10000"))
@@ -49,13 +43,9 @@ WARM_SUBJECT = "Bench warm reply"
 OUT = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / "nt_bench_nudges"
 
 
-from bench.common import ensure_database  # noqa: E402
+from bench.common import setup_django  # noqa: E402
 
-ensure_database(os.environ["DATABASE_URL"])
-
-import django  # noqa: E402
-
-django.setup()
+setup_django("postgres://postgres@127.0.0.1:5432/nt_bench_nudges")
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402

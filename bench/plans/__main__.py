@@ -29,12 +29,6 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/h8_bench_plans")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ["LLM_PROVIDER"] = "offline"
-os.environ.pop("ANTHROPIC_API_KEY", None)
-
 DEALS = int(os.environ.get("BENCH_DEALS", "100000"))
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "1000000"))
 BULK = int(os.environ.get("BENCH_BULK", "10000"))
@@ -45,13 +39,9 @@ CHANGED_SHARE = float(os.environ.get("BENCH_CHANGED_SHARE", "0.1"))
 REUSE = os.environ.get("BENCH_REUSE") == "1"
 OUT = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / "h8_bench_plans"
 
-from bench.common import ensure_database  # noqa: E402
+from bench.common import setup_django  # noqa: E402
 
-ensure_database(os.environ["DATABASE_URL"])
-
-import django  # noqa: E402
-
-django.setup()
+setup_django("postgres://postgres@127.0.0.1:5432/h8_bench_plans")
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
