@@ -1,8 +1,8 @@
 """The deal summary a plan is written from (the seed's scripts 1 and 2: enrichment, then summary),
 built from the customer graph instead of a CRM API.
 
-`deal_data(deal)` gathers the deal, its account, contacts and recent timeline in four queries and
-returns plain JSON (the seed's "enriched data"); `summarize(data, now)` is pure: engagement level,
+`deal_data(deal)` gathers the deal, its account, contacts and recent timeline (`nudges.plan_rows`:
+one query on PostgreSQL) and returns plain JSON (the seed's "enriched data"); `summarize(data, now)` is pure: engagement level,
 last interaction, key themes, the nudges' email-thread signals and warnings. `summary_for(...)`
 stores the summary in `DealSummary` keyed by the hash of its inputs, so an unchanged deal is not
 summarised twice in a day (the seed's cascading cache).
@@ -14,16 +14,18 @@ import hashlib
 import json
 import re
 from collections import Counter
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from crm.models import Activity, Contact, Deal
+from crm.models import Deal
 from nudges import metrics, rules
 
 # Timeline items a summary reads: enough for themes and the last exchanges; a deal with 10,000
 # touches must not make a plan slow.
 TIMELINE_LIMIT = 30
+CONTACTS_LIMIT = 50
 SNIPPET = 240
 # Bump when `summarize` changes, so stored summaries are rebuilt.
 SUMMARY_VERSION = "2"
@@ -63,14 +65,12 @@ ACTIVITY_FIELDS = ("pk", "deal_id", "kind", "direction", "occurred_at", "subject
 
 def deal_data(deal: Deal) -> dict:
     """The deal's facts as plain JSON. `deal` should come with account, stage, owner and
-    primary_contact selected (one query); contacts and the timeline are two more."""
-    contacts = list(Contact.objects.filter(account_id=deal.account_id).order_by("pk").values(*CONTACT_FIELDS)[:50])
-    rows = list(
-        Activity.objects.filter(deal_id=deal.pk)
-        .order_by("-occurred_at", "-pk")
-        .values(*ACTIVITY_FIELDS)[:TIMELINE_LIMIT]
-    )
-    return assemble(deal, contacts, rows)
+    primary_contact selected (`plans.resolve_deal`); contacts and the timeline come from
+    `nudges.plan_rows` (one query on PostgreSQL, two elsewhere)."""
+    from nudges import plan_rows
+
+    rows = plan_rows.rows_for([deal])[deal.pk]
+    return assemble(deal, rows.contacts, rows.timeline)
 
 
 def assemble(deal: Deal, contacts: list[dict], rows: list[dict]) -> dict:
@@ -210,25 +210,43 @@ def summarize(data: dict, now: datetime, config: rules.RuleConfig | None = None)
     }
 
 
-def summary_for(deal: Deal, data: dict, *, now: datetime | None = None, config=None) -> tuple[dict, str]:
+_UNKNOWN = object()
+
+
+def summary_for(
+    deal: Deal, data: dict, *, now: datetime | None = None, config=None, data_hash=None, stored_hash=_UNKNOWN
+) -> tuple[dict, str]:
     """(summary, summary hash), from the stored `DealSummary` when its inputs are unchanged.
 
     The inputs are the deal data and today's date (idle days and warnings move with the calendar).
     The summary is a pure function of them, so its hash is the hash of its inputs: a cache check
-    needs no summary at all."""
+    needs no summary at all. `stored_hash` (the stored row's input hash, or None when there is no
+    row, from `plan_rows`) saves the lookup when it already tells the row is out of date."""
     from nudges.models import DealSummary
 
     now = now or timezone.now()
-    input_hash = summary_input_hash(data, now, config)
-    stored = DealSummary.objects.filter(deal_id=deal.pk).first()
-    if stored is not None and stored.input_hash == input_hash:
-        return stored.data, input_hash
+    input_hash = summary_input_hash(data_hash or digest(data), now, config)
+    if stored_hash is _UNKNOWN or stored_hash == input_hash:
+        stored = DealSummary.objects.filter(deal_id=deal.pk, input_hash=input_hash).values_list("data", flat=True)
+        for found in stored[:1]:
+            return found, input_hash
     summary = summarize(data, now, config)
-    DealSummary.objects.update_or_create(
-        deal_id=deal.pk, defaults={"input_hash": input_hash, "data": summary, "built_at": now}
+    DealSummary.objects.bulk_create(
+        [DealSummary(deal_id=deal.pk, input_hash=input_hash, data=summary, built_at=now)],
+        update_conflicts=True,
+        unique_fields=["deal"],
+        update_fields=["input_hash", "data", "built_at"],
     )
     return summary, input_hash
 
 
-def summary_input_hash(data: dict, now: datetime, config) -> str:
-    return digest([data, now.date().isoformat(), SUMMARY_VERSION, config])
+def config_key(config) -> dict:
+    """The rule settings as hashable JSON, the same in every process (a frozenset's order is not:
+    it follows the per-process string hash seed)."""
+    config = config or rules.RuleConfig()
+    return {**asdict(config), "enabled": sorted(config.enabled)}
+
+
+def summary_input_hash(data_hash: str, now: datetime, config) -> str:
+    """`data_hash`: `digest(deal data)` (the plan's deal hash), so the data is serialised once."""
+    return digest([data_hash, now.date().isoformat(), SUMMARY_VERSION, config_key(config)])
