@@ -1,5 +1,6 @@
 """Plans: the deal summary, the five-input cache, the seed's limits and channel rules."""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -226,3 +227,23 @@ def test_timing_windows_follow_the_contacts_time_zone(stale_deal):
     Contact.objects.filter(pk=stale_deal.primary_contact_id).update(time_zone="Asia/Tokyo")
     plan, _ = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk), now=now)
     assert plan.items.filter(priority="P0", channel="email").first().timing.startswith("Today (outside the best window")
+
+
+def test_the_summary_hash_is_the_same_in_every_process():
+    """The rule settings hold a frozenset, whose order follows the per-process hash seed: the cache
+    key must not (a plan written by the command line is served to the web process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup(); from datetime import datetime, UTC; from nudges import rules, summary; "
+        "print(summary.summary_input_hash('x', datetime(2026, 11, 27, tzinfo=UTC), rules.RuleConfig()))"
+    )
+    hashes = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed, "DJANGO_SETTINGS_MODULE": "config.settings_test"},
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }  # fmt: skip
+    assert len(hashes) == 1 and len(hashes.pop()) == 64
