@@ -10,6 +10,7 @@ summarised twice in a day (the seed's cascading cache).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -49,6 +50,7 @@ _THEME_RE = re.compile(
     re.IGNORECASE,
 )
 _THEME_GROUPS = {f"t{i}": theme for i, theme in enumerate(THEMES)}
+_THEME_WORDS = [(f"t{i}", words) for i, words in enumerate(THEMES.values())]
 
 
 def _iso(value) -> str | None:
@@ -143,11 +145,35 @@ def _engagement(timeline: list[dict], now: datetime) -> str:
     return "low" if recent else "none"
 
 
+@functools.lru_cache(maxsize=512)
+def _theme_pattern(groups: tuple[str, ...]) -> re.Pattern:
+    words = dict(zip(_THEME_GROUPS, THEMES.values(), strict=True))
+    return re.compile(
+        "|".join(rf"(?P<{g}>\b(?:{'|'.join(re.escape(w) for w in words[g])})\b)" for g in groups), re.IGNORECASE
+    )
+
+
+def _theme_hits(text: str):
+    """The themes `_THEME_RE` finds in `text`, in order. An ASCII text is first checked for the
+    themes' words as substrings of its lower case; only themes with a word present are scanned for
+    (on ASCII, a case-insensitive match implies the substring, so the result is the same; the
+    regex's cost grows with its alternatives). Other text goes through the whole pattern."""
+    if text.isascii():
+        low = text.lower()
+        present = tuple(g for g, words in _THEME_WORDS if any(w in low for w in words))
+        if not present:
+            return
+        pattern = _theme_pattern(present)
+    else:
+        pattern = _THEME_RE
+    for m in pattern.finditer(text):
+        yield _THEME_GROUPS[m.lastgroup]
+
+
 def _themes(timeline: list[dict]) -> list[str]:
     counts: Counter = Counter()
     for t in timeline:
-        for m in _THEME_RE.finditer(f"{t['subject']} {t['snippet']}"):
-            counts[_THEME_GROUPS[m.lastgroup]] += 1
+        counts.update(_theme_hits(f"{t['subject']} {t['snippet']}"))
     # Ties in the order of THEMES, so the summary does not depend on where a word stands.
     order = {theme: i for i, theme in enumerate(THEMES)}
     return [theme for theme, _ in sorted(counts.items(), key=lambda kv: (-kv[1], order[kv[0]]))[:3]]

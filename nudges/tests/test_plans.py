@@ -247,3 +247,20 @@ def test_the_summary_hash_is_the_same_in_every_process():
         for seed in ("1", "2", "3")
     }  # fmt: skip
     assert len(hashes) == 1 and len(hashes.pop()) == 64
+
+
+def test_the_theme_scan_finds_exactly_what_the_whole_pattern_finds():
+    import random
+
+    rng = random.Random(12)
+    words = [w for ws in summary.THEMES.values() for w in ws] + ["signed", "apis", "go", "live", "soc", "2", "of"]
+    glue = [" ", "  ", "-", "_", ".", ", ", "\n", "é", "ſ", "\u212a", "İ", ""]
+    for _ in range(1000):
+        parts = []
+        for _ in range(rng.randint(1, 12)):
+            w = rng.choice(words)
+            w = rng.choice([w, w.upper(), w.title(), w.replace("s", "ſ")])
+            parts += [w, rng.choice(glue)]
+        text = "".join(parts)
+        expected = [summary._THEME_GROUPS[m.lastgroup] for m in summary._THEME_RE.finditer(text)]
+        assert list(summary._theme_hits(text)) == expected, text
