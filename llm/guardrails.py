@@ -14,6 +14,7 @@ in `LLMResult.flags` and in the usage ledger.
 from __future__ import annotations
 
 import re
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 
 from llm.injection import looks_like_injection
@@ -24,9 +25,36 @@ __all__ = ["find_invented", "limit_output", "looks_like_injection", "screen_inpu
 # The screen itself (normalising, seven languages, decoded chunks) is llm/injection.py.
 
 
-def screen_inputs(values: dict[str, str]) -> list[str]:
-    """Names of the inputs that look like injection attempts."""
-    return [name for name, value in values.items() if value and looks_like_injection(value)]
+def screen_inputs(values: dict[str, object]) -> list[str]:
+    """Names of the inputs that look like injection attempts.
+
+    A structured value (list, dict) is screened text by text (each string in it, keys too), not as
+    its JSON: the screen of a whole record's JSON ran the full pattern set over every key name (~4 ms
+    a customer with ten interactions, bench/notifications); text by text, the anchor-word gate skips
+    most strings and repeated ones are memoised (~0.2 ms). A text with line breaks is also screened
+    with them as spaces: the patterns read "ignore all previous instructions" on one line, and only
+    JSON's escaping (the two characters `\\n`) had let some split ones match."""
+    return [name for name, value in values.items() if _any_injection(value)]
+
+
+_NO_TEXT = (bool, int, float, Decimal, date, time)
+_BREAKS = re.compile(r"[\r\n]+")
+
+
+def _any_injection(value) -> bool:
+    if value is None or isinstance(value, _NO_TEXT):
+        return False
+    if isinstance(value, str):
+        if not value:
+            return False
+        return looks_like_injection(value) or (
+            ("\n" in value or "\r" in value) and looks_like_injection(_BREAKS.sub(" ", value))
+        )
+    if isinstance(value, dict):
+        return any(_any_injection(str(k)) or _any_injection(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_any_injection(v) for v in value)
+    return _any_injection(str(value))
 
 
 # --- output length ---------------------------------------------------------------------------

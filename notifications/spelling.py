@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from llm.evaluation.metrics import AMERICAN_TO_BRITISH as SHARED
+from llm.evaluation.metrics import CONTEXTUAL, contextual_american
 
 AMERICAN_TO_BRITISH = {
     **SHARED,
@@ -42,10 +43,11 @@ AMERICAN_TO_BRITISH = {
     "sulfur": "sulphur",
     "utilizes": "utilises",
 }
-# Words whose American form is also correct British English in another sense: "check your bill",
-# "your smart meter" (an energy supplier's commonest noun), "a loyalty program(me)" on a computer,
-# "practice" the noun. Listed for completeness, never flagged in running text.
-AMBIGUOUS = {"check", "meter", "program", "tire", "practice"}
+# Words whose American form is also correct British English in another sense ("check your bill",
+# "your smart meter" (the device: an energy supplier's commonest noun), "practice" the noun): flagged
+# only where the shared list's CONTEXTUAL pattern sees the American sense ("pay by check", "5 meters
+# long"), never replaced by `britishise`.
+AMBIGUOUS = frozenset(CONTEXTUAL)
 
 _WORD = re.compile(r"[A-Za-z]+")
 # One alternation of the flaggable words: a sub over it touches only the matches, not every word.
@@ -58,9 +60,9 @@ _FLAGGED = re.compile(
 def american_words(text: str) -> list[str]:
     """The American spellings in `text` (lower case, in order, without repeats)."""
     found: list[str] = []
-    for m in _WORD.finditer(text or ""):
-        w = m.group(0).lower()
-        if w in AMERICAN_TO_BRITISH and w not in AMBIGUOUS and w not in found:
+    words = [m.group(0).lower() for m in _WORD.finditer(text or "")]
+    for w in [w for w in words if w in AMERICAN_TO_BRITISH and w not in AMBIGUOUS] + contextual_american(text):
+        if w not in found:
             found.append(w)
     return found
 
