@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
+from functools import cached_property, lru_cache
 from decimal import Decimal, InvalidOperation
 
 from llm.injection import looks_like_injection
@@ -162,34 +163,57 @@ def _digits(text: str) -> str:
 
 
 class _Sources:
-    """What the model was given, indexed once per check."""
+    """What the model was given, indexed on demand: each part is built the first time an output
+    needs it (a draft without a phone number never pays for the phone index) and kept with the
+    sources (`_index` reuses it for the same sources: approve, then send, checks a draft twice)."""
 
-    def __init__(self, sources: list[str]):
-        text = "\n".join(s for s in sources if s)
-        self.lower = text.lower()
-        self.words = set(re.findall(r"[a-z][a-z'-]*", self.lower))
-        self.dates = _dates(text)
-        date_free = _DATE.sub(" ", text)
-        self.phone_keys = {_digits(m.group(0))[-9:] for m in _PHONE.finditer(date_free)}
-        self.digit_runs = _digits(text)
-        self.numbers = set()
-        for m in _NUMBER.finditer(text):
+    def __init__(self, sources: tuple[str, ...]):
+        self.text = "\n".join(s for s in sources if s)
+        self.lower = self.text.lower()
+
+    @cached_property
+    def words(self) -> set[str]:
+        return set(re.findall(r"[a-z][a-z'-]*", self.lower))
+
+    @cached_property
+    def dates(self) -> set[tuple[int | None, int, int]]:
+        return _dates(self.text)
+
+    @cached_property
+    def phone_keys(self) -> set[str]:
+        date_free = _DATE.sub(" ", self.text)
+        return {_digits(m.group(0))[-9:] for m in _PHONE.finditer(date_free)}
+
+    @cached_property
+    def digit_runs(self) -> str:
+        return _digits(self.text)
+
+    @cached_property
+    def numbers(self) -> set[Decimal]:
+        numbers = set()
+        for m in _NUMBER.finditer(self.text):
             value = _to_decimal(m.group(0))
             if value is not None:
-                self.numbers.add(value)
-        for m in _AMOUNT.finditer(text):
+                numbers.add(value)
+        for m in _AMOUNT.finditer(self.text):
             value = _to_decimal(m["n1"] or m["n2"] or m["n3"], m["m1"] or m["m2"])
             if value is not None:
-                self.numbers.add(value)
+                numbers.add(value)
+        return numbers
 
     def has_date(self, date: tuple[int | None, int, int]) -> bool:
         year, month, day = date
         return any(m == month and d == day and (year is None or y is None or y == year) for y, m, d in self.dates)
 
 
+@lru_cache(maxsize=64)  # sources are a customer's data (a few kB); a run moves on, a review rechecks
+def _index(sources: tuple[str, ...]) -> _Sources:
+    return _Sources(sources)
+
+
 def find_invented(outputs: list[str], sources: list[str]) -> list[str]:
     """Flags like "invented:phone:+44 20 7946 0999" for facts in `outputs` absent from `sources`."""
-    src = _Sources(sources)
+    src = _index(tuple(sources))
     flags: list[str] = []
 
     def flag(kind: str, value: str) -> None:

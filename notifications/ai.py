@@ -151,8 +151,9 @@ class Analysis:
     flags: list[str] = field(default_factory=list)
 
 
-def _as_analysis(result, fallback: dict) -> Analysis:
-    data = result.data if isinstance(result.data, dict) else fallback
+def _as_analysis(result, fallback, inputs: dict) -> Analysis:
+    """`fallback(inputs)` is the offline writer: run only when the reply holds no object."""
+    data = result.data if isinstance(result.data, dict) else fallback(inputs)
     return Analysis(
         data=data,
         offline=result.offline,
@@ -183,7 +184,7 @@ def analyse_many(items: list[tuple[str, dict, object]], *, force_refresh: bool =
         if result is None:
             out[key] = Analysis(analyse_offline(inputs), True, "offline", "no result", ["missing_result"])
         else:
-            out[key] = _as_analysis(result, analyse_offline(inputs))
+            out[key] = _as_analysis(result, analyse_offline, inputs)
     return out
 
 
@@ -207,5 +208,5 @@ def draft_many(items: list[tuple[str, dict, object]], *, force_refresh: bool = F
         if result is None:
             out[key] = Analysis(message_offline(inputs), True, "offline", "no result", ["missing_result"])
         else:
-            out[key] = _as_analysis(result, message_offline(inputs))
+            out[key] = _as_analysis(result, message_offline, inputs)
     return out
