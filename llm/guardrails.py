@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
-from functools import cached_property, lru_cache
 from decimal import Decimal, InvalidOperation
+from functools import cached_property, lru_cache
 
 from llm.injection import looks_like_injection
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from llm import BulkItem, ask_many, offline_writer
-from notifications import checks, prompts
+from notifications import checks, prompts, segments
 from notifications.spelling import britishise
 
 ANALYSIS = "notifications.analysis"
 MESSAGE = "notifications.message"
+SEGMENT = "notifications.segment"
 # Part of every input set: bump when an offline writer changes so stored drafts regenerate.
 WRITER_VERSION = "1"
 # An analysis stays valid while its inputs are unchanged; a day bounds the cost of a stale model.
@@ -100,6 +101,14 @@ def analyse_offline(inputs: dict) -> dict:
         "communication_style": style,
         "conversation_starters": [starters[topic]],
     }
+
+
+@offline_writer(SEGMENT)
+def refine_offline(inputs: dict) -> dict:
+    """The segment the customer's data speaks for most among those whose rule matches, explained."""
+    matching = [(m["segment"], m["rule"]) for m in inputs.get("matching") or []]
+    result = segments.refine(inputs.get("facts") or {}, matching, inputs.get("rule_segment") or segments.FALLBACK)
+    return {"segment": result.segment, "reason": result.reason}
 
 
 _SUBJECTS = {

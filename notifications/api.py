@@ -4,7 +4,7 @@ Every endpoint takes `?team=SLUG` (default: the first of your teams holding cust
 cannot see, and any object in it, is a 404.
 """
 
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, F, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -92,7 +92,8 @@ def customers(request):
 )
 @api_view(["GET"])
 def segment_stats(request):
-    """Per segment: customers, average risk, and how many are high, medium and low priority."""
+    """Per (effective) segment: customers, average risk, how many are high, medium and low priority, and
+    how many the AI refinement moved there from another rule segment."""
     team = _team(request)
     rows = (
         CustomerRecord.objects.visible_to(request.user)
@@ -104,6 +105,7 @@ def segment_stats(request):
             high=Count("pk", filter=Q(priority="High")),
             medium=Count("pk", filter=Q(priority="Medium")),
             low=Count("pk", filter=Q(priority="Low")),
+            reassigned_by_ai=Count("pk", filter=Q(segment_source="ai") & ~Q(rule_segment=F("segment"))),
         )
         .order_by("segment")
     )

@@ -88,9 +88,19 @@ class CustomerRecord(models.Model):
         max_length=10, blank=True, help_text="Later outcome: closed or switched (for the risk check)."
     )
     outcome_on = models.DateField(null=True, blank=True)
-    # Computed on import and on rule changes.
+    # Computed on import and on rule changes. `segment` is the effective one: the AI refinement's when
+    # it answered validly for the current data, otherwise the rule's (`rule_segment`, the fallback).
     segment = models.CharField(max_length=100, blank=True)
     segment_reason = models.CharField(max_length=300, blank=True)
+    rule_segment = models.CharField(max_length=100, blank=True)
+    segment_source = models.CharField(
+        max_length=10, default="rule", help_text="rule, or ai when the refinement's answer is in use."
+    )
+    refinement = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The AI refinement: {hash, segment, reason, provider, offline, rejected} for the inputs hashed.",
+    )
     risk_score = models.PositiveSmallIntegerField(default=1)
     risk_raw = models.FloatField(default=0)
     risk_factors = models.JSONField(default=list, help_text="[{label, delta, kind, ref}]")
