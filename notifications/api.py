@@ -16,7 +16,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from crm.models import Activity, Team, is_manager
-from notifications import importing, risk, services
+from notifications import importing, risk, runs, services
 from notifications.errors import ServiceError
 from notifications.models import AnalysisRun, CustomerImport, CustomerRecord, Notification, NotificationSettings
 from notifications.segments import VALUE_SEEKERS
@@ -276,7 +276,7 @@ def refresh(request):
         changed = services.recompute_segments(team)
         return Response({"recomputed": changed})
     segment = data.get("segment") or NotificationSettings.for_team(team).focus_segment
-    run = services.start_analysis(team=team, segment=segment, actor=request.user, force_refresh=data["force_refresh"])
+    run = runs.start_analysis(team=team, segment=segment, actor=request.user, force_refresh=data["force_refresh"])
     return Response(
         {"run": run.pk, "status": run.status, "segment": run.segment, "total": run.total},
         status=status.HTTP_202_ACCEPTED,
@@ -294,6 +294,11 @@ def refresh(request):
             "total": serializers.IntegerField(),
             "done": serializers.IntegerField(),
             "error": serializers.CharField(),
+            "batch": serializers.BooleanField(help_text="Sent through the Message Batches API."),
+            "waiting": serializers.IntegerField(help_text="Batch answers still to come."),
+            "stats": serializers.DictField(
+                help_text="customers, unchanged (nothing asked), asked, cached, batched, calls_saved"
+            ),
         },
     ),
 )
@@ -308,6 +313,9 @@ def run_detail(request, pk):
             "total": run.total,
             "done": run.done,
             "error": run.error,
+            "batch": run.batch,
+            "waiting": run.waiting,
+            "stats": run.stats,
         }
     )
 

@@ -196,11 +196,21 @@ class AnalysisRun(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting for a batch"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     segment = models.CharField(max_length=100)
+    # Batch mode: the whole run in one Message Batch per feature (analysis, then message); it waits
+    # for `waiting` more answers, then resumes from the reply cache (runs.run_analysis).
+    batch = models.BooleanField(default=False)
+    limit = models.PositiveIntegerField(null=True, blank=True, help_text="Only the N riskiest customers.")
+    waiting = models.PositiveIntegerField(default=0)
+    batches = models.JSONField(default=dict, blank=True, help_text="{feature: LLMBatch id} submitted by this run.")
+    stats = models.JSONField(
+        default=dict, blank=True, help_text="{customers, unchanged, asked, cached, batched}: what the run cost."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
@@ -222,7 +232,7 @@ class AnalysisRun(models.Model):
 
     @property
     def active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING, self.Status.WAITING)
 
 
 class NotificationQuerySet(TeamScopedQuerySet):
