@@ -40,22 +40,48 @@ def screen_inputs(values: dict[str, object]) -> list[str]:
 
 _NO_TEXT = (bool, int, float, Decimal, date, time)
 _BREAKS = re.compile(r"[\r\n]+")
+# Texts already screened, for the strings that recur across items (categories, subjects, key names):
+# a dict lookup is cheaper than the screen's own memo call. Bounded: cleared when full.
+_SCREENED: dict[str, bool] = {}
+_SCREENED_MAX = 50_000
+_SCREENED_MAX_CHARS = 500
+
+
+def _text_injection(text: str) -> bool:
+    known = _SCREENED.get(text)
+    if known is not None:
+        return known
+    found = looks_like_injection(text) or (
+        ("\n" in text or "\r" in text) and looks_like_injection(_BREAKS.sub(" ", text))
+    )
+    if len(text) <= _SCREENED_MAX_CHARS:
+        if len(_SCREENED) >= _SCREENED_MAX:
+            _SCREENED.clear()
+        _SCREENED[text] = found
+    return found
+
+
+def _strings(value, out: list[str]) -> list[str]:
+    """Every string in a structured value (keys too), depth first."""
+    if isinstance(value, str):
+        if value:
+            out.append(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _strings(k if isinstance(k, str) else str(k), out)
+            if not (v is None or isinstance(v, _NO_TEXT)):
+                _strings(v, out)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for v in value:
+            if not (v is None or isinstance(v, _NO_TEXT)):
+                _strings(v, out)
+    elif not (value is None or isinstance(value, _NO_TEXT)):
+        out.append(str(value))
+    return out
 
 
 def _any_injection(value) -> bool:
-    if value is None or isinstance(value, _NO_TEXT):
-        return False
-    if isinstance(value, str):
-        if not value:
-            return False
-        return looks_like_injection(value) or (
-            ("\n" in value or "\r" in value) and looks_like_injection(_BREAKS.sub(" ", value))
-        )
-    if isinstance(value, dict):
-        return any(_any_injection(str(k)) or _any_injection(v) for k, v in value.items())
-    if isinstance(value, list | tuple | set | frozenset):
-        return any(_any_injection(v) for v in value)
-    return _any_injection(str(value))
+    return any(_text_injection(t) for t in _strings(value, []))
 
 
 # --- output length ---------------------------------------------------------------------------

@@ -60,8 +60,10 @@ _FLAGGED = re.compile(
 def american_words(text: str) -> list[str]:
     """The American spellings in `text` (lower case, in order, without repeats)."""
     found: list[str] = []
-    words = [m.group(0).lower() for m in _WORD.finditer(text or "")]
-    for w in [w for w in words if w in AMERICAN_TO_BRITISH and w not in AMBIGUOUS] + contextual_american(text):
+    words = _WORD.findall((text or "").lower())
+    flagged = [w for w in words if w in AMERICAN_TO_BRITISH]
+    context = contextual_american(text) if not AMBIGUOUS.isdisjoint(flagged) else []
+    for w in [w for w in flagged if w not in AMBIGUOUS] + context:
         if w not in found:
             found.append(w)
     return found
