@@ -29,7 +29,7 @@ NAIVE = int(os.environ.get("BENCH_NAIVE", "500"))
 STEP = 500  # customers per step of a run, as the benchmark of the gateway's bulk path used
 OUT = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / "h4_bench_analysis"
 
-from bench.common import setup_django  # noqa: E402
+from bench.common import load_average, rate, setup_django  # noqa: E402
 
 setup_django("postgres://postgres@127.0.0.1:5432/h4_bench")
 
@@ -39,14 +39,6 @@ import llm  # noqa: E402
 from crm.models import Account, Team  # noqa: E402
 from notifications import ai, importing, sampledata, segment_refinement, services  # noqa: E402
 from notifications.models import CustomerRecord, Notification, NotificationSettings  # noqa: E402
-
-
-def load() -> str:
-    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def rate(n: int, seconds: float) -> str:
-    return f"{n:,} in {seconds:.2f}s = {n / seconds:,.0f}/s ({load()})"
 
 
 def customers(team) -> list[CustomerRecord]:
@@ -93,7 +85,7 @@ def naive_run(records, conf) -> None:
 def main() -> None:
     call_command("migrate", verbosity=0)
     team, _ = Team.objects.get_or_create(slug="h4-analysis-bench", defaults={"name": "Analysis bench"})
-    print(f"machine: {os.cpu_count()} CPUs, {load()}")
+    print(f"machine: {os.cpu_count()} CPUs, {load_average()}")
     records = customers(team)
     conf = NotificationSettings.for_team(team)
     ids = [r.pk for r in records]
