@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.urls import reverse
 from django.utils import timezone
 
@@ -92,12 +92,17 @@ class CustomerRecord(models.Model):
     # it answered validly for the current data, otherwise the rule's (`rule_segment`, the fallback).
     segment = models.CharField(max_length=100, blank=True)
     segment_reason = models.CharField(max_length=300, blank=True)
-    rule_segment = models.CharField(max_length=100, blank=True)
+    # Database defaults too: the COPY bulk path (bulkload.py) inserts rows in SQL.
+    rule_segment = models.CharField(max_length=100, blank=True, default="", db_default="")
     segment_source = models.CharField(
-        max_length=10, default="rule", help_text="rule, or ai when the refinement's answer is in use."
+        max_length=10,
+        default="rule",
+        db_default="rule",
+        help_text="rule, or ai when the refinement's answer is in use.",
     )
     refinement = models.JSONField(
         default=dict,
+        db_default=Value({}, output_field=models.JSONField()),
         blank=True,
         help_text="The AI refinement: {hash, segment, reason, provider, offline, rejected} for the inputs hashed.",
     )

@@ -20,6 +20,7 @@ class Migration(migrations.Migration):
             name="refinement",
             field=models.JSONField(
                 blank=True,
+                db_default=models.Value({}, output_field=models.JSONField()),
                 default=dict,
                 help_text="The AI refinement: {hash, segment, reason, provider, offline, rejected} for the inputs hashed.",
             ),
@@ -27,13 +28,16 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="customerrecord",
             name="rule_segment",
-            field=models.CharField(blank=True, max_length=100),
+            field=models.CharField(blank=True, db_default="", default="", max_length=100),
         ),
         migrations.AddField(
             model_name="customerrecord",
             name="segment_source",
             field=models.CharField(
-                default="rule", help_text="rule, or ai when the refinement's answer is in use.", max_length=10
+                db_default="rule",
+                default="rule",
+                help_text="rule, or ai when the refinement's answer is in use.",
+                max_length=10,
             ),
         ),
         migrations.RunPython(rule_segment_from_segment, migrations.RunPython.noop),
