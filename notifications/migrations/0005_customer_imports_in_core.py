@@ -111,7 +111,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("crm", "0006_import_undo"),
-        ("notifications", "0002_alter_notification_status"),
+        ("notifications", "0004_analysis_batches"),
     ]
 
     operations = [
