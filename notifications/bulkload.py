@@ -164,13 +164,14 @@ def _typed(cur, kind: str, source: str) -> None:
 def check(cur, team, stages: dict) -> None:
     """Typed staging tables `nt_p` / `nt_a` and every reject and warning in `import_rejects`."""
     # Temp tables drop on commit; a second run inside one outer transaction finds them still there.
-    cur.execute("DROP TABLE IF EXISTS nt_p, nt_a, nt_in, nt_m")
+    cur.execute("DROP TABLE IF EXISTS nt_p, nt_a, nt_m")
     for kind in ("profiles", "activity"):
         if kind in stages:
             _typed(cur, kind, stages[kind].table)
         else:  # an empty typed table keeps the SQL below one shape
             empty = ", ".join(f"NULL::text AS {c}" for c in _raw_columns(kind))
             _typed(cur, kind, f"(SELECT 0::bigint AS line, {empty} WHERE false) e")
+        # Statistics for the anti-joins below and the join of profiles with activity.
         cur.execute(f"ANALYZE {TEMP[kind]}")
     cur.execute(
         """UPDATE nt_a a SET err = 'customer_id|customer ' || a.customer_id || ' is defined by no profile'
@@ -283,14 +284,12 @@ def _merged(cur, team) -> None:
     seq = cur.fetchone()[0]
     p_cols = ", ".join(f"p.{c}" for c in TYPED["profiles"])
     a_cols = ", ".join(f"a.{c}" for c in TYPED["activity"])
-    cur.execute(
-        f"""CREATE TEMP TABLE nt_in ON COMMIT DROP AS
-            SELECT coalesce(p.customer_id, a.customer_id) AS customer_id, coalesce(p.line, a.line) AS line,
+    # The good profiles with their good activity rows (and activity for stored customers alone).
+    joined = f"""SELECT coalesce(p.customer_id, a.customer_id) AS customer_id, coalesce(p.line, a.line) AS line,
                    p.customer_id IS NOT NULL AS has_profile, a.customer_id IS NOT NULL AS has_activity,
                    {p_cols}, {a_cols.replace("a.account_status", "a.account_status AS act_status")}
             FROM (SELECT * FROM nt_p WHERE err IS NULL) p
             FULL JOIN (SELECT * FROM nt_a WHERE err IS NULL) a ON a.customer_id = p.customer_id"""
-    )
     # Existing rows of the team for these customers (an empty result on a first import).
     keep = lambda f, new: f"CASE WHEN i.has_profile THEN {new} ELSE r.{f} END"  # noqa: E731
     keep_a = lambda f, new: f"CASE WHEN i.has_activity THEN {new} ELSE r.{f} END"  # noqa: E731
@@ -327,7 +326,7 @@ def _merged(cur, team) -> None:
                    r.id IS NOT NULL AND i.has_activity
                        AND ({", ".join(f"r.{f}" for f in ACTIVITY_RECORD)}) IS DISTINCT FROM
                        (true, i.act_status, {", ".join(f"i.{f}" for f in ACTIVITY_RECORD[2:])}) AS activity_changed
-            FROM nt_in i
+            FROM ({joined}) i
             LEFT JOIN crm_account x ON x.team_id = %(team)s AND x.external_id = i.customer_id AND x.external_id <> ''
             LEFT JOIN notifications_customerrecord r ON r.team_id = %(team)s AND r.customer_id = i.customer_id
             LEFT JOIN (SELECT DISTINCT ON (account_id) account_id, id, name, email, phone, preferred_channel, opted_out
@@ -336,7 +335,7 @@ def _merged(cur, team) -> None:
             WHERE i.has_profile OR r.id IS NOT NULL""",
         {"team": team.pk, "seq": seq},
     )
-    cur.execute("ANALYZE nt_m")
+    # No ANALYZE: nt_m is read by sequential scans filtered on its flags, joined by id to what exists.
 
 
 def _snapshot(cur, run) -> None:

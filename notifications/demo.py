@@ -1,6 +1,7 @@
 """Demo customers for the energy retention team: the shipped sample (notifications/sample_data)
-imported through the import core, then the focus segment analysed offline, so the Notifications
-console shows a queue after `make run`.
+imported through the import core, then the focus segment analysed with the offline provider, so
+the Notifications console shows a queue after `make run` (with a model configured, the analysis is
+left to the page's button: a demo never spends model credit).
 
 Idempotent: an unchanged sample already imported into the team is not imported again (no new run),
 and the analysis skips customers whose inputs did not change.
@@ -11,7 +12,8 @@ from pathlib import Path
 
 from crm.imports import run_import
 from crm.models import ImportRun, Team
-from notifications import importing, services
+from llm.registry import get_provider
+from notifications import importing, runs
 from notifications.models import AnalysisRun, CustomerRecord, NotificationSettings
 
 SAMPLE = Path(__file__).resolve().parent / "sample_data"
@@ -37,9 +39,10 @@ def load() -> str:
         importer.note(marker)
         run = run_import(importer, files, team=team)
         text = f"sample imported (run {run.pk}: {run.get_status_display().lower()}, {run.created} created)"
-    segment = NotificationSettings.for_team(team).focus_segment
-    analysis = AnalysisRun.objects.create(team=team, segment=segment)
-    services.run_analysis(analysis.pk)
-    analysis.refresh_from_db()
     customers = CustomerRecord.objects.filter(team=team).count()
-    return f"Notifications: {customers} customers, {text}; {segment} analysed ({analysis.done} customers)."
+    segment = NotificationSettings.for_team(team).focus_segment
+    if get_provider().name != "offline":  # a demo never spends model credit: the button is there
+        return f"Notifications: {customers} customers, {text}; analyse them from the Notifications page."
+    analysis = AnalysisRun.objects.create(team=team, segment=segment)
+    analysis = runs.run_analysis(analysis.pk)
+    return f"Notifications: {customers} customers, {text}; {segment} analysed offline ({analysis.done} customers)."
