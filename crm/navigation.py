@@ -51,7 +51,7 @@ NAV = [
     Link("Inbox", "tickets:inbox"),
     Link("Deals", "crm:deal_list"),
     Link("Accounts", "crm:account_list"),
-    Link("Notifications", "notifications:index"),
+    Link("Notifications", "notifications:index", in_a_team),  # a team's queue: 404 to someone in none
     Link("Assistant", "assistant:index"),
     Link("Deliveries", "outbound:list"),
     Link("Settings", "settings"),
