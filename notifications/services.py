@@ -194,18 +194,26 @@ def analyse_records(
     )
     inputs = customer_inputs(records, conf)
     hashes = {r.pk: _hash(inputs[r.pk]) for r in records}
-    existing = {
-        n.record_id: n
-        for n in Notification.objects.filter(record_id__in=record_ids).exclude(status=Notification.Status.SENT)
+    # What decides whether to ask first (the hash and status only); whole rows only for those asked again.
+    current = {
+        record_id: (input_hash, status)
+        for record_id, input_hash, status in Notification.objects.filter(record_id__in=record_ids)
+        .exclude(status=Notification.Status.SENT)
+        .values_list("record_id", "input_hash", "status")
     }
-    todo = [r for r in records if force_refresh or r.pk not in existing or existing[r.pk].input_hash != hashes[r.pk]]
+    redo = (Notification.Status.DRAFT, Notification.Status.NEEDS_EDIT, Notification.Status.FAILED)
     todo = [
         r
-        for r in todo
-        if r.pk not in existing
-        or existing[r.pk].status
-        in (Notification.Status.DRAFT, Notification.Status.NEEDS_EDIT, Notification.Status.FAILED)
+        for r in records
+        if (force_refresh or r.pk not in current or current[r.pk][0] != hashes[r.pk])
+        and (r.pk not in current or current[r.pk][1] in redo)
     ]
+    existing = {
+        n.record_id: n
+        for n in Notification.objects.filter(record_id__in=[r.pk for r in todo if r.pk in current]).exclude(
+            status=Notification.Status.SENT
+        )
+    }
     step = Step(customers=len(records), unchanged=len(records) - len(todo), asked=len(todo))
     batched = batched or {}
     keyed = mode != "sync" and run is not None
