@@ -313,7 +313,7 @@ def store_plan(composed: Composed, written: plan_ai.Written, *, actor=None, now=
     return plan
 
 
-def item_values(actions: list[dict]) -> list[dict]:
+def item_values(actions: list[dict], **extra) -> list[dict]:
     """The stored fields of each action's PlanItem (the bulk path writes them without models)."""
     positions: dict[str, int] = {}
     out = []
@@ -321,6 +321,7 @@ def item_values(actions: list[dict]) -> list[dict]:
         pos = positions[a["priority"]] = positions.get(a["priority"], -1) + 1
         out.append(
             {
+                **extra,
                 "priority": a["priority"],
                 "position": pos,
                 "channel": a["channel"],
