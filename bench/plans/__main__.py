@@ -234,7 +234,7 @@ def main() -> None:
         first = plan_bulk.plan_many(deal_ids=ids, campaign_context="model", mode="batch")
         collected = collect_batches()
         first_s = time.perf_counter() - t0
-        calls_first = len(fake.requests)
+        calls_first, batches_first = len(fake.requests), len(fake.batches)
         ready = Plan.objects.filter(status=Plan.Status.READY).count()
         changed = ids[:: max(1, round(1 / CHANGED_SHARE))]
         Activity.objects.bulk_create(
@@ -249,7 +249,7 @@ def main() -> None:
         collect_batches()
         second_s = time.perf_counter() - t0
         calls_second = len(fake.requests) - calls_first
-    print(f"4. batch path, fake model: run 1 submitted {first.submitted:,} deals in {len(fake.batches)} batch(es), "
+    print(f"4. batch path, fake model: run 1 submitted {first.submitted:,} deals in {batches_first} batch(es), "
           f"collected {collected['items']:,} ({ready:,} plans ready), {calls_first:,} model calls in {first_s:.1f} s")  # fmt: skip
     print(f"   run 2 after {len(changed):,} deals got a new email: {second.cached:,} from the five-input cache, "
           f"{second.submitted:,} submitted, {calls_second:,} model calls; saved {len(ids) - calls_second:,} of "
