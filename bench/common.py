@@ -38,3 +38,12 @@ def ensure_database(url: str) -> None:
     with admin:
         if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]).fetchone():
             admin.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
+
+
+def load_average() -> str:
+    """Printed beside every figure: the machine is shared, and a figure means little without it."""
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n:,} in {seconds:.2f}s = {n / seconds:,.0f}/s ({load_average()})"

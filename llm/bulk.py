@@ -16,7 +16,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
-from llm import clock, guardrails, prompting
+from llm import clock, guardrails
 from llm.errors import LLMError, PermanentLLMError, TemporaryLLMError
 from llm.ledger import about_fields, budget_block, insert_offline_rows, record
 from llm.models import CachedReply, LLMBatch, LLMBatchItem, Outcome
@@ -141,11 +141,10 @@ def _offline_bulk(feature: str, writer: OfflineWriter, items: list[BulkItem]) ->
     content_types: dict[type, int] = {}
     perf = time.perf_counter
     screen = guardrails.screen_inputs
-    serialize = prompting.serialize
     for item in items:
         t0 = perf()
         inputs = item.inputs or {}
-        flags = [f"injection:{n}" for n in screen({str(k): serialize(v) for k, v in inputs.items()})]
+        flags = [f"injection:{n}" for n in screen({str(k): v for k, v in inputs.items()})]
         text, data = split_output(writer(inputs))
         latency = (perf() - t0) * 1000
         results[item.key] = LLMResult(text=text, data=data, flags=flags, latency_ms=latency)

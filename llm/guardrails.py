@@ -14,7 +14,9 @@ in `LLMResult.flags` and in the usage ledger.
 from __future__ import annotations
 
 import re
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
+from functools import cached_property, lru_cache
 
 from llm.injection import looks_like_injection
 
@@ -24,9 +26,62 @@ __all__ = ["find_invented", "limit_output", "looks_like_injection", "screen_inpu
 # The screen itself (normalising, seven languages, decoded chunks) is llm/injection.py.
 
 
-def screen_inputs(values: dict[str, str]) -> list[str]:
-    """Names of the inputs that look like injection attempts."""
-    return [name for name, value in values.items() if value and looks_like_injection(value)]
+def screen_inputs(values: dict[str, object]) -> list[str]:
+    """Names of the inputs that look like injection attempts.
+
+    A structured value (list, dict) is screened text by text (each string in it, keys too), not as
+    its JSON: the screen of a whole record's JSON ran the full pattern set over every key name (~4 ms
+    a customer with ten interactions, bench/notifications); text by text, the anchor-word gate skips
+    most strings and repeated ones are memoised (~0.2 ms). A text with line breaks is also screened
+    with them as spaces: the patterns read "ignore all previous instructions" on one line, and only
+    JSON's escaping (the two characters `\\n`) had let some split ones match."""
+    return [name for name, value in values.items() if _any_injection(value)]
+
+
+_NO_TEXT = (bool, int, float, Decimal, date, time)
+_BREAKS = re.compile(r"[\r\n]+")
+# Texts already screened, for the strings that recur across items (categories, subjects, key names):
+# a dict lookup is cheaper than the screen's own memo call. Bounded: cleared when full.
+_SCREENED: dict[str, bool] = {}
+_SCREENED_MAX = 50_000
+_SCREENED_MAX_CHARS = 500
+
+
+def _text_injection(text: str) -> bool:
+    known = _SCREENED.get(text)
+    if known is not None:
+        return known
+    found = looks_like_injection(text) or (
+        ("\n" in text or "\r" in text) and looks_like_injection(_BREAKS.sub(" ", text))
+    )
+    if len(text) <= _SCREENED_MAX_CHARS:
+        if len(_SCREENED) >= _SCREENED_MAX:
+            _SCREENED.clear()
+        _SCREENED[text] = found
+    return found
+
+
+def _strings(value, out: list[str]) -> list[str]:
+    """Every string in a structured value (keys too), depth first."""
+    if isinstance(value, str):
+        if value:
+            out.append(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _strings(k if isinstance(k, str) else str(k), out)
+            if not (v is None or isinstance(v, _NO_TEXT)):
+                _strings(v, out)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for v in value:
+            if not (v is None or isinstance(v, _NO_TEXT)):
+                _strings(v, out)
+    elif not (value is None or isinstance(value, _NO_TEXT)):
+        out.append(str(value))
+    return out
+
+
+def _any_injection(value) -> bool:
+    return any(_text_injection(t) for t in _strings(value, []))
 
 
 # --- output length ---------------------------------------------------------------------------
@@ -134,34 +189,57 @@ def _digits(text: str) -> str:
 
 
 class _Sources:
-    """What the model was given, indexed once per check."""
+    """What the model was given, indexed on demand: each part is built the first time an output
+    needs it (a draft without a phone number never pays for the phone index) and kept with the
+    sources (`_index` reuses it for the same sources: approve, then send, checks a draft twice)."""
 
-    def __init__(self, sources: list[str]):
-        text = "\n".join(s for s in sources if s)
-        self.lower = text.lower()
-        self.words = set(re.findall(r"[a-z][a-z'-]*", self.lower))
-        self.dates = _dates(text)
-        date_free = _DATE.sub(" ", text)
-        self.phone_keys = {_digits(m.group(0))[-9:] for m in _PHONE.finditer(date_free)}
-        self.digit_runs = _digits(text)
-        self.numbers = set()
-        for m in _NUMBER.finditer(text):
+    def __init__(self, sources: tuple[str, ...]):
+        self.text = "\n".join(s for s in sources if s)
+        self.lower = self.text.lower()
+
+    @cached_property
+    def words(self) -> set[str]:
+        return set(re.findall(r"[a-z][a-z'-]*", self.lower))
+
+    @cached_property
+    def dates(self) -> set[tuple[int | None, int, int]]:
+        return _dates(self.text)
+
+    @cached_property
+    def phone_keys(self) -> set[str]:
+        date_free = _DATE.sub(" ", self.text)
+        return {_digits(m.group(0))[-9:] for m in _PHONE.finditer(date_free)}
+
+    @cached_property
+    def digit_runs(self) -> str:
+        return _digits(self.text)
+
+    @cached_property
+    def numbers(self) -> set[Decimal]:
+        numbers = set()
+        for m in _NUMBER.finditer(self.text):
             value = _to_decimal(m.group(0))
             if value is not None:
-                self.numbers.add(value)
-        for m in _AMOUNT.finditer(text):
+                numbers.add(value)
+        for m in _AMOUNT.finditer(self.text):
             value = _to_decimal(m["n1"] or m["n2"] or m["n3"], m["m1"] or m["m2"])
             if value is not None:
-                self.numbers.add(value)
+                numbers.add(value)
+        return numbers
 
     def has_date(self, date: tuple[int | None, int, int]) -> bool:
         year, month, day = date
         return any(m == month and d == day and (year is None or y is None or y == year) for y, m, d in self.dates)
 
 
+@lru_cache(maxsize=64)  # sources are a customer's data (a few kB); a run moves on, a review rechecks
+def _index(sources: tuple[str, ...]) -> _Sources:
+    return _Sources(sources)
+
+
 def find_invented(outputs: list[str], sources: list[str]) -> list[str]:
     """Flags like "invented:phone:+44 20 7946 0999" for facts in `outputs` absent from `sources`."""
-    src = _Sources(sources)
+    src = _index(tuple(sources))
     flags: list[str] = []
 
     def flag(kind: str, value: str) -> None:

@@ -153,7 +153,7 @@ def prepare(
     if grounding not in GROUNDING:
         raise ValueError(f"grounding must be one of {GROUNDING}")
     serialized = {str(name): prompting.serialize(value) for name, value in inputs.items()}
-    flags = [f"injection:{name}" for name in guardrails.screen_inputs(serialized)]
+    flags = [f"injection:{name}" for name in guardrails.screen_inputs({str(k): v for k, v in inputs.items()})]
     trimmed = prompting.trim_values(serialized, settings.LLM_MAX_INPUT_CHARS)
     flags += [f"input_trimmed:{name}:{cut}" for name, cut in trimmed.removed.items()]
     model = settings.LLM_MODELS.get(feature) or provider.default_model

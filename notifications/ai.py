@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from llm import BulkItem, ask_many, offline_writer
-from notifications import checks, prompts
+from notifications import checks, prompts, segments
 from notifications.spelling import britishise
 
 ANALYSIS = "notifications.analysis"
 MESSAGE = "notifications.message"
+SEGMENT = "notifications.segment"
 # Part of every input set: bump when an offline writer changes so stored drafts regenerate.
 WRITER_VERSION = "1"
 # An analysis stays valid while its inputs are unchanged; a day bounds the cost of a stale model.
@@ -102,6 +103,14 @@ def analyse_offline(inputs: dict) -> dict:
     }
 
 
+@offline_writer(SEGMENT)
+def refine_offline(inputs: dict) -> dict:
+    """The segment the customer's data speaks for most among those whose rule matches, explained."""
+    matching = [(m["segment"], m["rule"]) for m in inputs.get("matching") or []]
+    result = segments.refine(inputs.get("facts") or {}, matching, inputs.get("rule_segment") or segments.FALLBACK)
+    return {"segment": result.segment, "reason": result.reason}
+
+
 _SUBJECTS = {
     "renewal": ["Your energy contract is ending", "Your renewal options"],
     "tariff": ["Your tariff options", "Options for your energy tariff"],
@@ -149,63 +158,74 @@ class Analysis:
     provider: str
     fallback_reason: str = ""
     flags: list[str] = field(default_factory=list)
+    cached: bool = False  # answered from the gateway's reply cache: no model call
 
 
-def _as_analysis(result, fallback: dict) -> Analysis:
-    data = result.data if isinstance(result.data, dict) else fallback
+def _as_analysis(result, fallback, inputs: dict) -> Analysis:
+    """`fallback(inputs)` is the offline writer: run only when the reply holds no object."""
+    data = result.data if isinstance(result.data, dict) else fallback(inputs)
     return Analysis(
         data=data,
         offline=result.offline,
         provider=result.provider,
         fallback_reason=result.fallback_reason,
         flags=list(result.flags),
+        cached=result.cached,
     )
+
+
+@dataclass
+class Answers:
+    """One feature's answers for many customers: `done` now, `pending` keys submitted to a batch."""
+
+    done: dict[str, Analysis]
+    pending: list[str] = field(default_factory=list)
+    batch_id: int | None = None
+
+
+_FEATURES = {
+    ANALYSIS: (prompts.ANALYSIS_SYSTEM, prompts.ANALYSIS_PROMPT, prompts.ANALYSIS_SCHEMA, 900, analyse_offline),
+    MESSAGE: (prompts.MESSAGE_SYSTEM, prompts.MESSAGE_PROMPT, prompts.MESSAGE_SCHEMA, 700, message_offline),
+}
+
+
+def ask_bulk(
+    feature: str, items: list[tuple[str, dict, object]], *, force_refresh: bool = False, mode: str = "sync"
+) -> Answers:
+    """[(key, inputs, about)] through the gateway's bulk path. mode "sync": every answer now (results
+    appear on the page as they complete); "auto": uncached items of a big run go to the Message
+    Batches API (half price, answered within hours) when the provider offers it."""
+    if not items:
+        return Answers({})
+    system, prompt, schema, max_tokens, writer = _FEATURES[feature]
+    run = ask_many(
+        feature=feature,
+        system=system,
+        prompt=prompt,
+        items=[BulkItem(key=k, inputs=i, about=a, scope=getattr(a, "team_id", None)) for k, i, a in items],
+        schema=schema,
+        max_tokens=max_tokens,
+        ttl=TTL,
+        force_refresh=force_refresh,
+        mode=mode,
+    )
+    pending = set(run.pending)
+    out = {}
+    for key, inputs, _ in items:
+        result = run.results.get(key)
+        if key in pending:
+            continue
+        if result is None:
+            out[key] = Analysis(writer(inputs), True, "offline", "no result", ["missing_result"])
+        else:
+            out[key] = _as_analysis(result, writer, inputs)
+    return Answers(out, list(run.pending), run.batch_id)
 
 
 def analyse_many(items: list[tuple[str, dict, object]], *, force_refresh: bool = False) -> dict[str, Analysis]:
-    """[(key, inputs, about)] -> {key: Analysis}; bulk through the gateway (batch path online)."""
-    if not items:
-        return {}
-    run = ask_many(
-        feature=ANALYSIS,
-        system=prompts.ANALYSIS_SYSTEM,
-        prompt=prompts.ANALYSIS_PROMPT,
-        items=[BulkItem(key=k, inputs=i, about=a) for k, i, a in items],
-        schema=prompts.ANALYSIS_SCHEMA,
-        max_tokens=900,
-        ttl=TTL,
-        force_refresh=force_refresh,
-        mode="sync",  # results appear on the page as they complete; the Batches API answers in hours
-    )
-    out = {}
-    for key, inputs, _ in items:
-        result = run.results.get(key)
-        if result is None:
-            out[key] = Analysis(analyse_offline(inputs), True, "offline", "no result", ["missing_result"])
-        else:
-            out[key] = _as_analysis(result, analyse_offline(inputs))
-    return out
+    """[(key, inputs, about)] -> {key: Analysis}, every answer now."""
+    return ask_bulk(ANALYSIS, items, force_refresh=force_refresh).done
 
 
 def draft_many(items: list[tuple[str, dict, object]], *, force_refresh: bool = False) -> dict[str, Analysis]:
-    if not items:
-        return {}
-    run = ask_many(
-        feature=MESSAGE,
-        system=prompts.MESSAGE_SYSTEM,
-        prompt=prompts.MESSAGE_PROMPT,
-        items=[BulkItem(key=k, inputs=i, about=a) for k, i, a in items],
-        schema=prompts.MESSAGE_SCHEMA,
-        max_tokens=700,
-        ttl=TTL,
-        force_refresh=force_refresh,
-        mode="sync",
-    )
-    out = {}
-    for key, inputs, _ in items:
-        result = run.results.get(key)
-        if result is None:
-            out[key] = Analysis(message_offline(inputs), True, "offline", "no result", ["missing_result"])
-        else:
-            out[key] = _as_analysis(result, message_offline(inputs))
-    return out
+    return ask_bulk(MESSAGE, items, force_refresh=force_refresh).done

@@ -4,7 +4,7 @@ Every endpoint takes `?team=SLUG` (default: the first of your teams holding cust
 cannot see, and any object in it, is a 404.
 """
 
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, F, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -16,7 +16,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from crm.models import Activity, Team, is_manager
-from notifications import importing, risk, services
+from notifications import importing, risk, runs, services
 from notifications.errors import ServiceError
 from notifications.models import AnalysisRun, CustomerImport, CustomerRecord, Notification, NotificationSettings
 from notifications.segments import VALUE_SEEKERS
@@ -92,7 +92,8 @@ def customers(request):
 )
 @api_view(["GET"])
 def segment_stats(request):
-    """Per segment: customers, average risk, and how many are high, medium and low priority."""
+    """Per (effective) segment: customers, average risk, how many are high, medium and low priority, and
+    how many the AI refinement moved there from another rule segment."""
     team = _team(request)
     rows = (
         CustomerRecord.objects.visible_to(request.user)
@@ -104,6 +105,7 @@ def segment_stats(request):
             high=Count("pk", filter=Q(priority="High")),
             medium=Count("pk", filter=Q(priority="Medium")),
             low=Count("pk", filter=Q(priority="Low")),
+            reassigned_by_ai=Count("pk", filter=Q(segment_source="ai") & ~Q(rule_segment=F("segment"))),
         )
         .order_by("segment")
     )
@@ -274,7 +276,7 @@ def refresh(request):
         changed = services.recompute_segments(team)
         return Response({"recomputed": changed})
     segment = data.get("segment") or NotificationSettings.for_team(team).focus_segment
-    run = services.start_analysis(team=team, segment=segment, actor=request.user, force_refresh=data["force_refresh"])
+    run = runs.start_analysis(team=team, segment=segment, actor=request.user, force_refresh=data["force_refresh"])
     return Response(
         {"run": run.pk, "status": run.status, "segment": run.segment, "total": run.total},
         status=status.HTTP_202_ACCEPTED,
@@ -292,6 +294,11 @@ def refresh(request):
             "total": serializers.IntegerField(),
             "done": serializers.IntegerField(),
             "error": serializers.CharField(),
+            "batch": serializers.BooleanField(help_text="Sent through the Message Batches API."),
+            "waiting": serializers.IntegerField(help_text="Batch answers still to come."),
+            "stats": serializers.DictField(
+                help_text="customers, unchanged (nothing asked), asked, cached, batched, calls_saved"
+            ),
         },
     ),
 )
@@ -306,6 +313,9 @@ def run_detail(request, pk):
             "total": run.total,
             "done": run.done,
             "error": run.error,
+            "batch": run.batch,
+            "waiting": run.waiting,
+            "stats": run.stats,
         }
     )
 

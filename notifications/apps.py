@@ -8,6 +8,8 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from notifications import (
             ai,  # noqa: F401 - registers the offline writers with the LLM gateway
+            runs,  # noqa: F401 - registers the analysis runs' batch handler
+            segment_refinement,  # noqa: F401 - registers its batch handler
             services,
         )
         from outbound import hooks

@@ -77,53 +77,75 @@ def factor_dicts(r: risk.Risk) -> list[dict]:
     return [{"label": f.label, "delta": f.delta, "kind": f.kind, "ref": f.ref} for f in r.factors]
 
 
+def load_chunk(chunk: list[CustomerRecord]) -> tuple[dict, dict, dict]:
+    """(preferred channels, interactions, notifications) by account id, for a chunk of records."""
+    channels = dict(
+        Contact.objects.filter(account_id__in=[r.account_id for r in chunk])
+        .order_by("-pk")  # the first contact wins: dict() keeps the last pair
+        .values_list("account_id", "preferred_channel")
+    )
+    interactions, notes = load_history([r.account_id for r in chunk])
+    return channels, interactions, notes
+
+
 @transaction.atomic
-def recompute(team, record_ids: list[int] | None = None) -> int:
-    """Segment and risk for the team's customers (or the given ones); returns how many changed."""
+def recompute(team, record_ids: list[int] | None = None, *, refine: bool = True) -> int:
+    """Segment and risk for the team's customers (or the given ones); returns how many changed.
+
+    The segment is the rule's unless the AI refinement answered validly for the same data (its
+    stored hash); customers whose refinement is stale are refined after commit, in the background."""
+    from notifications import segment_refinement
+
     conf = NotificationSettings.for_team(team)
     rules = segments.parse_rules(conf.segment_rules)
+    names = segments.segment_names(rules)
     today = as_of(conf)
     qs = CustomerRecord.objects.filter(team=team).select_related("account").order_by("pk")
     if record_ids is not None:
         qs = qs.filter(pk__in=record_ids)
-    changed = 0
+    changed = stale = 0
     ids = list(qs.values_list("pk", flat=True))
+    fields = ["segment", "segment_reason", "rule_segment", "segment_source", "risk_score", "risk_raw", "risk_factors"]
+    fields.append("priority")
     for start in range(0, len(ids), CHUNK):
         chunk = list(qs.filter(pk__in=ids[start : start + CHUNK]))
-        channels = dict(
-            Contact.objects.filter(account_id__in=[r.account_id for r in chunk])
-            .order_by("-pk")  # the first contact wins: dict() keeps the last pair
-            .values_list("account_id", "preferred_channel")
-        )
-        interactions, notes = load_history([r.account_id for r in chunk])
+        channels, interactions, notes = load_chunk(chunk)
         dirty = []
         for rec in chunk:
             inter = interactions.get(rec.account_id, [])
-            seg = segments.classify(rule_facts(rec, channels.get(rec.account_id, ""), inter), rules)
+            seg_facts = rule_facts(rec, channels.get(rec.account_id, ""), inter)
+            rule = segments.classify(seg_facts, rules)
+            asked = segment_refinement.inputs_for(rec, seg_facts, rules, rule, names)
+            segment, reason, source, fresh = segment_refinement.effective(rule, rec.refinement, asked)
+            stale += not fresh
             result = risk.score(facts_for(rec, inter, notes.get(rec.account_id, [])), today)
             new = (
-                seg.segment,
-                seg.reason[:300],
+                segment,
+                reason[:300],
+                rule.segment,
+                source,
                 result.score,
                 round(result.raw, 3),
                 factor_dicts(result),
                 result.priority,
             )
-            old = (rec.segment, rec.segment_reason, rec.risk_score, rec.risk_raw, rec.risk_factors, rec.priority)
+            old = tuple(getattr(rec, f) for f in fields)
             if new != old:
-                rec.segment, rec.segment_reason, rec.risk_score, rec.risk_raw, rec.risk_factors, rec.priority = new
+                for f, v in zip(fields, new, strict=True):
+                    setattr(rec, f, v)
                 dirty.append(rec)
         update_rows(
             CustomerRecord,
-            ["segment", "segment_reason", "risk_score", "risk_raw", "risk_factors", "priority"],
-            [
-                (r.segment, r.segment_reason, r.risk_score, r.risk_raw, json.dumps(r.risk_factors), r.priority, r.pk)
-                for r in dirty
-            ],
+            fields,
+            [(*(getattr(r, f) for f in fields[:6]), json.dumps(r.risk_factors), r.priority, r.pk) for r in dirty],
         )
         update_rows(Account, ["segment"], [(r.segment, r.account_id) for r in dirty])
         changed += len(dirty)
     refresh_risk_check(team)
+    if refine and stale:
+        from notifications.tasks import refine_segments_task
+
+        refine_segments_task.delay_on_commit(team.pk)
     return changed
 
 

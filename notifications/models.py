@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.urls import reverse
 from django.utils import timezone
 
@@ -88,9 +88,24 @@ class CustomerRecord(models.Model):
         max_length=10, blank=True, help_text="Later outcome: closed or switched (for the risk check)."
     )
     outcome_on = models.DateField(null=True, blank=True)
-    # Computed on import and on rule changes.
+    # Computed on import and on rule changes. `segment` is the effective one: the AI refinement's when
+    # it answered validly for the current data, otherwise the rule's (`rule_segment`, the fallback).
     segment = models.CharField(max_length=100, blank=True)
     segment_reason = models.CharField(max_length=300, blank=True)
+    # Database defaults too: the COPY bulk path (bulkload.py) inserts rows in SQL.
+    rule_segment = models.CharField(max_length=100, blank=True, default="", db_default="")
+    segment_source = models.CharField(
+        max_length=10,
+        default="rule",
+        db_default="rule",
+        help_text="rule, or ai when the refinement's answer is in use.",
+    )
+    refinement = models.JSONField(
+        default=dict,
+        db_default=Value({}, output_field=models.JSONField()),
+        blank=True,
+        help_text="The AI refinement: {hash, segment, reason, provider, offline, rejected} for the inputs hashed.",
+    )
     risk_score = models.PositiveSmallIntegerField(default=1)
     risk_raw = models.FloatField(default=0)
     risk_factors = models.JSONField(default=list, help_text="[{label, delta, kind, ref}]")
@@ -186,11 +201,21 @@ class AnalysisRun(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting for a batch"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     segment = models.CharField(max_length=100)
+    # Batch mode: the whole run in one Message Batch per feature (analysis, then message); it waits
+    # for `waiting` more answers, then resumes from the reply cache (runs.run_analysis).
+    batch = models.BooleanField(default=False)
+    limit = models.PositiveIntegerField(null=True, blank=True, help_text="Only the N riskiest customers.")
+    waiting = models.PositiveIntegerField(default=0)
+    batches = models.JSONField(default=dict, blank=True, help_text="{feature: LLMBatch id} submitted by this run.")
+    stats = models.JSONField(
+        default=dict, blank=True, help_text="{customers, unchanged, asked, cached, batched}: what the run cost."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
@@ -212,7 +237,7 @@ class AnalysisRun(models.Model):
 
     @property
     def active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING, self.Status.WAITING)
 
 
 class NotificationQuerySet(TeamScopedQuerySet):

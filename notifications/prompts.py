@@ -80,3 +80,25 @@ MESSAGE_SCHEMA = {
     },
     "required": ["subject", "message"],
 }
+
+SEGMENT_SYSTEM = """You refine the rule-based segment of one customer of a UK energy supplier. The rules \
+test one or two facts each and the first matching line wins; you see every fact they test and every \
+segment whose rule matches. Keep the rule's segment unless the data clearly speaks more strongly for \
+another segment from the list, and explain your choice in one sentence of British English that names \
+the facts it rests on. Answer with a segment from the list exactly as written."""
+
+SEGMENT_PROMPT = """Customer {customer_id}.
+
+Facts the rules test: {facts}
+Rule result: {rule_segment} ({rule_reason})
+Segments whose rule matches, in rule order: {matching}
+Segments in use: {segments}"""
+
+SEGMENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "segment": {"type": "string", "maxLength": 100},
+        "reason": {"type": "string", "maxLength": 300},
+    },
+    "required": ["segment", "reason"],
+}

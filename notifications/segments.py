@@ -156,3 +156,82 @@ def segment_names(rules: list[Rule]) -> list[str]:
         if rule.segment not in names:
             names.append(rule.segment)
     return [*names, FALLBACK]
+
+
+# --- the offline refinement -------------------------------------------------------------------
+# The AI refinement (notifications/segment_refinement.py) may move a customer to another segment
+# whose rule also matches, when the data speaks for it more strongly than for the first match. Offline,
+# this deterministic reading of the same data stands in for the model.
+
+SUPPORT_NEEDED = "Support Needed"
+REASSIGN_MARGIN = 2  # evidence points a later-matching segment needs over the first match
+
+
+def matching_segments(facts: dict, rules: list[Rule]) -> list[tuple[str, str]]:
+    """[(segment, rule text)] of every segment with a matching line, in rule order (first line per segment)."""
+    found: dict[str, str] = {}
+    for rule in rules:
+        if rule.segment not in found and all(c.matches(facts) for c in rule.clauses):
+            found[rule.segment] = str(rule)
+    return list(found.items())
+
+
+def _n(facts: dict, name: str) -> float:
+    try:
+        return float(facts.get(name) or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _plural(n: float, word: str) -> str:
+    n = int(n)
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def evidence(segment: str, facts: dict) -> tuple[float, list[str]]:
+    """How strongly the data speaks for `segment` (the seed's segments; any other matching rule counts
+    1), with the facts that say so."""
+    said: list[str] = []
+    points = 0.0
+    if segment == SUPPORT_NEEDED:
+        status = str(facts.get("payment_status") or "").lower()
+        if status in ("missed", "late"):
+            points += 3 if status == "missed" else 2
+            said.append(f"payment status {status}")
+        for name, word in (("complaints", "complaint"), ("negative_interactions", "negative interaction")):
+            if _n(facts, name):
+                points += min(_n(facts, name), 2)
+                said.append(_plural(_n(facts, name), word))
+    elif segment == VALUE_SEEKERS:
+        if _n(facts, "price_enquiries"):
+            points += 2 * _n(facts, "price_enquiries")
+            said.append(_plural(_n(facts, "price_enquiries"), "price enquiry").replace("enquirys", "enquiries"))
+        if str(facts.get("tariff") or "").lower() == "standard variable" and _n(facts, "monthly_spend") >= 95:
+            points += 1
+            said.append(f"£{facts['monthly_spend']:g} a month on Standard Variable")
+    elif segment == "Green Advocates" and _text(facts.get("green_tariff")) == "yes":
+        points, said = 2, ["a green tariff"]
+    elif segment == "Digital Natives" and _n(facts, "engagement_score") >= 80:
+        points, said = 2, [f"engagement score {facts['engagement_score']}"]
+    elif segment == "Loyal Traditionalists" and _n(facts, "tenure_months") >= 120:
+        points, said = 2, [f"{int(_n(facts, 'tenure_months'))} months as a customer"]
+    return (points or 1.0), said
+
+
+def refine(facts: dict, matching: list[tuple[str, str]], rule_segment: str) -> SegmentResult:
+    """The segment the data speaks for most, with its explanation; the rule's segment unless another
+    matching one has REASSIGN_MARGIN more evidence."""
+    rule_points, rule_said = evidence(rule_segment, facts)
+    best, best_points, best_said = rule_segment, rule_points, rule_said
+    for segment, _ in matching:
+        points, said = evidence(segment, facts)
+        if segment != rule_segment and points >= rule_points + REASSIGN_MARGIN and points > best_points:
+            best, best_points, best_said = segment, points, said
+    if best != rule_segment:
+        against = f" outweigh{'s' if len(best_said) == 1 else ''} " + (", ".join(rule_said) or "the rule's match")
+        return SegmentResult(best, f"{best} rather than {rule_segment}: " + ", ".join(best_said) + against + ".")
+    if rule_said:
+        return SegmentResult(rule_segment, f"Agrees with the rule: {', '.join(rule_said)}.")
+    return SegmentResult(
+        rule_segment, "Agrees with the rule: nothing in the data speaks more strongly for another segment."
+    )

@@ -6,11 +6,17 @@ from notifications.models import CustomerImport, CustomerRecord, Notification
 class CustomerSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="account.name")
     account_id = serializers.IntegerField()
+    segment_refinement = serializers.JSONField(
+        source="refinement",
+        read_only=True,
+        help_text="The AI refinement: segment and reason, or why it was rejected (then the rule segment stands).",
+    )
 
     class Meta:
         model = CustomerRecord
         fields = [
-            "customer_id", "account_id", "name", "segment", "segment_reason", "region", "tariff", "payment_method",
+            "customer_id", "account_id", "name", "segment", "segment_reason", "segment_source", "rule_segment",
+            "segment_refinement", "region", "tariff", "payment_method",
             "monthly_spend", "tenure_months", "green_tariff", "marketing_consent", "account_status",
             "engagement_score", "churn_risk", "last_login", "payment_status", "contract_end", "risk_score",
             "priority", "risk_factors",

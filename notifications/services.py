@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from django.db import transaction
@@ -147,68 +147,55 @@ def _channel(inputs: dict) -> str:
     return ch if ch in checks.CHANNEL_LIMITS else "email"
 
 
-def start_analysis(*, team, segment: str, actor=None, force_refresh: bool = False) -> AnalysisRun:
-    """One run at a time per team: a second click while one runs returns the running one."""
-    with transaction.atomic():
-        running = AnalysisRun.objects.select_for_update().filter(team=team, status__in=("queued", "running")).first()
-        if running:
-            return running
-        total = CustomerRecord.objects.filter(team=team, segment=segment).count()
-        run = AnalysisRun.objects.create(
-            team=team, segment=segment, started_by=actor, total=total, force_refresh=force_refresh
-        )
-        from notifications.tasks import analyse_segment_task
+@dataclass
+class Step:
+    """What analysing some customers cost."""
 
-        analyse_segment_task.delay_on_commit(run.pk)
-    return run
+    customers: int = 0
+    unchanged: int = 0  # same inputs as their notification: nothing asked
+    asked: int = 0  # customers whose analysis and draft went to the gateway
+    cached: int = 0  # gateway answers from the reply cache (no model call)
+    batched: int = 0  # items submitted to a Message Batch
+    pending: dict[str, int] = field(default_factory=dict)  # feature -> LLMBatch id submitted
 
+    def add(self, other: Step) -> None:
+        for name in ("customers", "unchanged", "asked", "cached", "batched"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.pending.update(other.pending)
 
-def run_analysis(run_id: int, *, limit: int | None = None, progress=None) -> AnalysisRun | None:
-    """Carry out a run in chunks; idempotent: a finished run returns at once, a rerun skips customers
-    whose inputs did not change (the stored hash) and costs nothing for them."""
-    claimed = AnalysisRun.objects.filter(pk=run_id, status__in=("queued", "running")).update(status="running")
-    if not claimed:
-        return AnalysisRun.objects.filter(pk=run_id).first()
-    run = AnalysisRun.objects.select_related("team").get(pk=run_id)
-    conf = NotificationSettings.for_team(run.team)
-    ids = list(
-        CustomerRecord.objects.filter(team=run.team, segment=run.segment)
-        .order_by("-risk_score", "-risk_raw", "pk")
-        .values_list("pk", flat=True)
-    )
-    if limit is not None:
-        ids = ids[:limit]
-    AnalysisRun.objects.filter(pk=run.pk).update(total=len(ids), done=0)
-    done = 0
-    try:
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            analyse_records(chunk, conf=conf, run=run, force_refresh=run.force_refresh)
-            done += len(chunk)
-            AnalysisRun.objects.filter(pk=run.pk).update(done=done)
-            if progress:
-                progress(done, len(ids))
-    except Exception as exc:  # the page shows why the run stopped, with a retry button
-        AnalysisRun.objects.filter(pk=run.pk).update(status="failed", error=str(exc)[:500], finished_at=timezone.now())
-        raise
-    AnalysisRun.objects.filter(pk=run.pk).update(status="done", finished_at=timezone.now())
-    run.refresh_from_db()
-    return run
+    def as_dict(self) -> dict:
+        return {
+            "customers": self.customers,
+            "unchanged": self.unchanged,
+            "asked": self.asked,
+            "cached": self.cached,
+            "batched": self.batched,
+            # An unchanged customer saves its analysis and its draft; a cache hit saves one call.
+            "calls_saved": 2 * self.unchanged + self.cached,
+        }
 
 
 @transaction.atomic
 def analyse_records(
-    record_ids: list[int], *, conf: NotificationSettings, run: AnalysisRun | None = None, force_refresh=False
-) -> int:
+    record_ids: list[int],
+    *,
+    conf: NotificationSettings,
+    run: AnalysisRun | None = None,
+    force_refresh=False,
+    mode: str = "sync",
+    batched: dict | None = None,
+) -> Step:
+    """Analyse and draft for these customers and store their notifications. mode "auto" (batch runs):
+    when the gateway submits a batch, nothing is stored and the Step says what is pending; a feature
+    already batched by this run (`batched`) is answered from the cache, synchronously for the rest."""
     records = list(CustomerRecord.objects.filter(pk__in=record_ids).select_related("account"))
     inputs = customer_inputs(records, conf)
+    hashes = {r.pk: _hash(inputs[r.pk]) for r in records}
     existing = {
         n.record_id: n
         for n in Notification.objects.filter(record_id__in=record_ids).exclude(status=Notification.Status.SENT)
     }
-    todo = [
-        r for r in records if force_refresh or r.pk not in existing or existing[r.pk].input_hash != _hash(inputs[r.pk])
-    ]
+    todo = [r for r in records if force_refresh or r.pk not in existing or existing[r.pk].input_hash != hashes[r.pk]]
     todo = [
         r
         for r in todo
@@ -216,13 +203,41 @@ def analyse_records(
         or existing[r.pk].status
         in (Notification.Status.DRAFT, Notification.Status.NEEDS_EDIT, Notification.Status.FAILED)
     ]
-    analyses = ai.analyse_many([(str(r.pk), inputs[r.pk], r.account) for r in todo], force_refresh=force_refresh)
-    msg_inputs = {r.pk: message_inputs(inputs[r.pk], analyses[str(r.pk)].data, _channel(inputs[r.pk])) for r in todo}
-    drafts = ai.draft_many([(str(r.pk), msg_inputs[r.pk], r.account) for r in todo], force_refresh=force_refresh)
+    step = Step(customers=len(records), unchanged=len(records) - len(todo), asked=len(todo))
+    batched = batched or {}
+    keyed = mode != "sync" and run is not None
+
+    def key(r) -> str:
+        return f"{run.pk}:{r.pk}" if keyed else str(r.pk)
+
+    def ask(feature, items) -> ai.Answers | None:
+        again = feature in batched  # its batch was collected: answers come from the cache
+        answers = ai.ask_bulk(
+            feature,
+            items,
+            force_refresh=force_refresh and not again,
+            mode="sync" if again or not keyed else mode,
+        )
+        step.cached += sum(1 for a in answers.done.values() if a.cached)
+        if answers.pending:
+            step.batched += len(answers.pending)
+            step.pending[feature] = answers.batch_id
+            return None
+        return answers
+
+    analysed = ask(ai.ANALYSIS, [(key(r), inputs[r.pk], r.account) for r in todo])
+    if analysed is None:
+        return step
+    analyses = {r.pk: analysed.done[key(r)] for r in todo}
+    msg_inputs = {r.pk: message_inputs(inputs[r.pk], analyses[r.pk].data, _channel(inputs[r.pk])) for r in todo}
+    drafted = ask(ai.MESSAGE, [(key(r), msg_inputs[r.pk], r.account) for r in todo])
+    if drafted is None:
+        return step
+    drafts = {r.pk: drafted.done[key(r)] for r in todo}
     contexts = check_contexts(todo, conf, inputs)
     new = []
     for r in todo:
-        a, d = analyses[str(r.pk)], drafts[str(r.pk)]
+        a, d = analyses[r.pk], drafts[r.pk]
         data = _sanitised(a.data, r)
         priority = data["priority"]
         n = existing.get(r.pk) or Notification(team_id=r.team_id, account_id=r.account_id, record=r)
@@ -235,7 +250,7 @@ def analyse_records(
         if n.edited_by_id is None:  # never overwrite an agent's edit
             n.subject = (d.data.get("subject") or "")[:300]
             n.message = d.data.get("message") or ""
-        n.input_hash = _hash(inputs[r.pk])
+        n.input_hash = hashes[r.pk]
         n.provenance = {
             "offline": a.offline and d.offline,
             "provider": a.provider,
@@ -249,7 +264,7 @@ def analyse_records(
         else:
             n.save()
     Notification.objects.bulk_create(new, batch_size=500)
-    return len(todo)
+    return step
 
 
 def _sanitised(data: dict, record: CustomerRecord) -> dict:

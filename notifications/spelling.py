@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from llm.evaluation.metrics import AMERICAN_TO_BRITISH as SHARED
+from llm.evaluation.metrics import CONTEXTUAL, contextual_american
 
 AMERICAN_TO_BRITISH = {
     **SHARED,
@@ -42,10 +43,11 @@ AMERICAN_TO_BRITISH = {
     "sulfur": "sulphur",
     "utilizes": "utilises",
 }
-# Words whose American form is also correct British English in another sense: "check your bill",
-# "your smart meter" (an energy supplier's commonest noun), "a loyalty program(me)" on a computer,
-# "practice" the noun. Listed for completeness, never flagged in running text.
-AMBIGUOUS = {"check", "meter", "program", "tire", "practice"}
+# Words whose American form is also correct British English in another sense ("check your bill",
+# "your smart meter" (the device: an energy supplier's commonest noun), "practice" the noun): flagged
+# only where the shared list's CONTEXTUAL pattern sees the American sense ("pay by check", "5 meters
+# long"), never replaced by `britishise`.
+AMBIGUOUS = frozenset(CONTEXTUAL)
 
 _WORD = re.compile(r"[A-Za-z]+")
 # One alternation of the flaggable words: a sub over it touches only the matches, not every word.
@@ -58,15 +60,22 @@ _FLAGGED = re.compile(
 def american_words(text: str) -> list[str]:
     """The American spellings in `text` (lower case, in order, without repeats)."""
     found: list[str] = []
-    for m in _WORD.finditer(text or ""):
-        w = m.group(0).lower()
-        if w in AMERICAN_TO_BRITISH and w not in AMBIGUOUS and w not in found:
+    words = _WORD.findall((text or "").lower())
+    flagged = [w for w in words if w in AMERICAN_TO_BRITISH]
+    context = contextual_american(text) if not AMBIGUOUS.isdisjoint(flagged) else []
+    for w in [w for w in flagged if w not in AMBIGUOUS] + context:
+        if w not in found:
             found.append(w)
     return found
 
 
+_FLAGGABLE = frozenset(w for w in AMERICAN_TO_BRITISH if w not in AMBIGUOUS)
+
+
 def britishise(text: str) -> str:
     """Replace American spellings with British ones, keeping an initial capital."""
+    if _FLAGGABLE.isdisjoint(_WORD.findall((text or "").lower())):
+        return text or ""  # the usual case, in a tenth of the time of the alternation's sub
 
     def swap(m: re.Match) -> str:
         w = m.group(0)

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 import llm
 from crm.models import Activity, Team, is_manager
-from notifications import charts, importing, services
+from notifications import charts, importing, runs, services
 from notifications.errors import ServiceError
 from notifications.forms import DraftForm, FilterForm, ImportForm, SettingsForm
 from notifications.models import (
@@ -96,7 +96,7 @@ def index(request):
 def analyse(request):
     team = _team(request)
     conf = NotificationSettings.for_team(team)
-    run = services.start_analysis(
+    run = runs.start_analysis(
         team=team, segment=conf.focus_segment, actor=request.user, force_refresh=request.POST.get("force") == "1"
     )
     if request.htmx:

@@ -196,7 +196,12 @@ AMERICAN_TO_BRITISH = {
     "center": "centre",
     "centers": "centres",
     "theater": "theatre",
-    "meter": "metre",
+    "meter": "metre",  # the unit only: "smart meter" (the device) is British too, see CONTEXTUAL
+    "meters": "metres",
+    "kilometer": "kilometre",
+    "kilometers": "kilometres",
+    "centimeter": "centimetre",
+    "millimeter": "millimetre",
     "liter": "litre",
     "fiber": "fibre",
     "caliber": "calibre",
@@ -228,7 +233,7 @@ AMERICAN_TO_BRITISH = {
     "aging": "ageing",
     "acknowledgment": "acknowledgement",
     "judgment": "judgement",
-    "check": "cheque",  # only flagged in payment context, see _CONTEXTUAL
+    "check": "cheque",  # only flagged in payment context, see CONTEXTUAL
     "program": "programme",
     "gray": "grey",
     "plow": "plough",
@@ -242,29 +247,45 @@ AMERICAN_TO_BRITISH = {
     "math": "maths",
     "toward": "towards",
     "afterward": "afterwards",
-    "practice": "practise",  # the verb; see _CONTEXTUAL
+    "practice": "practise",  # the verb; see CONTEXTUAL
 }
-# Words that are British too in another sense: only flagged in the context given.
-_CONTEXTUAL = {
+# Words that are British too in another sense: only flagged in the context given. "meter" is the
+# device in British English ("smart meter", "meter reading", "your two meters"); only the unit is
+# spelt "metre", so it is flagged after a measurement (a decimal, "square", "cubic", "per", a hyphened
+# "100-meter") or before a dimension ("5 meters long", "meters away").
+_UNIT_METER = (
+    r"(?:\b\d+\.\d+\s?|\b\d+-|\b(?:square|cubic|per|a few|several|hundred|thousand)\s)meters?\b"
+    r"|\bmeters?\s(?:long|wide|high|tall|deep|away|apart|across|in (?:length|height|width|diameter)|per second)\b"
+    r"|\bmeters?\s(?:from|of)\s(?:the|your|cable|pipe|wire|road|house|property|street)\b"
+)
+CONTEXTUAL = {
     "check": re.compile(
         r"\b(pay|paid|write|wrote|send|sent|cash|cashed|refund|refunded|by) (by |a |the |your )?check\b", re.I
     ),
     "program": re.compile(r"\b(loyalty|rewards?|referral|training) program\b", re.I),
     "practice": re.compile(r"\b(to|will|should|must|can) practice\b", re.I),
     "tire": re.compile(r"\b(flat|spare|car|bike) tire\b", re.I),
+    "meter": re.compile(_UNIT_METER, re.I),
 }
+CONTEXTUAL["meters"] = CONTEXTUAL["meter"]
 _AMERICAN = re.compile(
-    r"\b(" + "|".join(sorted((w for w in AMERICAN_TO_BRITISH if w not in _CONTEXTUAL), key=len, reverse=True)) + r")\b",
+    r"\b(" + "|".join(sorted((w for w in AMERICAN_TO_BRITISH if w not in CONTEXTUAL), key=len, reverse=True)) + r")\b",
     re.IGNORECASE,
 )
 
 
+def contextual_american(text: str) -> list[str]:
+    """The CONTEXTUAL words (lower case) used in their American sense in `text`, in order."""
+    found = []
+    for pattern in {id(p): p for p in CONTEXTUAL.values()}.values():
+        for m in pattern.finditer(text or ""):
+            found += [w for w in re.findall(r"[a-z]+", m.group(0).lower()) if w in CONTEXTUAL]
+    return found
+
+
 def american_spellings(text: str) -> list[str]:
     """["color -> colour", ...] for every American form in `text`."""
-    found = [m.group(0) for m in _AMERICAN.finditer(text or "")]
-    for word, pattern in _CONTEXTUAL.items():
-        if pattern.search(text or ""):
-            found.append(word)
+    found = [m.group(0) for m in _AMERICAN.finditer(text or "")] + contextual_american(text)
     seen: dict[str, None] = {}
     for word in found:
         seen.setdefault(f"{word} -> {AMERICAN_TO_BRITISH[word.lower()]}", None)

@@ -233,6 +233,10 @@ def test_command_runs_another_dataset_for_one_feature(suite, tmp_path, capsys):
         ("We apologise for the colour of the parcel.", []),
         ("Your loyalty program points and a refund by check.", ["check -> cheque", "program -> programme"]),
         ("Please check your order; the programme is new.", []),
+        # "meter" is the device in British English; only the unit is spelt "metre".
+        ("Your smart meter reading is due; we can fit two smart meters.", []),
+        ("The cable is 5 meters long, a 100-meter run.", ["meters -> metres", "meter -> metre"]),
+        ("It is 3 kilometers away, 2.5 meters from the road.", ["kilometers -> kilometres", "meters -> metres"]),
         (
             "The organization canceled the license.",
             [

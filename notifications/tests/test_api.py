@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from crm.models import Contact
 from notifications.models import AnalysisRun, CustomerRecord, Notification, PastNotification
-from notifications.services import run_analysis
+from notifications.runs import run_analysis
 from notifications.tests.conftest import sample_files
 from outbound.models import Delivery
 from outbound.services import deliver

@@ -88,6 +88,9 @@ def test_spelling_list_has_at_least_100_pairs_and_finds_american_forms():
     assert len(set(spelling.AMERICAN_TO_BRITISH) - spelling.AMBIGUOUS) >= 100
     assert spelling.american_words("We realize your favorite color") == ["realize", "favorite", "color"]
     assert spelling.american_words("Please check your smart meter") == []
+    assert spelling.american_words("Your smart meter reading; both smart meters") == []
+    assert spelling.american_words("Pay by check: the meter box is 2 meters from the house") == ["check", "meters"]
+    assert spelling.britishise("your smart meter") == "your smart meter"
     assert spelling.britishise("We Apologize") == "We Apologise"
 
 

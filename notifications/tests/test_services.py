@@ -1,7 +1,7 @@
 import pytest
 
 from llm.models import LLMCall
-from notifications import checks, services
+from notifications import checks, runs, services
 from notifications.models import AnalysisRun, CustomerRecord, Notification, NotificationSettings
 from notifications.spelling import american_words
 
@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 def _run(team, **kw):
     run = AnalysisRun.objects.create(team=team, segment="Value Seekers", **kw)
-    return services.run_analysis(run.pk)
+    return runs.run_analysis(run.pk)
 
 
 def test_analysis_of_the_focus_segment_drafts_one_notification_per_customer(imported, team):

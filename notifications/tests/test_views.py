@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from notifications import services
+from notifications import runs, services
 from notifications.models import AnalysisRun, CustomerImport, Notification, NotificationSettings
 from notifications.tests.conftest import sample_files
 
@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def analysed(imported, team):
     run = AnalysisRun.objects.create(team=team, segment="Value Seekers")
-    services.run_analysis(run.pk)
+    runs.run_analysis(run.pk)
     return run
 
 

@@ -4,9 +4,9 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from notifications import services
+from notifications import runs
 from notifications.management.commands._team import bar, resolve_team
-from notifications.models import AnalysisRun, NotificationSettings
+from notifications.models import AnalysisRun, CustomerRecord, NotificationSettings
 
 
 class Command(BaseCommand):
@@ -22,7 +22,12 @@ class Command(BaseCommand):
     def handle(self, *args, segment, limit, force_refresh, team, no_progress, **options):
         team_obj = resolve_team(team)
         segment = segment or NotificationSettings.for_team(team_obj).focus_segment
-        run = AnalysisRun.objects.create(team=team_obj, segment=segment, force_refresh=force_refresh)
+        customers = CustomerRecord.objects.filter(team=team_obj, segment=segment).count()
+        if limit is not None:
+            customers = min(customers, limit)
+        run = AnalysisRun.objects.create(
+            team=team_obj, segment=segment, force_refresh=force_refresh, batch=runs.use_batch(customers), limit=limit
+        )
         tty = not no_progress and hasattr(self.stdout, "isatty") and self.stdout.isatty()
 
         def progress(done, total):
@@ -31,11 +36,24 @@ class Command(BaseCommand):
                 self.stdout.flush()
 
         started = time.perf_counter()
-        run = services.run_analysis(run.pk, limit=limit, progress=progress)
+        run = runs.run_analysis(run.pk, limit=limit, progress=progress)
         if tty:
             self.stdout.write("")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Analysed {run.done} {segment} customers in {time.perf_counter() - started:.1f}s (run {run.pk})."
+        took = time.perf_counter() - started
+        stats = run.stats
+        cost = (
+            f"{stats.get('unchanged', 0)} unchanged (nothing asked), {stats.get('asked', 0)} asked, "
+            f"{stats.get('cached', 0)} answers from the cache, {stats.get('batched', 0)} through a Message Batch; "
+            f"model calls saved: {stats.get('calls_saved', 0)}"
+        )
+        if run.status == AnalysisRun.Status.WAITING:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Submitted {run.waiting} requests for {run.total} {segment} customers to a Message Batch "
+                    f"(run {run.pk}); the notifications are stored when the batch is collected. {cost}."
+                )
             )
+            return
+        self.stdout.write(
+            self.style.SUCCESS(f"Analysed {run.done} {segment} customers in {took:.1f}s (run {run.pk}). {cost}.")
         )
