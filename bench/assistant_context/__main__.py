@@ -31,6 +31,8 @@ import statistics
 from bench.common import setup_django
 
 MODEL = os.environ.get("BENCH_MODEL", "claude-sonnet-4-6")
+# Anthropic caches nothing shorter than 2,048 tokens on Haiku, 1,024 on Sonnet and Opus.
+MIN_CACHEABLE = 2048 if "haiku" in MODEL else 1024
 os.environ.pop("REDIS_URL", None)  # the tool cache in local memory: nothing shared with other runs
 setup_django("postgres://postgres@127.0.0.1:5432/nt_bench_assistant_context")
 
@@ -170,12 +172,12 @@ def report(name: str, rows: list[dict], whole: str, price) -> None:
     for mode, reqs in (("retrieve", retrieve), ("whole", whole_reqs)):
         share = shares[mode]
         tokens = [r.tokens for r in reqs]
-        cold = [context_cost.input_costs([r], price)[0] for r in reqs]
-        warm = [context_cost.input_costs([r, r], price)[1] for r in reqs]
+        cold = [context_cost.input_costs([r], price, min_cacheable=MIN_CACHEABLE)[0] for r in reqs]
+        warm = [context_cost.input_costs([r, r], price, min_cacheable=MIN_CACHEABLE)[1] for r in reqs]
         print(
             f"| {mode} | {'n/a (over budget)' if share is None else f'{share:.3f}'} "
             f"| {statistics.mean(tokens):,.0f}, {max(tokens):,} | ${statistics.mean(cold):.5f} "
-            f"| ${statistics.mean(warm):.5f} | ${statistics.mean(context_cost.input_costs(reqs, price)):.5f} |"
+            f"| ${statistics.mean(warm):.5f} | ${statistics.mean(context_cost.input_costs(reqs, price, min_cacheable=MIN_CACHEABLE)):.5f} |"
         )
 
 
@@ -184,7 +186,7 @@ def main() -> None:
     price = price_for(MODEL, settings.LLM_PRICES)
     print(
         f"{MODEL}: input ${price.input}/M, cache write ${price.cache_write}/M, cache read ${price.cache_read}/M; "
-        f"tokens estimated at {context_cost.CHARS_PER_TOKEN} chars; prefixes under {context_cost.MIN_CACHEABLE_TOKENS} tokens are not cached"
+        f"tokens estimated at {context_cost.CHARS_PER_TOKEN} chars; prefixes under {MIN_CACHEABLE} tokens are not cached"
     )
     print(f"retrieval: {'hybrid (semantic installed)' if tools.semantic.available() else 'lexical'}; {load()}")
     sizes = {}
