@@ -38,11 +38,30 @@ def _clients(sources: list[dict]) -> list[str]:
     return seen
 
 
-def _client_sentences(prefix: str, found: list[str], by_id: dict) -> list[dict]:
+def _namesakes(clients: list[str], by_id: dict) -> set[str]:
+    """The prefixes of clients whose name another found client also carries."""
+    names = [by_id[f"{p}.name"]["value"].lower() for p in clients]
+    return {p for p, n in zip(clients, names, strict=True) if names.count(n) > 1}
+
+
+def _client_sentences(prefix: str, found: list[str], by_id: dict, *, namesake: bool = False) -> list[dict]:
     name = by_id[f"{prefix}.name"]["value"]
     spend = by_id.get(f"{prefix}.total_spend")
     industry = by_id.get(f"{prefix}.industry")
     manager = by_id.get(f"{prefix}.account_manager")
+    if namesake:
+        # Two clients share the name: each sentence says which one, by its account manager or industry.
+        which = manager or industry
+        out = _client_sentences(prefix, found, by_id)
+        if which is None:
+            return out
+        label = f"managed by {which['value']}" if which is manager else f"in {which['value']}"
+        return [
+            {**s, "text": s["text"].replace(name, f"{name} ({label})", 1), "citations": [*s["citations"], which["id"]]}
+            if s["text"].startswith(name) and which["id"] not in s["citations"]
+            else s
+            for s in out
+        ]
     if "pitch" in found:
         # A pitch rests on industry and spend: one sentence with both, nothing else about the client.
         facts = [(f"is in {industry['value']}", industry["id"])] if industry else []
@@ -157,8 +176,14 @@ def compose(question: str, sources: list[dict]) -> dict:
     by_id = _by_id(sources)
     sentences: list[dict] = []
     clients = _clients(sources)
+    namesakes = _namesakes(clients[:2], by_id)
+    if namesakes:
+        name = by_id[f"{clients[0]}.name"]["value"]
+        sentences.append(
+            {"text": f"Two clients you can see are called “{name}”; here is each.", "citations": [], "notice": True}
+        )
     for prefix in clients[:2]:
-        sentences += _client_sentences(prefix, found, by_id)
+        sentences += _client_sentences(prefix, found, by_id, namesake=prefix in namesakes)
     if "records" in found:
         sentences += _record_sentences(sources)
     passages = [s for s in sources if s["kind"] == "passage"]

@@ -179,9 +179,11 @@ def lookup_client(team_ids, name: str) -> dict:
     found = _candidates_pg(team_ids, name) if connection.vendor == "postgresql" else _candidates_sqlite(team_ids, name)
     accounts = Account.objects.select_related("account_manager").in_bulk([pk for pk, _ in found])
     matches = [_client(accounts[pk], score) for pk, score in found if pk in accounts]
-    # A clear winner (exact name, or far ahead of the next) is the only match worth citing.
+    # A clear winner (exact name, or far ahead of the next) is the only match worth citing, unless
+    # another visible account carries the very same name: then both are, and the answer says so
+    # rather than silently picking one.
     if matches and (matches[0]["name"].lower() == name.lower() or matches[0]["score"] >= 0.9):
-        matches = matches[:1]
+        matches = [m for m in matches if m["name"].lower() == matches[0]["name"].lower()]
     return {"query": name, "matches": matches}
 
 

@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from llm.providers import ModelReply, ModelRequest, Provider, Repair
+from llm.errors import LLMError
+from llm.providers import BatchOutcome, ModelReply, ModelRequest, Provider, Repair
 
 
 def reply(text: str = "", *, data=None, input_tokens: int = 100, output_tokens: int = 20, **kw) -> ModelReply:
@@ -44,3 +45,30 @@ class FakeProvider(Provider):
         if isinstance(step, BaseException):
             raise step
         return step
+
+
+class FakeBatchProvider(FakeProvider):
+    """A FakeProvider with a Message Batches API: a submitted batch has ended at once and each of its
+    requests is answered from the script, as `complete` answers (so `requests` counts them too).
+    `batches` holds what was submitted, by batch id."""
+
+    supports_batches = True
+
+    def __init__(self, script, *, name: str = "anthropic"):
+        super().__init__(script, name=name)
+        self.batches: dict[str, list[tuple[str, ModelRequest]]] = {}
+
+    def submit_batch(self, requests: list[tuple[str, ModelRequest]], *, timeout: float) -> str:
+        batch_id = f"fakebatch_{len(self.batches) + 1}"
+        self.batches[batch_id] = list(requests)
+        return batch_id
+
+    def batch_ended(self, batch_id: str, *, timeout: float) -> bool:
+        return True
+
+    def batch_results(self, batch_id: str, requests: dict[str, ModelRequest], *, timeout: float):
+        for custom_id, request in self.batches[batch_id]:
+            try:
+                yield BatchOutcome(custom_id, reply=self.complete(request))
+            except LLMError as exc:
+                yield BatchOutcome(custom_id, error=str(exc))

@@ -176,14 +176,23 @@ def write_plan(inputs: dict, *, system: str, force_refresh: bool = False, about=
         force_refresh=force_refresh,
         about=about,
     )
-    data = result.data if isinstance(result.data, dict) else plan_offline(inputs)
+    return written_from(result, inputs)
+
+
+def written_from(result, inputs: dict) -> Written:
+    """A gateway result (None: no answer) held to the rules; the offline plan when it has no plan."""
+    data = result.data if result is not None and isinstance(result.data, dict) else plan_offline(inputs)
     data, fixes = enforce(data, inputs)
-    return Written(data, result.provenance, fixes)
+    return Written(data, result.provenance if result is not None else {"offline": True}, fixes)
 
 
-def write_plans(items: list[tuple[str, dict, object]], *, system: str) -> dict[str, Written]:
-    """Many plans through the gateway's bulk entry (offline: in-process; with a model: cache hits
-    at once, the rest synchronously or through the Batches API)."""
+def write_plans(
+    items: list[tuple[str, dict, object]], *, system: str, mode: str = "auto"
+) -> tuple[dict[str, Written], list[str]]:
+    """Many plans through the gateway's bulk entry: ({key: Written} answered now, [keys submitted to
+    a model batch]). Offline: every item in-process. With a model: cache hits at once, the rest in
+    a Message Batch (`mode`, as `llm.ask_many`; results reach `plan_bulk.on_batch_result`) or
+    synchronously."""
     import llm
 
     run = ask_many(
@@ -194,15 +203,11 @@ def write_plans(items: list[tuple[str, dict, object]], *, system: str) -> dict[s
         schema=PLAN_SCHEMA,
         max_tokens=settings.PLANS_MAX_TOKENS,
         ttl=_ttl(),
-        mode="sync",
+        mode=mode,
     )
-    out = {}
-    for key, inputs, _ in items:
-        result = run.results.get(key)
-        data = result.data if result is not None and isinstance(result.data, dict) else plan_offline(inputs)
-        data, fixes = enforce(data, inputs)
-        out[key] = Written(data, result.provenance if result is not None else {"offline": True}, fixes)
-    return out
+    pending = set(run.pending)
+    out = {key: written_from(run.results.get(key), inputs) for key, inputs, _ in items if key not in pending}
+    return out, run.pending
 
 
 def expand(action: dict, inputs: dict, *, about=None) -> tuple[dict, dict]:

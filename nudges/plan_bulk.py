@@ -1,136 +1,217 @@
 """Plans for many deals in one run (bench/plans, and a nightly "plan my pipeline" job).
 
-Per chunk of deals: four queries gather every deal's data (deals with their account, stage, owner
-and contact; the accounts' contacts; the deals' activities; stored summaries), summaries are
-rebuilt only where their inputs changed (one upsert), the five-input cache is checked for the whole
-chunk in one query, the rest go through the gateway's bulk entry (`llm.ask_many`), and plans and
-items are stored with two bulk inserts.
+Per chunk of deals: one query reads every deal with its account, stage, owner, contact, contacts,
+last activities and stamps (`nudges.plan_rows`; four on SQLite), the five-input cache is checked for
+the whole chunk in one query, summaries are built only for the deals that miss it and only where
+their inputs changed (one read, one upsert), the rest go through the gateway's bulk entry
+(`llm.ask_many`), and plans and items are stored in bulk (COPY on PostgreSQL).
+
+With a model that has a Batches API, `ask_many` submits the misses as one batch and returns; each
+deal then has a pending plan that `on_batch_result` (the feature's @bulk_handler, called by
+`llm.collect_batches`) completes. A rerun while the batch runs counts them as in flight instead of
+submitting them again.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import JSONField, Q
 from django.utils import timezone
 
-from crm.models import Activity, Contact, Deal
-from nudges import context, plan_ai, plans, summary
-from nudges.models import DealSummary, NudgeSettings, Plan, PlanItem
-from nudges.plan_prompts import PLAN_PROMPT
+from crm.models import Deal
+from llm import bulk_handler
+from nudges import plan_ai, plan_rows, plans, summary
+from nudges.models import DealSummary, Plan, PlanItem
+
+# A pending plan older than this is not waited for: the batch is assumed lost (the Batches API
+# answers within 24 hours), so a rerun submits the deal again.
+IN_FLIGHT = timedelta(hours=25)
 
 
 @dataclass
 class BulkStats:
     deals: int = 0
     written: int = 0
-    cached: int = 0
+    cached: int = 0  # fresh plans with the same five inputs: no plan written, no model call
+    in_flight: int = 0  # pending plans of a batch still running, with the same five inputs
+    submitted: int = 0  # deals sent to a model batch; their plans arrive through on_batch_result
     summaries_rebuilt: int = 0
-    model_calls: int = 0
+    model_calls: int = 0  # synchronous model calls (the gateway's reply cache excluded)
     plan_ids: list[int] = field(default_factory=list)
 
 
-def _timelines(deal_ids: list[int]) -> dict[int, list[dict]]:
-    out: dict[int, list[dict]] = defaultdict(list)
-    rows = (
-        Activity.objects.filter(deal_id__in=deal_ids)
-        .order_by("deal_id", "-occurred_at", "-pk")
-        .values(*summary.ACTIVITY_FIELDS)
-    )
-    for row in rows.iterator(chunk_size=5000):
-        timeline = out[row["deal_id"]]
-        if len(timeline) < summary.TIMELINE_LIMIT:
-            timeline.append(row)
-    return out
-
-
-def plan_many(*, deal_ids: list[int], campaign_context: str = "", now=None, chunk: int = 1000) -> BulkStats:
+def plan_many(
+    *, deal_ids: list[int], campaign_context: str = "", now=None, chunk: int = 1000, mode: str = "auto"
+) -> BulkStats:
+    """`mode` is the gateway's: "auto" (a batch when the model has a Batches API and there are
+    enough misses), "batch" or "sync"."""
     now = now or timezone.now()
     stats = BulkStats()
-    campaign = " ".join((campaign_context or "").split())[:500]
-    team_setup: dict[int, tuple] = {}
+    campaign = plans.normal_campaign(campaign_context)
+    setups: dict[int, plans.TeamSetup] = {}
     for start in range(0, len(deal_ids), chunk):
         part = deal_ids[start : start + chunk]
-        deals = list(Deal.objects.filter(pk__in=part).select_related(*plans.DEAL_RELATED).order_by("pk"))
+        deals = list(plan_rows.annotate(Deal.objects.filter(pk__in=part).select_related(*plans.DEAL_RELATED)))
+        deals.sort(key=lambda d: d.pk)
         stats.deals += len(deals)
-        contacts: dict[int, list[dict]] = defaultdict(list)
-        for c in (
-            Contact.objects.filter(account_id__in={d.account_id for d in deals})
-            .order_by("pk")
-            .values(*summary.CONTACT_FIELDS)
-        ):
-            contacts[c["account_id"]].append(c)
-        timelines = _timelines([d.pk for d in deals])
-        stored = {s.deal_id: s for s in DealSummary.objects.filter(deal_id__in=[d.pk for d in deals])}
-        composed, upserts = [], []
+        rows = plan_rows.rows_for(deals)
+        composed = []
         for deal in deals:
-            if deal.team_id not in team_setup:
-                version = context.current(deal.team_id)
-                body, template = plans.template_for(deal.team_id)
-                team_setup[deal.team_id] = (
-                    version,
-                    template,
-                    plans.system_prompt(
-                        body, title=version.title, version=version.version, sections=version.sections, now=now
-                    ),
-                    summary.digest([body, PLAN_PROMPT]),
-                    NudgeSettings.for_team(deal.team_id).rule_config(),
-                )
-            version, template, system, prompt_hash, config = team_setup[deal.team_id]
-            data = summary.assemble(deal, contacts[deal.account_id][:50], timelines.get(deal.pk, []))
-            input_hash = summary.summary_input_hash(data, now, config)
-            old = stored.get(deal.pk)
-            if old is not None and old.input_hash == input_hash:
-                summ = old.data
-            else:
-                summ = summary.summarize(data, now, config)
-                upserts.append(DealSummary(deal_id=deal.pk, input_hash=input_hash, data=summ, built_at=now))
-            hashes = {
-                "deal": summary.digest(data),
-                "summary": input_hash,
-                "prompt": prompt_hash,
-                "context": version.content_hash,
-                "campaign": summary.digest(campaign),
-            }
-            inputs = plans.build_inputs(data, summ, sections=version.sections, campaign=campaign, now=now)
-            composed.append(plans.Composed(deal, data, summ, inputs, system, hashes, version, template))
-        if upserts:
-            DealSummary.objects.bulk_create(
-                upserts,
-                update_conflicts=True,
-                unique_fields=["deal"],
-                update_fields=["input_hash", "data", "built_at"],
+            r = rows[deal.pk]
+            if deal.team_id not in setups:
+                setups[deal.team_id] = plans.team_setup(deal.team_id, r.stamps)
+            composed.append(
+                plans.compose(deal, campaign_context=campaign, now=now, lazy=True, rows=r, setup=setups[deal.team_id])
             )
-            stats.summaries_rebuilt += len(upserts)
-        hits = set(
-            Plan.objects.fresh(now)
-            .filter(deal_id__in=[c.deal.pk for c in composed], status=Plan.Status.READY)
-            .filter(cache_key__in=[c.cache_key for c in composed])
-            .values_list("deal_id", "cache_key")
+        found = dict(
+            ((deal_id, key), status)
+            for deal_id, key, status in Plan.objects.filter(
+                deal_id__in=[c.deal.pk for c in composed], cache_key__in=[c.cache_key for c in composed], in_cache=True
+            )
+            .filter(
+                Q(status=Plan.Status.READY, expires_at__gt=now)
+                | Q(status=Plan.Status.PENDING, generated_at__gt=now - IN_FLIGHT)
+            )
+            .values_list("deal_id", "cache_key", "status")
         )
-        todo = [c for c in composed if (c.deal.pk, c.cache_key) not in hits]
-        stats.cached += len(composed) - len(todo)
-        by_system: dict[str, list] = defaultdict(list)
-        for c in todo:
-            by_system[c.system].append(c)
-        written = {}
-        for system, group in by_system.items():
-            written.update(plan_ai.write_plans([(str(c.deal.pk), c.inputs, c.deal) for c in group], system=system))
-        stats.model_calls += sum(
-            1 for w in written.values() if not w.provenance.get("offline", True) and not w.provenance.get("cached")
-        )
-        _store(todo, written, now, stats)
+        todo = []
+        for c in composed:
+            status = found.get((c.deal.pk, c.cache_key))
+            if status == Plan.Status.READY:
+                stats.cached += 1
+            elif status == Plan.Status.PENDING:
+                stats.in_flight += 1
+            else:
+                todo.append(c)
+        if todo:
+            _fill(todo, now, stats)
+            _write(todo, now, stats, mode)
     return stats
 
 
-def _store(todo: list, written: dict, now, stats: BulkStats) -> None:
-    with transaction.atomic():
-        rows = [plans.new_plan(c, written[str(c.deal.pk)], now=now) for c in todo]
-        created = Plan.objects.bulk_create(rows, batch_size=500)
-        items: list[PlanItem] = []
-        for plan, c in zip(created, todo, strict=True):
-            items.extend(plans.plan_items(plan, written[str(c.deal.pk)].data["actions"]))
-        PlanItem.objects.bulk_create(items, batch_size=2000)
+def _fill(todo: list[plans.Composed], now, stats: BulkStats) -> None:
+    """Summaries (stored ones read in one query, changed ones upserted in one), then inputs and
+    system prompts, for the deals that missed the cache."""
+    want = {c.deal.pk: c.hashes["summary"] for c in todo}
+    stored = {
+        deal_id: data
+        for deal_id, input_hash, data in DealSummary.objects.filter(deal_id__in=list(want)).values_list(
+            "deal_id", "input_hash", "data"
+        )
+        if input_hash == want[deal_id]
+    }
+    upserts = []
+    for c in todo:
+        setup, _, sections, campaign, _, _ = c.pending
+        summ = stored.get(c.deal.pk)
+        if summ is None:
+            summ = summary.summarize(c.data, now, setup.config)
+            upserts.append(DealSummary(deal_id=c.deal.pk, input_hash=c.hashes["summary"], data=summ, built_at=now))
+        c.summary = summ
+        c.inputs = plans.build_inputs(c.data, summ, sections=sections, campaign=campaign, now=now)
+        c.system = setup.system(now)
+        c.pending = None
+    if upserts:
+        DealSummary.objects.bulk_create(
+            upserts, update_conflicts=True, unique_fields=["deal"], update_fields=["input_hash", "data", "built_at"]
+        )
+        stats.summaries_rebuilt += len(upserts)
+
+
+def _write(todo: list[plans.Composed], now, stats: BulkStats, mode: str) -> None:
+    by_system: dict[str, list] = {}
+    for c in todo:
+        by_system.setdefault(c.system, []).append(c)
+    for system, group in by_system.items():
+        # The item key names the deal and the five inputs, so a batch result finds its pending plan.
+        keyed = {f"{c.deal.pk}:{c.cache_key}": c for c in group}
+        # One transaction: a collector never sees a batch before its pending plans exist.
+        with transaction.atomic():
+            run = plan_ai.write_plans([(k, c.inputs, c.deal) for k, c in keyed.items()], system=system, mode=mode)
+            written, pending = run
+            stats.model_calls += sum(
+                1 for w in written.values() if not w.provenance.get("offline", True) and not w.provenance.get("cached")
+            )
+            _store([(keyed[k], w) for k, w in written.items()], now, stats)
+            if pending:
+                _insert(Plan, [plans.pending_plan(keyed[k], now=now) for k in pending], with_ids=True)
+                stats.submitted += len(pending)
+
+
+def _store(done: list[tuple[plans.Composed, plan_ai.Written]], now, stats: BulkStats) -> None:
+    if not done:
+        return
+    created = _insert(Plan, [plans.new_plan(c, w, now=now) for c, w in done], with_ids=True)
+    if connection.vendor == "postgresql":
+        _copy(PlanItem, [v for plan, (_, w) in zip(created, done, strict=True)
+                         for v in plans.item_values(w.data["actions"], plan_id=plan.pk)])  # fmt: skip
+    else:
+        items = [
+            i for plan, (_, w) in zip(created, done, strict=True) for i in plans.plan_items(plan, w.data["actions"])
+        ]
+        PlanItem.objects.bulk_create(items, batch_size=500)
     stats.written += len(created)
     stats.plan_ids.extend(p.pk for p in created)
+
+
+@bulk_handler(plan_ai.FEATURE)
+def on_batch_result(item_key: str, result) -> None:
+    """One deal's answer from a model batch: complete its pending plan (idempotent: a plan already
+    completed, or gone, is left alone)."""
+    deal_id, _, cache_key = item_key.partition(":")
+    plan_id = (
+        Plan.objects.filter(deal_id=int(deal_id), cache_key=cache_key, status=Plan.Status.PENDING)
+        .order_by("-generated_at", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if plan_id is not None:
+        plans.complete_plan(plan_id, result=result)
+
+
+def _insert(model, objs: list, *, with_ids: bool = False) -> list:
+    """Bulk insert of model instances: COPY on PostgreSQL (ids drawn from the sequence first when
+    needed), `bulk_create` elsewhere."""
+    if not objs:
+        return objs
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_create(objs, batch_size=500)
+    meta = model._meta
+    if with_ids:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, meta.pk.column, len(objs)],
+            )
+            for obj, (pk,) in zip(objs, cur.fetchall(), strict=True):
+                obj.pk = pk
+    names = [f.attname for f in meta.concrete_fields if not f.primary_key or with_ids]
+    _copy(model, [{n: getattr(obj, n) for n in names} for obj in objs])
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs
+
+
+def _copy(model, rows: list[dict]) -> None:
+    """COPY rows (attname: value; missing fields get their defaults) into the model's table: where
+    `bulk_create` spent more time adapting JSON lists than the database spent storing them."""
+    if not rows:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key or f.attname in rows[0]]
+    defaults = {f.attname: f.get_default() for f in fields if f.attname not in rows[0]}
+    json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
+    names = [f.attname for f in fields]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    with (
+        connection.cursor() as cur,
+        cur.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            row = {**defaults, **row} if defaults else row
+            copy.write_row([json.dumps(row[n]) if n in json_fields else row[n] for n in names])

@@ -9,15 +9,15 @@ A plan with the same key that has not expired is served as is; any change, the T
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.models import Deal
-from nudges import channels, context, plan_ai, summary
+from nudges import channels, context, plan_ai, plan_rows, summary
 from nudges.models import ContextVersion, NudgeSettings, Plan, PlanItem, PromptTemplate
 from nudges.plan_errors import PlanError
 from nudges.plan_prompts import DEFAULT_TEMPLATE, PLAN_PROMPT
@@ -26,16 +26,22 @@ DEAL_RELATED = ("account", "stage", "owner", "primary_contact")
 RECENT = 5
 
 
+def deal_queryset():
+    """Deals with what a plan reads about them in the same query (`nudges.plan_rows`)."""
+    return plan_rows.annotate(Deal.objects.select_related(*DEAL_RELATED))
+
+
 def resolve_deal(ref, *, user=None) -> Deal:
     """A deal by our id or its external id; PlanError(code="not_found") otherwise. With `user`,
     only deals they may see (an outsider gets the same answer as for a missing deal)."""
-    deals = Deal.objects.select_related(*DEAL_RELATED)
+    deals = deal_queryset()
     if user is not None:
         deals = deals.visible_to(user)
     ref = str(ref).strip()
     found = None
     if ref.isdigit() and len(ref) < 19:
-        found = deals.filter(pk=int(ref)).first()
+        found = deals.filter(pk=int(ref)).order_by()[:1]
+        found = found[0] if found else None
     if found is None and ref:
         matches = list(deals.filter(external_id=ref)[:2])
         if len(matches) > 1:
@@ -44,6 +50,53 @@ def resolve_deal(ref, *, user=None) -> Deal:
     if found is None:
         raise PlanError(f"no deal {ref!r}", field="deal", code="not_found")
     return found
+
+
+@dataclass
+class TeamSetup:
+    """What a team's plans share: context version, template, nudge rule settings, and per day the
+    system prompt built from them."""
+
+    version: ContextVersion
+    template: PromptTemplate | None
+    body: str
+    prompt_hash: str
+    config: object  # rules.RuleConfig
+    systems: dict = field(default_factory=dict)
+
+    def system(self, now) -> str:
+        day = context.today_text(now)
+        found = self.systems.get(day)
+        if found is None:
+            v = self.version
+            found = system_prompt(self.body, title=v.title, version=v.version, sections=v.sections, now=now)
+            self.systems = {day: found}
+        return found
+
+
+# Keyed by the stamps `plan_rows` reads with the deal (md5 of the context version, template and
+# settings rows): any change to one of those rows is a new key, so an entry is never out of date.
+_SETUPS: dict[tuple, TeamSetup] = {}
+_SETUPS_MAX = 512
+
+
+def team_setup(team_id: int, stamps: dict | None = None) -> TeamSetup:
+    key = None
+    if stamps is not None and stamps.get("context") and stamps.get("settings"):
+        key = (team_id, stamps["context"], stamps.get("template"), stamps["settings"])
+        found = _SETUPS.get(key)
+        if found is not None:
+            return found
+    version = context.current(team_id)
+    body, template = template_for(team_id)
+    setup = TeamSetup(
+        version, template, body, summary.digest([body, PLAN_PROMPT]), NudgeSettings.for_team(team_id).rule_config()
+    )
+    if key is not None:
+        if len(_SETUPS) >= _SETUPS_MAX:
+            _SETUPS.clear()
+        _SETUPS[key] = setup
+    return setup
 
 
 @dataclass
@@ -58,22 +111,35 @@ class Composed:
     hashes: dict
     version: ContextVersion
     template: PromptTemplate | None
-    # What `fill()` needs to build inputs and system prompt, which a cache hit never reads.
+    # What `fill()` needs to build summary, inputs and system prompt, which a cache hit never reads.
     pending: tuple | None = None
 
     def fill(self) -> Composed:
         if self.pending is not None:
-            body, sections, campaign, now, config = self.pending
-            self.summary, _ = summary.summary_for(self.deal, self.data, now=now, config=config)
+            setup, body, sections, campaign, now, stored_hash = self.pending
+            self.summary, _ = summary.summary_for(
+                self.deal, self.data, now=now, config=setup.config, data_hash=self.hashes["deal"],
+                **({} if stored_hash is _NO_STAMP else {"stored_hash": stored_hash}),
+            )  # fmt: skip
             v = self.version
             self.inputs = build_inputs(self.data, self.summary, sections=sections, campaign=campaign, now=now)
-            self.system = system_prompt(body, title=v.title, version=v.version, sections=sections, now=now)
+            if body is setup.body and sections is v.sections:
+                self.system = setup.system(now)
+            else:
+                self.system = system_prompt(body, title=v.title, version=v.version, sections=sections, now=now)
             self.pending = None
         return self
 
     @property
+    def campaign(self) -> str:
+        return self.pending[3] if self.pending is not None else self.inputs["campaign_context"]
+
+    @property
     def cache_key(self) -> str:
         return summary.digest([self.hashes[k] for k in sorted(self.hashes)] + [plan_ai.WRITER_VERSION])
+
+
+_NO_STAMP = object()
 
 
 def template_for(team_id: int, override: str | None = None) -> tuple[str, PromptTemplate | None]:
@@ -86,6 +152,10 @@ def template_for(team_id: int, override: str | None = None) -> tuple[str, Prompt
     return (active.body, active) if active is not None else (DEFAULT_TEMPLATE, None)
 
 
+def normal_campaign(text: str | None) -> str:
+    return " ".join((text or "").split())[:500]
+
+
 def compose(
     deal: Deal,
     *,
@@ -94,27 +164,37 @@ def compose(
     sections: dict | None = None,
     now=None,
     lazy: bool = False,
+    rows: plan_rows.Rows | None = None,
+    setup: TeamSetup | None = None,
 ) -> Composed:
     """The inputs of a plan. `sections` replaces the stored company context (learning previews).
-    `lazy`: only the five hashes; `fill()` builds inputs and system prompt on a cache miss."""
+    `lazy`: only the five hashes; `fill()` builds summary, inputs and system prompt on a cache miss.
+    `rows`, `setup`: the deal's rows and its team's setup when already read (bulk)."""
     now = now or timezone.now()
-    data = summary.deal_data(deal)
-    config = NudgeSettings.for_team(deal.team_id).rule_config()
-    summary_hash = summary.summary_input_hash(data, now, config)
-    version = context.current(deal.team_id)
+    rows = rows or plan_rows.rows_for([deal])[deal.pk]
+    data = summary.assemble(deal, rows.contacts, rows.timeline)
+    setup = setup or team_setup(deal.team_id, rows.stamps)
+    version = setup.version
     sections = sections if sections is not None else version.sections
-    body, template = template_for(deal.team_id, template_text)
-    campaign = " ".join((campaign_context or "").split())[:500]
+    if template_text is None:
+        body, template, prompt_hash = setup.body, setup.template, setup.prompt_hash
+    else:
+        body, template = template_for(deal.team_id, template_text)
+        prompt_hash = summary.digest([body, PLAN_PROMPT])
+    campaign = normal_campaign(campaign_context)
+    deal_hash = summary.digest(data)
     hashes = {
-        "deal": summary.digest(data),
-        "summary": summary_hash,
-        "prompt": summary.digest([body, PLAN_PROMPT]),
+        "deal": deal_hash,
+        "summary": summary.summary_input_hash(deal_hash, now, setup.config),
+        "prompt": prompt_hash,
         "context": version.content_hash
         if sections is version.sections
         else context.content_hash(version.title, sections),
         "campaign": summary.digest(campaign),
     }
-    composed = Composed(deal, data, {}, {}, "", hashes, version, template, (body, sections, campaign, now, config))
+    stored_hash = rows.stamps.get("summary") if rows.stamps is not None else _NO_STAMP
+    pending = (setup, body, sections, campaign, now, stored_hash)
+    composed = Composed(deal, data, {}, {}, "", hashes, version, template, pending)
     return composed if lazy else composed.fill()
 
 
@@ -164,13 +244,17 @@ def system_prompt(body: str, *, title: str, version: str, sections: dict, now) -
     return context.render_template(body, values)
 
 
+_CACHED_SQL = (
+    f"SELECT * FROM {Plan._meta.db_table} WHERE deal_id = %s AND cache_key = %s AND status = %s "  # noqa: S608 - a model's table
+    "AND in_cache = %s AND expires_at > %s ORDER BY generated_at DESC, id DESC LIMIT 1"
+)
+
+
 def cached_plan(key: str, deal_id: int, now=None) -> Plan | None:
-    return (
-        Plan.objects.fresh(now)
-        .filter(deal_id=deal_id, cache_key=key, status=Plan.Status.READY)
-        .order_by("-generated_at", "-pk")
-        .first()
-    )
+    """`Plan.objects.fresh(now).filter(deal_id, cache_key, status=ready)`, newest first, in raw
+    SQL: on a cache hit, compiling the ORM query cost more than running it."""
+    found = list(Plan.objects.raw(_CACHED_SQL, [deal_id, key, Plan.Status.READY, True, now or timezone.now()]))
+    return found[0] if found else None
 
 
 def plan_for_deal(
@@ -222,35 +306,74 @@ def new_plan(composed: Composed, written: plan_ai.Written, *, now, actor=None) -
 
 def store_plan(composed: Composed, written: plan_ai.Written, *, actor=None, now=None) -> Plan:
     now = now or timezone.now()
+    plan = new_plan(composed, written, now=now, actor=actor)
+    if connection.vendor == "postgresql":
+        _insert_with_items(plan, item_values(written.data["actions"]))
+        return plan
     with transaction.atomic():
-        plan = new_plan(composed, written, now=now, actor=actor)
         plan.save()
         PlanItem.objects.bulk_create(plan_items(plan, written.data["actions"]))
     return plan
 
 
-def plan_items(plan: Plan, actions: list[dict]) -> list[PlanItem]:
+def _insert_with_items(plan: Plan, items: list[dict]) -> None:
+    """The plan and its items in one statement (PostgreSQL: an INSERT in a WITH feeding the items'
+    INSERT), atomic by itself: one round trip where a transaction took four."""
+    pk = Plan._meta.pk
+    plan_fields = [f for f in Plan._meta.concrete_fields if f is not pk]
+    item_fields = [f for f in PlanItem._meta.concrete_fields if not f.primary_key and f.attname != "plan_id"]
+    q = connection.ops.quote_name
+
+    def slots(fields) -> str:
+        return "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
+
+    sql = (
+        f"WITH p AS (INSERT INTO {q(Plan._meta.db_table)} ({', '.join(q(f.column) for f in plan_fields)}) "  # noqa: S608 - names from the models
+        f"VALUES {slots(plan_fields)} RETURNING {q(pk.column)}), "
+        f"i AS (INSERT INTO {q(PlanItem._meta.db_table)} (plan_id, {', '.join(q(f.column) for f in item_fields)}) "
+        f"SELECT p.{q(pk.column)}, v.* FROM p, (VALUES {', '.join([slots(item_fields)] * len(items))}) AS v) "
+        f"SELECT {q(pk.column)} FROM p"
+    )
+    params = [f.get_db_prep_save(getattr(plan, f.attname), connection) for f in plan_fields]
+    for values in items:
+        params += [
+            f.get_db_prep_save(values[f.attname] if f.attname in values else f.get_default(), connection)
+            for f in item_fields
+        ]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        plan.pk = cur.fetchone()[0]
+    plan._state.adding = False
+    plan._state.db = connection.alias
+
+
+def item_values(actions: list[dict], **extra) -> list[dict]:
+    """The stored fields of each action's PlanItem (the bulk path writes them without models)."""
     positions: dict[str, int] = {}
-    items = []
+    out = []
     for a in actions:
         pos = positions[a["priority"]] = positions.get(a["priority"], -1) + 1
-        items.append(
-            PlanItem(
-                plan=plan,
-                priority=a["priority"],
-                position=pos,
-                channel=a["channel"],
-                action_type=(a.get("action_type") or "")[:30],
-                title=(a.get("title") or "")[:200],
-                timing=(a.get("timing") or "")[:200],
-                prerequisites=list(a.get("prerequisites") or []),
-                content=a.get("content") or {},
-                outline=list(a.get("outline") or []),
-                rationale=a.get("rationale") or "",
-                contact_name=(a.get("contact") or "")[:200],
-            )
+        out.append(
+            {
+                **extra,
+                "priority": a["priority"],
+                "position": pos,
+                "channel": a["channel"],
+                "action_type": (a.get("action_type") or "")[:30],
+                "title": (a.get("title") or "")[:200],
+                "timing": (a.get("timing") or "")[:200],
+                "prerequisites": list(a.get("prerequisites") or []),
+                "content": a.get("content") or {},
+                "outline": list(a.get("outline") or []),
+                "rationale": a.get("rationale") or "",
+                "contact_name": (a.get("contact") or "")[:200],
+            }
         )
-    return items
+    return out
+
+
+def plan_items(plan: Plan, actions: list[dict]) -> list[PlanItem]:
+    return [PlanItem(plan=plan, **values) for values in item_values(actions)]
 
 
 def expand_item(*, item: PlanItem, actor=None) -> PlanItem:
@@ -315,6 +438,19 @@ def resolve_deal_or_404(ref, user) -> Deal:
         raise Http404(exc.message) from exc
 
 
+def pending_plan(composed: Composed, *, now, actor=None) -> Plan:
+    """The unsaved row of a plan being written elsewhere (a task, a model batch), with its five
+    hashes; `expires_at=now`, so it is never served from the cache before `complete_plan`."""
+    h = composed.hashes
+    return Plan(
+        team_id=composed.deal.team_id, deal=composed.deal, status=Plan.Status.PENDING,
+        campaign_context=composed.campaign, cache_key=composed.cache_key, deal_hash=h["deal"],
+        summary_hash=h["summary"], prompt_hash=h["prompt"], context_hash=h["context"], campaign_hash=h["campaign"],
+        context_version=composed.version, template=composed.template, generated_at=now, expires_at=now,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )  # fmt: skip
+
+
 def request_plan(*, deal: Deal, actor=None, campaign_context: str = "", force_refresh: bool = False):
     """The console's entry: (plan, cached). Offline, the plan is written at once; with a model, a
     cache miss stores a pending row that `complete_plan` (a task) fills while the page polls, so a
@@ -329,27 +465,31 @@ def request_plan(*, deal: Deal, actor=None, campaign_context: str = "", force_re
         hit = cached_plan(composed.cache_key, deal.pk, now)
         if hit is not None:
             return hit, True
-    h = composed.hashes
-    plan = Plan.objects.create(
-        team_id=deal.team_id, deal=deal, status=Plan.Status.PENDING, campaign_context=composed.pending[2],
-        cache_key=composed.cache_key, deal_hash=h["deal"], summary_hash=h["summary"], prompt_hash=h["prompt"],
-        context_hash=h["context"], campaign_hash=h["campaign"], context_version=composed.version,
-        template=composed.template, generated_at=now, expires_at=now,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    )  # fmt: skip
+    plan = pending_plan(composed, now=now, actor=actor)
+    plan.save()
     return plan, False
 
 
-def complete_plan(plan_id: int, *, force_refresh: bool = False) -> Plan | None:
-    """Write a pending plan; idempotent (a plan that is gone, ready or failed is left alone)."""
+_HASH_FIELDS = ["cache_key", "deal_hash", "summary_hash", "prompt_hash", "context_hash", "campaign_hash",
+                "context_version", "template"]  # fmt: skip
+
+
+def complete_plan(plan_id: int, *, force_refresh: bool = False, result=None) -> Plan | None:
+    """Write a pending plan; idempotent (a plan that is gone, ready or failed is left alone).
+    `result`: the model's answer from a batch (`plan_bulk.on_batch_result`); the plan keeps the
+    five hashes it was submitted with (what the model saw), so if the deal changed meanwhile the
+    next request misses the cache. Without it the plan is written now, from the current inputs."""
     plan = Plan.objects.filter(pk=plan_id, status=Plan.Status.PENDING).first()
     if plan is None:
         return None
     try:
         composed = compose(resolve_deal(plan.deal_id), campaign_context=plan.campaign_context)
-        written = plan_ai.write_plan(
-            composed.inputs, system=composed.system, force_refresh=force_refresh, about=plan.deal
-        )
+        if result is None:
+            written = plan_ai.write_plan(
+                composed.inputs, system=composed.system, force_refresh=force_refresh, about=plan.deal
+            )
+        else:
+            written = plan_ai.written_from(result, composed.inputs)
     except PlanError as exc:
         Plan.objects.filter(pk=plan_id, status=Plan.Status.PENDING).update(
             status=Plan.Status.FAILED, error=exc.message[:300]
@@ -357,8 +497,9 @@ def complete_plan(plan_id: int, *, force_refresh: bool = False) -> Plan | None:
         return None
     now = timezone.now()
     row = new_plan(composed, written, now=now)
-    fields = ["cache_key", "deal_hash", "summary_hash", "prompt_hash", "context_hash", "campaign_hash",
-              "context_version", "template", "situation", "summary", "provenance", "generated_at", "expires_at"]  # fmt: skip
+    fields = ["situation", "summary", "provenance", "generated_at", "expires_at"]
+    if result is None:
+        fields += _HASH_FIELDS
     with transaction.atomic():
         claimed = Plan.objects.filter(pk=plan_id, status=Plan.Status.PENDING).update(
             status=Plan.Status.READY, **{f: getattr(row, f) for f in fields}

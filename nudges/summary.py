@@ -1,8 +1,8 @@
 """The deal summary a plan is written from (the seed's scripts 1 and 2: enrichment, then summary),
 built from the customer graph instead of a CRM API.
 
-`deal_data(deal)` gathers the deal, its account, contacts and recent timeline in four queries and
-returns plain JSON (the seed's "enriched data"); `summarize(data, now)` is pure: engagement level,
+`deal_data(deal)` gathers the deal, its account, contacts and recent timeline (`nudges.plan_rows`:
+one query on PostgreSQL) and returns plain JSON (the seed's "enriched data"); `summarize(data, now)` is pure: engagement level,
 last interaction, key themes, the nudges' email-thread signals and warnings. `summary_for(...)`
 stores the summary in `DealSummary` keyed by the hash of its inputs, so an unchanged deal is not
 summarised twice in a day (the seed's cascading cache).
@@ -10,20 +10,23 @@ summarised twice in a day (the seed's cascading cache).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from collections import Counter
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from crm.models import Activity, Contact, Deal
+from crm.models import Deal
 from nudges import metrics, rules
 
 # Timeline items a summary reads: enough for themes and the last exchanges; a deal with 10,000
 # touches must not make a plan slow.
 TIMELINE_LIMIT = 30
+CONTACTS_LIMIT = 50
 SNIPPET = 240
 # Bump when `summarize` changes, so stored summaries are rebuilt.
 SUMMARY_VERSION = "2"
@@ -47,6 +50,7 @@ _THEME_RE = re.compile(
     re.IGNORECASE,
 )
 _THEME_GROUPS = {f"t{i}": theme for i, theme in enumerate(THEMES)}
+_THEME_WORDS = [(f"t{i}", words) for i, words in enumerate(THEMES.values())]
 
 
 def _iso(value) -> str | None:
@@ -63,14 +67,12 @@ ACTIVITY_FIELDS = ("pk", "deal_id", "kind", "direction", "occurred_at", "subject
 
 def deal_data(deal: Deal) -> dict:
     """The deal's facts as plain JSON. `deal` should come with account, stage, owner and
-    primary_contact selected (one query); contacts and the timeline are two more."""
-    contacts = list(Contact.objects.filter(account_id=deal.account_id).order_by("pk").values(*CONTACT_FIELDS)[:50])
-    rows = list(
-        Activity.objects.filter(deal_id=deal.pk)
-        .order_by("-occurred_at", "-pk")
-        .values(*ACTIVITY_FIELDS)[:TIMELINE_LIMIT]
-    )
-    return assemble(deal, contacts, rows)
+    primary_contact selected (`plans.resolve_deal`); contacts and the timeline come from
+    `nudges.plan_rows` (one query on PostgreSQL, two elsewhere)."""
+    from nudges import plan_rows
+
+    rows = plan_rows.rows_for([deal])[deal.pk]
+    return assemble(deal, rows.contacts, rows.timeline)
 
 
 def assemble(deal: Deal, contacts: list[dict], rows: list[dict]) -> dict:
@@ -143,11 +145,35 @@ def _engagement(timeline: list[dict], now: datetime) -> str:
     return "low" if recent else "none"
 
 
+@functools.lru_cache(maxsize=512)
+def _theme_pattern(groups: tuple[str, ...]) -> re.Pattern:
+    words = dict(zip(_THEME_GROUPS, THEMES.values(), strict=True))
+    return re.compile(
+        "|".join(rf"(?P<{g}>\b(?:{'|'.join(re.escape(w) for w in words[g])})\b)" for g in groups), re.IGNORECASE
+    )
+
+
+def _theme_hits(text: str):
+    """The themes `_THEME_RE` finds in `text`, in order. An ASCII text is first checked for the
+    themes' words as substrings of its lower case; only themes with a word present are scanned for
+    (on ASCII, a case-insensitive match implies the substring, so the result is the same; the
+    regex's cost grows with its alternatives). Other text goes through the whole pattern."""
+    if text.isascii():
+        low = text.lower()
+        present = tuple(g for g, words in _THEME_WORDS if any(w in low for w in words))
+        if not present:
+            return
+        pattern = _theme_pattern(present)
+    else:
+        pattern = _THEME_RE
+    for m in pattern.finditer(text):
+        yield _THEME_GROUPS[m.lastgroup]
+
+
 def _themes(timeline: list[dict]) -> list[str]:
     counts: Counter = Counter()
     for t in timeline:
-        for m in _THEME_RE.finditer(f"{t['subject']} {t['snippet']}"):
-            counts[_THEME_GROUPS[m.lastgroup]] += 1
+        counts.update(_theme_hits(f"{t['subject']} {t['snippet']}"))
     # Ties in the order of THEMES, so the summary does not depend on where a word stands.
     order = {theme: i for i, theme in enumerate(THEMES)}
     return [theme for theme, _ in sorted(counts.items(), key=lambda kv: (-kv[1], order[kv[0]]))[:3]]
@@ -210,25 +236,47 @@ def summarize(data: dict, now: datetime, config: rules.RuleConfig | None = None)
     }
 
 
-def summary_for(deal: Deal, data: dict, *, now: datetime | None = None, config=None) -> tuple[dict, str]:
+_UNKNOWN = object()
+
+
+def summary_for(
+    deal: Deal, data: dict, *, now: datetime | None = None, config=None, data_hash=None, stored_hash=_UNKNOWN
+) -> tuple[dict, str]:
     """(summary, summary hash), from the stored `DealSummary` when its inputs are unchanged.
 
     The inputs are the deal data and today's date (idle days and warnings move with the calendar).
     The summary is a pure function of them, so its hash is the hash of its inputs: a cache check
-    needs no summary at all."""
+    needs no summary at all. `stored_hash` (the stored row's input hash, or None when there is no
+    row, from `plan_rows`) saves the lookup when it already tells the row is out of date."""
     from nudges.models import DealSummary
 
     now = now or timezone.now()
-    input_hash = summary_input_hash(data, now, config)
-    stored = DealSummary.objects.filter(deal_id=deal.pk).first()
-    if stored is not None and stored.input_hash == input_hash:
-        return stored.data, input_hash
+    input_hash = summary_input_hash(data_hash or digest(data), now, config)
+    if stored_hash is _UNKNOWN or stored_hash == input_hash:
+        stored = DealSummary.objects.filter(deal_id=deal.pk, input_hash=input_hash).values_list("data", flat=True)
+        for found in stored[:1]:
+            return found, input_hash
     summary = summarize(data, now, config)
-    DealSummary.objects.update_or_create(
-        deal_id=deal.pk, defaults={"input_hash": input_hash, "data": summary, "built_at": now}
+    DealSummary.objects.bulk_create(
+        [DealSummary(deal_id=deal.pk, input_hash=input_hash, data=summary, built_at=now)],
+        update_conflicts=True,
+        unique_fields=["deal"],
+        update_fields=["input_hash", "data", "built_at"],
     )
     return summary, input_hash
 
 
-def summary_input_hash(data: dict, now: datetime, config) -> str:
-    return digest([data, now.date().isoformat(), SUMMARY_VERSION, config])
+@functools.lru_cache(maxsize=64)
+def _config_key(config: rules.RuleConfig) -> str:
+    return json.dumps({**asdict(config), "enabled": sorted(config.enabled)}, sort_keys=True)
+
+
+def config_key(config) -> str:
+    """The rule settings as JSON text, the same in every process (a frozenset's order is not: it
+    follows the per-process string hash seed)."""
+    return _config_key(config or rules.RuleConfig())
+
+
+def summary_input_hash(data_hash: str, now: datetime, config) -> str:
+    """`data_hash`: `digest(deal data)` (the plan's deal hash), so the data is serialised once."""
+    return digest([data_hash, now.date().isoformat(), SUMMARY_VERSION, config_key(config)])

@@ -134,3 +134,18 @@ def test_answer_runs_once_for_a_stored_question(agent, world):
     m = services.ask(user=agent, question=SEED_SPEND)
     again = services.answer(user=agent, message=m)
     assert again.pk == m.pk and Message.objects.filter(role="assistant").count() == 1
+
+
+def test_two_clients_with_the_same_name_are_both_answered_and_told_apart(agent, manager, world):
+    twin = Account.objects.create(
+        team=world["techgiant"].team, name="TechGiant", industry="Retail", total_spend=5000, account_manager=manager
+    )
+    m = services.ask(user=agent, question=SEED_SPEND)
+    assert m.verdict["ok"], m.verdict
+    assert m.sentences[0]["text"] == "Two clients you can see are called “TechGiant”; here is each."
+    assert "$120,000" in m.text and "$5,000" in m.text
+    twin_sentence = next(s for s in m.sentences if "$5,000" in s["text"])
+    manager_name = manager.get_full_name() or manager.get_username()
+    assert f"TechGiant (managed by {manager_name})" in twin_sentence["text"]
+    cited = _cited(m)
+    assert {f"A{twin.pk}.total_spend", f"A{twin.pk}.account_manager"} <= set(cited)

@@ -4,7 +4,8 @@ import pytest
 
 from crm.models import Deal
 from llm import use_provider
-from llm.testing import FakeProvider, reply
+from llm.tasks import collect_batches_task as collect_batches
+from llm.testing import FakeBatchProvider, FakeProvider, reply
 from nudges import plan_bulk, plans
 from nudges.models import DealSummary, Plan
 from nudges.tests.conftest import add_email
@@ -38,8 +39,7 @@ def test_bulk_matches_single_and_reruns_from_cache(deals, django_assert_max_num_
     assert again.cached == 4 and again.written == 0 and again.summaries_rebuilt == 0
 
 
-def test_bulk_through_a_model_counts_calls_and_the_cache_saves_them(deals):
-    data = {
+MODEL_PLAN = {
         "situation": {"engagement_level": "low", "last_interaction": "email", "key_themes": [], "analysis": "Quiet."},
         "actions": [
             {"priority": "P0", "channel": "email", "action_type": "follow_up", "title": "Follow up", "contact": "Dana Smith",
@@ -53,9 +53,52 @@ def test_bulk_through_a_model_counts_calls_and_the_cache_saves_them(deals):
              "prerequisites": [], "rationale": "r", "outline": ["o"]},
         ],
     }  # fmt: skip
-    fake = FakeProvider([reply(data=data)])
+
+
+def test_bulk_through_a_model_counts_calls_and_the_cache_saves_them(deals):
+    fake = FakeProvider([reply(data=MODEL_PLAN)])
     with use_provider(fake):
         first = plan_bulk.plan_many(deal_ids=[d.pk for d in deals])
         second = plan_bulk.plan_many(deal_ids=[d.pk for d in deals])
     assert first.model_calls == 4 and len(fake.requests) == 4
     assert second.cached == 4 and second.model_calls == 0 and len(fake.requests) == 4
+
+
+def test_bulk_goes_through_the_batch_path_and_the_handler_completes_the_plans(deals, settings):
+    settings.LLM_BATCH_MIN_ITEMS = 2
+    ids = [d.pk for d in deals]
+    fake = FakeBatchProvider([reply(data=MODEL_PLAN)])
+    with use_provider(fake):
+        first = plan_bulk.plan_many(deal_ids=ids)
+        assert first.submitted == 4 and first.written == 0 and fake.requests == [] and len(fake.batches) == 1
+        assert Plan.objects.filter(status=Plan.Status.PENDING).count() == 4
+        # A rerun while the batch runs submits nothing again.
+        waiting = plan_bulk.plan_many(deal_ids=ids)
+        assert waiting.in_flight == 4 and waiting.submitted == 0 and len(fake.batches) == 1
+        assert collect_batches()["items"] == 4
+        assert len(fake.requests) == 4
+        ready = Plan.objects.filter(status=Plan.Status.READY)
+        assert ready.count() == 4 and not Plan.objects.filter(status=Plan.Status.PENDING).exists()
+        plan = ready.get(deal_id=ids[0])
+        assert plan.items.get(priority="P0").content["subject"] == "Hello"
+        assert plan.provenance["provider"] == "anthropic" and not plan.provenance["offline"]
+        # Nothing changed: every deal is served from the five-input cache, no model call, no batch.
+        again = plan_bulk.plan_many(deal_ids=ids)
+        single, cached = plans.plan_for_deal(deal=plans.resolve_deal(ids[1]))
+    assert again.cached == 4 and again.submitted == 0 and len(fake.requests) == 4 and len(fake.batches) == 1
+    assert cached and single.pk == Plan.objects.get(deal_id=ids[1], status=Plan.Status.READY).pk
+    assert collect_batches()["items"] == 0  # delivered once
+
+
+def test_a_batch_result_for_a_deal_that_changed_keeps_the_hashes_the_model_saw(deals, settings):
+    settings.LLM_BATCH_MIN_ITEMS = 2
+    ids = [d.pk for d in deals]
+    with use_provider(FakeBatchProvider([reply(data=MODEL_PLAN)])):
+        plan_bulk.plan_many(deal_ids=ids)
+        submitted = Plan.objects.get(deal_id=ids[0]).cache_key
+        add_email(deals[0], direction="in", days_ago=0, body="Any news on pricing?")
+        collect_batches()
+        plan = Plan.objects.get(deal_id=ids[0])
+        assert plan.status == Plan.Status.READY and plan.cache_key == submitted
+        _, cached = plans.plan_for_deal(deal=plans.resolve_deal(ids[0]))
+    assert not cached  # the deal changed after submission: its next plan is written anew

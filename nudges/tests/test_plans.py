@@ -1,5 +1,6 @@
 """Plans: the deal summary, the five-input cache, the seed's limits and channel rules."""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -179,13 +180,40 @@ def test_service_activity_counts_in_timeline(stale_deal):
     assert data["timeline"][0]["kind"] == "call"
 
 
-def test_a_cache_hit_runs_seven_queries_and_builds_no_summary(stale_deal, django_assert_num_queries):
-    plans.plan_for_deal(deal=stale_deal)
-    deal = plans.resolve_deal(stale_deal.pk)
-    # contacts, activities, nudge settings, context version, template, the plan lookup (+ the deal above)
-    with django_assert_num_queries(6):
-        _, cached = plans.plan_for_deal(deal=deal)
+def test_a_cache_hit_runs_two_queries_on_postgresql_and_builds_no_summary(stale_deal, django_assert_num_queries):
+    from django.db import connection
+
+    plans.plan_for_deal(deal=stale_deal)  # creates the context version and the settings row
+    plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk))  # the team's setup is now known by its stamps
+    # PostgreSQL: the deal with its rows and stamps, then the plan lookup. Elsewhere: the deal,
+    # contacts, activities, nudge settings, context version, template, the plan lookup.
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 7):
+        _, cached = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk))
     assert cached
+
+
+def test_postgresql_reads_the_same_rows_in_one_query_as_the_orm(stale_deal, contact, account):
+    from django.db import connection
+
+    from crm.models import Contact
+    from nudges import plan_rows
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-query path is PostgreSQL's")
+    Contact.objects.create(account=account, name="Zoe Üñícode", email="zoe@example.com", time_zone="Asia/Tokyo")
+    Activity.objects.create(account=account, deal=stale_deal, kind="call", direction="in", body="x" * 500,
+                            occurred_at=timezone.now().replace(microsecond=120000))  # fmt: skip
+    one = plans.resolve_deal(stale_deal.pk)
+    in_one = summary.deal_data(one)  # the annotation is used once: this reads it
+    again = plans.resolve_deal(stale_deal.pk)
+    rows = plan_rows.rows_for([again])[again.pk]
+    assert rows.stamps is not None and set(rows.stamps) == {"context", "template", "settings", "summary"}
+    from unittest import mock
+
+    with mock.patch.object(plan_rows, "one_query", return_value=False):
+        via_orm = summary.deal_data(plans.resolve_deal(stale_deal.pk))
+    assert in_one == via_orm == summary.assemble(again, rows.contacts, rows.timeline)
+    assert in_one["timeline"][0]["snippet"] == "x" * summary.SNIPPET
 
 
 def test_timing_windows_follow_the_contacts_time_zone(stale_deal):
@@ -199,3 +227,40 @@ def test_timing_windows_follow_the_contacts_time_zone(stale_deal):
     Contact.objects.filter(pk=stale_deal.primary_contact_id).update(time_zone="Asia/Tokyo")
     plan, _ = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk), now=now)
     assert plan.items.filter(priority="P0", channel="email").first().timing.startswith("Today (outside the best window")
+
+
+def test_the_summary_hash_is_the_same_in_every_process():
+    """The rule settings hold a frozenset, whose order follows the per-process hash seed: the cache
+    key must not (a plan written by the command line is served to the web process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup(); from datetime import datetime, UTC; from nudges import rules, summary; "
+        "print(summary.summary_input_hash('x', datetime(2026, 11, 27, tzinfo=UTC), rules.RuleConfig()))"
+    )
+    hashes = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed, "DJANGO_SETTINGS_MODULE": "config.settings_test"},
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }  # fmt: skip
+    assert len(hashes) == 1 and len(hashes.pop()) == 64
+
+
+def test_the_theme_scan_finds_exactly_what_the_whole_pattern_finds():
+    import random
+
+    rng = random.Random(12)
+    words = [w for ws in summary.THEMES.values() for w in ws] + ["signed", "apis", "go", "live", "soc", "2", "of"]
+    glue = [" ", "  ", "-", "_", ".", ", ", "\n", "é", "ſ", "\u212a", "İ", ""]
+    for _ in range(1000):
+        parts = []
+        for _ in range(rng.randint(1, 12)):
+            w = rng.choice(words)
+            w = rng.choice([w, w.upper(), w.title(), w.replace("s", "ſ")])
+            parts += [w, rng.choice(glue)]
+        text = "".join(parts)
+        expected = [summary._THEME_GROUPS[m.lastgroup] for m in summary._THEME_RE.finditer(text)]
+        assert list(summary._theme_hits(text)) == expected, text
