@@ -98,7 +98,7 @@ def run_tools(calls: list[ToolCall], team_ids) -> list[dict]:
         return list(pool.map(lambda c: _in_thread(c, team_ids), calls))
 
 
-def _whole_playbook(team_ids) -> str:
+def whole_playbook(team_ids) -> str:
     """The whole playbook as a prompt-cached prefix when it fits the budget (most do): the model then
     sees every passage with its id, and retrieval only ranks what the answer cites first."""
     mode = settings.ASSISTANT_PLAYBOOK_MODE
@@ -179,7 +179,7 @@ def answer(*, user, message: Message, emit: Emit | None = None) -> Message:
     rec.emit({"event": "sources", "sources": sources})  # everything retrieved (the evaluation's contexts)
     # The whole playbook is for a model to read; the offline composer works from the sources alone.
     wants_playbook = any(s["kind"] == "passage" for s in sources) and llm.provider_name() != "offline"
-    context = _whole_playbook(team_ids) if wants_playbook else ""
+    context = whole_playbook(team_ids) if wants_playbook else ""
     feedback, attempts, previous = "", [], None
     draft, result, verdict, written = {}, None, checking.Verdict(ok=False), 0
     for attempt in range(settings.ASSISTANT_MAX_RETRIES + 1):
