@@ -380,3 +380,6 @@ def retrieval_recall(*, k: int = 5) -> dict:
     except _Rollback:
         pass
     return out
+
+
+from assistant import retrieval_quality  # noqa: E402,F401 - registers assistant.retrieval (autodiscovery imports this module)

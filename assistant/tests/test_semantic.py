@@ -64,3 +64,23 @@ def test_hybrid_recall_at_5_is_at_least_lexical_on_the_dataset(semantic_on, caps
     with capsys.disabled():
         print(f"\nrecall@5 of expected playbook passages: {figures}")
     assert figures["hybrid"]["recall"] >= figures["lexical"]["recall"]
+
+
+@pytest.mark.semantic
+@needs_model
+def test_embeddings_are_memoised_per_text_so_a_reimport_embeds_only_what_changed(monkeypatch):
+    import numpy as np
+
+    monkeypatch.setattr(semantic, "_memo", semantic.OrderedDict())
+    first = semantic.embed(["Discounts up to 10%.", "Payment terms are 30 days."])
+    model = semantic._model()
+    encoded: list[list[str]] = []
+    real = model.encode
+    monkeypatch.setattr(model, "encode", lambda texts, **kw: encoded.append(list(texts)) or real(texts, **kw))
+    again = semantic.embed(["Payment terms are 30 days.", "Renewals start at 120 days.", "Discounts up to 10%."])
+    assert encoded == [["Renewals start at 120 days."]]
+    np.testing.assert_array_equal(again[0], first[1])
+    np.testing.assert_array_equal(again[2], first[0])
+    monkeypatch.setattr(semantic, "MEMO_SIZE", 2)
+    semantic.embed(["one more text"])
+    assert len(semantic._memo) == 2 and "Discounts up to 10%." not in semantic._memo  # least recently used goes
