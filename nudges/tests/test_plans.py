@@ -264,3 +264,16 @@ def test_the_theme_scan_finds_exactly_what_the_whole_pattern_finds():
         text = "".join(parts)
         expected = [summary._THEME_GROUPS[m.lastgroup] for m in summary._THEME_RE.finditer(text)]
         assert list(summary._theme_hits(text)) == expected, text
+
+
+def test_time_slots_are_computed_once_per_hour_but_handed_out_as_copies():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from nudges import channels
+
+    now = datetime(2026, 11, 25, 9, 30, tzinfo=ZoneInfo("Europe/London"))
+    first = channels.slots(now)
+    first["email"]["p0"] = "changed by a caller"
+    assert channels.slots(now.replace(minute=59))["email"]["p0"] == "Today 10:00–14:00"
+    assert channels.slots(now.replace(hour=15))["email"]["p0"].startswith("Today (outside the best window")
