@@ -61,27 +61,44 @@ def _text_injection(text: str) -> bool:
     return found
 
 
-def _strings(value, out: list[str]) -> list[str]:
-    """Every string in a structured value (keys too), depth first."""
-    if isinstance(value, str):
-        if value:
-            out.append(value)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _strings(k if isinstance(k, str) else str(k), out)
-            if not (v is None or isinstance(v, _NO_TEXT)):
-                _strings(v, out)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for v in value:
-            if not (v is None or isinstance(v, _NO_TEXT)):
-                _strings(v, out)
-    elif not (value is None or isinstance(value, _NO_TEXT)):
-        out.append(str(value))
-    return out
+_CONTAINERS = (list, tuple, set, frozenset)
+
+
+def _strings(value) -> set[str]:
+    """Every distinct string in a structured value (dict keys too)."""
+    found: set[str] = set()
+    stack = [value]
+    pop, push, add = stack.pop, stack.append, found.add
+    while stack:
+        v = pop()
+        if isinstance(v, str):
+            add(v)
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                add(k if isinstance(k, str) else str(k))
+                if isinstance(item, str):
+                    add(item)
+                elif not (item is None or isinstance(item, _NO_TEXT)):
+                    push(item)
+        elif isinstance(v, _CONTAINERS):
+            for item in v:
+                if isinstance(item, str):
+                    add(item)
+                elif not (item is None or isinstance(item, _NO_TEXT)):
+                    push(item)
+        elif not (v is None or isinstance(v, _NO_TEXT)):
+            add(str(v))
+    found.discard("")
+    return found
 
 
 def _any_injection(value) -> bool:
-    return any(_text_injection(t) for t in _strings(value, []))
+    if isinstance(value, str):
+        return bool(value) and _text_injection(value)
+    if value is None or isinstance(value, _NO_TEXT):
+        return False
+    seen = _SCREENED
+    return any(seen[t] if t in seen else _text_injection(t) for t in _strings(value))
 
 
 # --- output length ---------------------------------------------------------------------------

@@ -21,8 +21,9 @@ def as_of(settings_row: NotificationSettings) -> date:
     return settings_row.as_of or timezone.localdate()
 
 
-def load_history(account_ids: list[int]) -> tuple[dict, dict]:
-    """({account_id: [InteractionFact]}, {account_id: [NotificationFact]})."""
+def load_history(account_ids: list[int], *, notifications: bool = True) -> tuple[dict, dict]:
+    """({account_id: [InteractionFact]}, {account_id: [NotificationFact]}); the second is empty when
+    `notifications` is False (segment rules test only interactions)."""
     interactions: dict[int, list[risk.InteractionFact]] = defaultdict(list)
     for acc, ext, at, subject, sentiment, body in (
         Activity.objects.filter(account_id__in=account_ids, kind=Activity.Kind.SERVICE)
@@ -31,6 +32,8 @@ def load_history(account_ids: list[int]) -> tuple[dict, dict]:
     ):
         interactions[acc].append(risk.InteractionFact(ext, at.date(), subject, sentiment, body))
     notes: dict[int, list[risk.NotificationFact]] = defaultdict(list)
+    if not notifications:
+        return interactions, notes
     for n in PastNotification.objects.filter(account_id__in=account_ids).order_by("-sent_on", "-pk"):
         notes[n.account_id].append(
             risk.NotificationFact(n.external_id, n.sent_on, n.subject, n.opened, n.clicked, n.responded)
@@ -77,14 +80,14 @@ def factor_dicts(r: risk.Risk) -> list[dict]:
     return [{"label": f.label, "delta": f.delta, "kind": f.kind, "ref": f.ref} for f in r.factors]
 
 
-def load_chunk(chunk: list[CustomerRecord]) -> tuple[dict, dict, dict]:
+def load_chunk(chunk: list[CustomerRecord], *, notifications: bool = True) -> tuple[dict, dict, dict]:
     """(preferred channels, interactions, notifications) by account id, for a chunk of records."""
     channels = dict(
         Contact.objects.filter(account_id__in=[r.account_id for r in chunk])
         .order_by("-pk")  # the first contact wins: dict() keeps the last pair
         .values_list("account_id", "preferred_channel")
     )
-    interactions, notes = load_history([r.account_id for r in chunk])
+    interactions, notes = load_history([r.account_id for r in chunk], notifications=notifications)
     return channels, interactions, notes
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from crm.models import Account
+from crm.validators import parse_id
 from llm import BulkItem, LLMResult, ask_many, bulk_handler
 from notifications import ai, prompts, segments
 from notifications.facts import load_chunk, rule_facts, update_rows
@@ -76,6 +77,12 @@ def judge(result: LLMResult, names: list[str], rule_segment: str, rule_reason: s
 
 
 _FIELDS = ["refinement", "segment", "segment_reason", "segment_source"]
+# What a refinement run reads of a record: the facts the rules test and the segment fields.
+_LOADED = [
+    "team_id", "account_id", "customer_id", "monthly_spend", "tenure_months", "engagement_score", "churn_risk",
+    "tariff", "green_tariff", "region", "payment_status", "account_status", "segment", "segment_reason",
+    "rule_segment", "segment_source", "refinement",
+]  # fmt: skip
 
 
 def _apply(record: CustomerRecord, asked_hash: str, result: LLMResult) -> bool:
@@ -84,6 +91,7 @@ def _apply(record: CustomerRecord, asked_hash: str, result: LLMResult) -> bool:
     if pending.get("pending") != asked_hash:
         return False
     rule_reason = pending.get("rule_reason", "")
+    record.segment_before = record.segment
     verdict = judge(result, pending.get("segments") or [], record.rule_segment, rule_reason)
     record.refinement = {
         "hash": asked_hash,
@@ -106,14 +114,15 @@ def _save(records: list[CustomerRecord]) -> None:
         _FIELDS,
         [(json.dumps(r.refinement), r.segment, r.segment_reason, r.segment_source, r.pk) for r in records],
     )
-    update_rows(Account, ["segment"], [(r.segment, r.account_id) for r in records])
+    # The account mirrors the effective segment (Account.segment): only where it moved.
+    update_rows(Account, ["segment"], [(r.segment, r.account_id) for r in records if r.segment != r.segment_before])
 
 
 @bulk_handler(ai.SEGMENT)
 def store_refinement(key: str, result: LLMResult) -> None:
     """A batch item's answer: `key` is "<record pk>:<inputs hash>"."""
     pk, _, asked_hash = key.partition(":")
-    record = CustomerRecord.objects.select_for_update().select_related("account").filter(pk=pk).first()
+    record = CustomerRecord.objects.select_for_update().filter(pk=parse_id(pk)).first()
     if record is not None and _apply(record, asked_hash, result):
         _save([record])
 
@@ -134,15 +143,15 @@ def refine_segments(team, record_ids: list[int] | None = None, *, force_refresh:
     conf = NotificationSettings.for_team(team)
     rules = segments.parse_rules(conf.segment_rules)
     names = segments.segment_names(rules)
-    qs = CustomerRecord.objects.filter(team=team).select_related("account").order_by("pk")
+    qs = CustomerRecord.objects.filter(team=team).order_by("pk")
     if record_ids is not None:
         qs = qs.filter(pk__in=record_ids)
     ids = list(qs.values_list("pk", flat=True))
     stats = RefineStats(customers=len(ids))
     for start in range(0, len(ids), CHUNK):
         with transaction.atomic():
-            chunk = list(qs.filter(pk__in=ids[start : start + CHUNK]).select_for_update(of=("self",)))
-            channels, interactions, _ = load_chunk(chunk)
+            chunk = list(qs.filter(pk__in=ids[start : start + CHUNK]).only(*_LOADED).select_for_update())
+            channels, interactions, _ = load_chunk(chunk, notifications=False)
             todo: dict[str, tuple[CustomerRecord, dict, str]] = {}
             for rec in chunk:
                 facts = rule_facts(rec, channels.get(rec.account_id, ""), interactions.get(rec.account_id, []))
@@ -154,12 +163,15 @@ def refine_segments(team, record_ids: list[int] | None = None, *, force_refresh:
                     continue
                 rec.refinement = {"pending": asked_hash, "rule_reason": rule.reason, "segments": names}
                 todo[f"{rec.pk}:{asked_hash}"] = (rec, asked, asked_hash)
-            update_rows(CustomerRecord, ["refinement"], [(json.dumps(r.refinement), r.pk) for r, _, _ in todo.values()])
             run = ask_many(
                 feature=ai.SEGMENT,
                 system=prompts.SEGMENT_SYSTEM,
                 prompt=prompts.SEGMENT_PROMPT,
-                items=[BulkItem(key=k, inputs=a, about=r.account, scope=r.team_id) for k, (r, a, _) in todo.items()],
+                items=[
+                    # The ledger links each call to the account: its id is all it needs.
+                    BulkItem(key=k, inputs=a, about=Account(pk=r.account_id), scope=r.team_id)
+                    for k, (r, a, _) in todo.items()
+                ],
                 schema=prompts.SEGMENT_SCHEMA,
                 max_tokens=200,
                 ttl=ai.TTL,
@@ -168,6 +180,12 @@ def refine_segments(team, record_ids: list[int] | None = None, *, force_refresh:
             )
             stats.asked += len(todo)
             stats.batched += len(run.pending)
+            # Batched items wait with their inputs' hash; `store_refinement` checks it when they arrive.
+            update_rows(
+                CustomerRecord,
+                ["refinement"],
+                [(json.dumps(todo[k][0].refinement), todo[k][0].pk) for k in run.pending],
+            )
             answered = []
             for key, result in run.results.items():
                 rec, _, asked_hash = todo[key]

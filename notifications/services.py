@@ -7,13 +7,13 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.models import Contact
 from notifications import ai, checks, segments
 from notifications.errors import ServiceError
-from notifications.facts import as_of, load_history, recompute
+from notifications.facts import as_of, load_history, recompute, update_rows
 from notifications.models import (
     AnalysisRun,
     CustomerRecord,
@@ -188,21 +188,32 @@ def analyse_records(
     """Analyse and draft for these customers and store their notifications. mode "auto" (batch runs):
     when the gateway submits a batch, nothing is stored and the Step says what is pending; a feature
     already batched by this run (`batched`) is answered from the cache, synchronously for the rest."""
-    records = list(CustomerRecord.objects.filter(pk__in=record_ids).select_related("account"))
+    # The refinement and the account's imported extras are not inputs: left in the database.
+    records = list(
+        CustomerRecord.objects.filter(pk__in=record_ids).select_related("account").defer("refinement", "account__extra")
+    )
     inputs = customer_inputs(records, conf)
     hashes = {r.pk: _hash(inputs[r.pk]) for r in records}
-    existing = {
-        n.record_id: n
-        for n in Notification.objects.filter(record_id__in=record_ids).exclude(status=Notification.Status.SENT)
+    # What decides whether to ask first (the hash and status only); whole rows only for those asked again.
+    current = {
+        record_id: (input_hash, status)
+        for record_id, input_hash, status in Notification.objects.filter(record_id__in=record_ids)
+        .exclude(status=Notification.Status.SENT)
+        .values_list("record_id", "input_hash", "status")
     }
-    todo = [r for r in records if force_refresh or r.pk not in existing or existing[r.pk].input_hash != hashes[r.pk]]
+    redo = (Notification.Status.DRAFT, Notification.Status.NEEDS_EDIT, Notification.Status.FAILED)
     todo = [
         r
-        for r in todo
-        if r.pk not in existing
-        or existing[r.pk].status
-        in (Notification.Status.DRAFT, Notification.Status.NEEDS_EDIT, Notification.Status.FAILED)
+        for r in records
+        if (force_refresh or r.pk not in current or current[r.pk][0] != hashes[r.pk])
+        and (r.pk not in current or current[r.pk][1] in redo)
     ]
+    existing = {
+        n.record_id: n
+        for n in Notification.objects.filter(record_id__in=[r.pk for r in todo if r.pk in current]).exclude(
+            status=Notification.Status.SENT
+        )
+    }
     step = Step(customers=len(records), unchanged=len(records) - len(todo), asked=len(todo))
     batched = batched or {}
     keyed = mode != "sync" and run is not None
@@ -235,7 +246,7 @@ def analyse_records(
         return step
     drafts = {r.pk: drafted.done[key(r)] for r in todo}
     contexts = check_contexts(todo, conf, inputs)
-    new = []
+    new, again = [], []
     for r in todo:
         a, d = analyses[r.pk], drafts[r.pk]
         data = _sanitised(a.data, r)
@@ -259,12 +270,29 @@ def analyse_records(
         }
         n.failed_checks = [f.as_dict() for f in run_checks(n, record=r, ctx=contexts[r.pk])]
         n.status = Notification.Status.DRAFT
-        if n.pk is None:
-            new.append(n)
-        else:
-            n.save()
+        (new if n.pk is None else again).append(n)
     Notification.objects.bulk_create(new, batch_size=500)
+    _update_notifications(again)
     return step
+
+
+_REANALYSED = [
+    "run", "priority", "priority_rank", "urgency", "risk_score", "risk_raw", "analysis", "channel", "subject",
+    "message", "input_hash", "provenance", "failed_checks", "status", "updated_at",
+]  # fmt: skip
+_JSON_FIELDS = {"analysis", "provenance", "failed_checks"}
+
+
+def _update_notifications(rows: list[Notification]) -> None:
+    """Reanalysed notifications in one prepared UPDATE (a save per row cost ~1 ms each)."""
+    now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    values = []
+    for n in rows:
+        n.updated_at = now
+        row = [json.dumps(getattr(n, f)) if f in _JSON_FIELDS else getattr(n, f) for f in _REANALYSED[1:-1]]
+        values.append((n.run_id, *row, stamp, n.pk))
+    update_rows(Notification, _REANALYSED, values)
 
 
 def _sanitised(data: dict, record: CustomerRecord) -> dict:

@@ -7,6 +7,8 @@ from django.urls import reverse
 from llm import use_provider
 from llm.errors import PermanentLLMError
 from llm.models import LLMCall
+from llm.providers import BatchOutcome
+from llm.tasks import collect_batches_task
 from llm.testing import FakeProvider, reply
 from notifications import segment_refinement, segments
 from notifications.models import CustomerRecord
@@ -125,3 +127,48 @@ def test_recompute_keeps_a_fresh_refinement_and_refines_again_when_the_data_chan
     assert rec.segment_source == "ai" and rec.refinement["hash"] and not rec.refinement["rejected"]
     assert refine_segments_task(team.pk)["asked"] == 0  # idempotent
     assert LLMCall.objects.filter(feature="notifications.segment").exists()
+
+
+class SegmentBatchProvider(FakeProvider):
+    """Message Batches that end at once; every customer answered "Support Needed"."""
+
+    supports_batches = True
+
+    def __init__(self):
+        super().__init__([reply(data={"segment": "Support Needed", "reason": "Two missed payments."})])
+        self.batches = {}
+
+    def submit_batch(self, requests, *, timeout):
+        self.batches["b1"] = [custom_id for custom_id, _ in requests]
+        return "b1"
+
+    def batch_ended(self, batch_id, *, timeout):
+        return True
+
+    def batch_results(self, batch_id, requests, *, timeout):
+        for custom_id in self.batches[batch_id]:
+            yield BatchOutcome(custom_id, reply=self.script[0])
+
+
+def test_many_customers_are_refined_through_a_batch_and_stale_answers_are_dropped(imported, team, settings):
+    settings.LLM_BATCH_MIN_ITEMS = 3
+    ids = list(
+        CustomerRecord.objects.filter(team=team, rule_segment=segments.VALUE_SEEKERS).values_list("pk", flat=True)[:4]
+    )
+    with use_provider(SegmentBatchProvider()):
+        stats = segment_refinement.refine_segments(team, ids, force_refresh=True)
+        assert stats.batched == 4 and stats.asked == 4
+        assert set(CustomerRecord.objects.filter(pk__in=ids).values_list("segment", flat=True)) == {
+            segments.VALUE_SEEKERS
+        }
+        moved = CustomerRecord.objects.get(pk=ids[0])
+        moved.refinement = {**moved.refinement, "pending": "another inputs hash"}  # the data changed meanwhile
+        moved.save(update_fields=["refinement"])
+        assert collect_batches_task()["items"] == 4
+    refined = CustomerRecord.objects.filter(pk__in=ids[1:])
+    assert {(r.segment, r.segment_source, r.segment_reason) for r in refined} == {
+        ("Support Needed", "ai", "Two missed payments.")
+    }
+    assert all(r.account.segment == "Support Needed" for r in refined)
+    moved.refresh_from_db()
+    assert moved.segment == segments.VALUE_SEEKERS and moved.segment_source == "rule"

@@ -49,6 +49,19 @@ def test_running_the_task_twice_changes_nothing_and_costs_nothing(imported, team
     assert LLMCall.objects.count() == calls
 
 
+def test_a_customer_whose_data_changed_is_reanalysed_in_place(imported, team):
+    run = _run(team)
+    n = Notification.objects.filter(team=team).order_by("pk").first()
+    before = (n.pk, n.input_hash, n.updated_at, n.analysis["insights"])
+    CustomerRecord.objects.filter(pk=n.record_id).update(engagement_score=12)
+    again = _run(team)
+    n.refresh_from_db()
+    assert again.stats["asked"] == 1 and again.stats["unchanged"] == run.stats["asked"] - 1
+    assert n.pk == before[0] and n.run_id == again.pk and n.input_hash != before[1] and n.updated_at > before[2]
+    assert "engagement score 12" in n.analysis["insights"] and n.status == Notification.Status.DRAFT
+    assert Notification.objects.filter(record_id=n.record_id).count() == 1
+
+
 def test_agent_edit_survives_reanalysis(imported, team, agent):
     _run(team)
     n = Notification.objects.filter(team=team).first()
