@@ -277,3 +277,18 @@ def test_time_slots_are_computed_once_per_hour_but_handed_out_as_copies():
     first["email"]["p0"] = "changed by a caller"
     assert channels.slots(now.replace(minute=59))["email"]["p0"] == "Today 10:00–14:00"
     assert channels.slots(now.replace(hour=15))["email"]["p0"].startswith("Today (outside the best window")
+
+
+@pytest.mark.parametrize("own_row", [False, True])
+def test_a_change_to_the_warning_settings_reaches_the_next_plan(stale_deal, team, own_row):
+    """The team's setup is kept in the process by the stamps of its rows: the team's own settings
+    row, else the global default's (NudgeSettings.for_team)."""
+    from nudges.models import NudgeSettings
+
+    plans.plan_for_deal(deal=stale_deal)
+    first, _ = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk))
+    row = NudgeSettings.objects.create(team=team) if own_row else NudgeSettings.global_default()
+    row.min_idle_days = 3
+    row.save()
+    second, cached = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk))
+    assert not cached and second.summary_hash != first.summary_hash
