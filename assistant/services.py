@@ -26,7 +26,8 @@ from assistant import ai, checking, tools
 from assistant.models import Conversation, Message, Passage, Rating
 from assistant.routing import ToolCall
 from crm.errors import ServiceError
-from crm.visibility import visible_team_ids
+from crm.visibility import ledger_scope, visible_team_ids
+from llm.scopes import scoped_by
 
 Emit = Callable[[dict], None]
 TOOL_STEP = {
@@ -144,6 +145,7 @@ def _citations(sentences: list[dict], sources: list[dict]) -> tuple[list[dict], 
     return out, [{**by_id[cid], "n": i + 1} for i, cid in enumerate(order)]
 
 
+@scoped_by(lambda *, user, **_: ledger_scope(user))  # its AI calls on the asker's team's usage page
 def answer(*, user, message: Message, emit: Emit | None = None) -> Message:
     """Run the loop for a stored question (see the module docstring). Idempotent: a finished answer
     is returned as it is."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.urls import NoReverseMatch, reverse
 
 from crm.models import Team, is_manager
+from crm.visibility import visible_team_ids
 
 
 def anyone(user) -> bool:
@@ -23,8 +24,11 @@ def managers(user) -> bool:
 
 
 def in_a_team(user) -> bool:
-    """Pages about "your team" (action plans, notifications) answer 404 to someone in none."""
-    return Team.objects.visible_to(user).exists()
+    """Pages about "your team" (action plans, notifications) answer 404 to someone in none. Asks the
+    memoised membership lookup every `visible_to` on the page shares (no query of its own for a
+    member); an admin is in a team when any team exists."""
+    team_ids = visible_team_ids(user)
+    return bool(team_ids) if team_ids is not None else Team.objects.exists()
 
 
 def permission(label: str) -> Callable:
@@ -51,7 +55,7 @@ NAV = [
     Link("Inbox", "tickets:inbox"),
     Link("Deals", "crm:deal_list"),
     Link("Accounts", "crm:account_list"),
-    Link("Notifications", "notifications:index"),
+    Link("Notifications", "notifications:index", in_a_team),  # a team's queue: 404 to someone in none
     Link("Assistant", "assistant:index"),
     Link("Deliveries", "outbound:list"),
     Link("Settings", "settings"),

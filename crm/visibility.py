@@ -31,3 +31,11 @@ def forget(user) -> None:
     """Drop the memoised answer (after a membership or group change on this same user object)."""
     if hasattr(user, _MEMO):
         delattr(user, _MEMO)
+
+
+def ledger_scope(user) -> int | None:
+    """The AI usage scope (llm.scopes) of calls a user makes for no one record: their team, or the
+    lowest-numbered of their teams when they are in several (a manager of that team sees the row);
+    None (admins only) for admins and users in no team."""
+    team_ids = visible_team_ids(user)
+    return min(team_ids) if team_ids else None

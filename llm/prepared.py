@@ -19,6 +19,7 @@ from llm.providers import (
     Provider,
 )
 from llm.registry import writer_for
+from llm.scopes import current_scope
 
 log = logging.getLogger(__name__)
 GROUNDING = ("flag", "fallback", "off")
@@ -175,7 +176,7 @@ def prepare(
         ttl_seconds=_ttl_seconds(feature, ttl),
         force_refresh=force_refresh,
         about=about,
-        scope=scope,
+        scope=scope if scope is not None else current_scope(),
     )
 
 

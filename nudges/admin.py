@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 
+from crm.models import Team, is_admin
 from nudges.models import Nudge, NudgeSettings
 
 
@@ -13,7 +15,36 @@ class NudgeAdmin(admin.ModelAdmin):
 
 @admin.register(NudgeSettings)
 class NudgeSettingsAdmin(admin.ModelAdmin):
-    list_display = ["team", "min_idle_days", "min_urgency", "ghost_factor", "updated_at"]
+    """The row without a team is the global default: an admin's alone. A team's row: only someone
+    who sees that team (its managers, admins)."""
+
+    list_display = ["__str__", "min_idle_days", "min_urgency", "ghost_factor", "updated_at"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if is_admin(request.user) else qs.visible_to(request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "team":
+            kwargs["queryset"] = Team.objects.visible_to(request.user)
+            kwargs["required"] = not is_admin(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.team_id is None and not is_admin(request.user):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.team_id is None and not is_admin(request.user):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if obj.team_id is None and not is_admin(request.user):
+            raise PermissionDenied("Only admins change the global default warning settings.")
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 # --- action plans ---------------------------------------------------------------------------

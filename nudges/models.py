@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.models import Deal, Team, TeamScopedQuerySet
@@ -58,9 +59,17 @@ class NudgeSettingsQuerySet(TeamScopedQuerySet):
 
 
 class NudgeSettings(models.Model):
-    """Warning switches and thresholds for one team, editable by its managers."""
+    """Warning switches and thresholds for one team, editable by its managers; the row without a
+    team is the global default (admins only), which every team without its own row inherits."""
 
-    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="nudge_settings")
+    team = models.OneToOneField(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="nudge_settings",
+        help_text="Empty: the global default every team without its own settings uses.",
+    )
     min_idle_days = models.PositiveSmallIntegerField(
         default=default_min_idle_days, help_text="Idle days before a deal is stale (stages may override)."
     )
@@ -101,15 +110,40 @@ class NudgeSettings(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(ghost_factor__gt=0), name="nudgesettings_ghost_factor_positive"),
             models.CheckConstraint(condition=Q(min_urgency__gte=0), name="nudgesettings_min_urgency_nonneg"),
+            # At most one global default: team ids start at 1, so "no team" indexes as 0.
+            models.UniqueConstraint(Coalesce("team", Value(0)), name="nudgesettings_one_global_default"),
         ]
 
     def __str__(self) -> str:
-        return f"Nudge settings for {self.team}"
+        return f"Nudge settings for {self.team}" if self.team_id else "Nudge settings: global default"
+
+    @classmethod
+    def global_default(cls) -> NudgeSettings:
+        """The global default (created from the environment the first time it is asked for)."""
+        obj, _ = cls.objects.get_or_create(team=None)
+        return obj
 
     @classmethod
     def for_team(cls, team_id: int) -> NudgeSettings:
-        obj, _ = cls.objects.get_or_create(team_id=team_id)
-        return obj
+        """The team's own settings, else the global default. One query (the team's row sorts first)."""
+        found = (
+            cls.objects.filter(Q(team_id=team_id) | Q(team__isnull=True))
+            .order_by(F("team_id").asc(nulls_last=True))
+            .first()
+        )
+        return found or cls.global_default()
+
+    @classmethod
+    def for_teams(cls, team_ids) -> dict[int, NudgeSettings]:
+        """{team id: its own settings or the global default} in one query (two the very first time)."""
+        rows = list(cls.objects.filter(Q(team_id__in=list(team_ids)) | Q(team__isnull=True)))
+        default = next((r for r in rows if r.team_id is None), None) or cls.global_default()
+        own = {r.team_id: r for r in rows if r.team_id is not None}
+        return {tid: own.get(tid, default) for tid in team_ids}
+
+    @property
+    def inherited(self) -> bool:
+        return self.team_id is None
 
     def rule_config(self):
         from nudges.rules import RuleConfig

@@ -241,7 +241,8 @@ def stale_verdicts(*, team_ids=None, now=None, workers: int = 1) -> tuple[list, 
         return [], 0
     # `order_by()`: Deal's default ordering would turn DISTINCT into 100,000 rows.
     team_list = list(deals.order_by().values_list("team_id", flat=True).distinct())
-    configs = {t: NudgeSettings.for_team(t).rule_config() for t in team_list}  # before any thread starts
+    # Before any thread starts; a team without its own row gets the global default's.
+    configs = {t: obj.rule_config() for t, obj in NudgeSettings.for_teams(team_list).items()}
     signals.refresh()
 
     def part(id_range):

@@ -52,8 +52,7 @@ def candidate_deal_ids(*, team_ids=None, now: datetime | None = None) -> list[in
 
 
 def _configs(team_ids) -> dict[int, rules.RuleConfig]:
-    existing = {s.team_id: s for s in NudgeSettings.objects.filter(team_id__in=team_ids)}
-    return {tid: (existing.get(tid) or NudgeSettings(team_id=tid)).rule_config() for tid in team_ids}
+    return {tid: obj.rule_config() for tid, obj in NudgeSettings.for_teams(team_ids).items()}
 
 
 @dataclass(slots=True)

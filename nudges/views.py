@@ -4,12 +4,12 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.errors import ServiceError
-from crm.models import Team, is_manager
+from crm.models import Team, is_admin, is_manager
 from nudges import importers, services, stream, tasks
 from nudges.forms import ImportForm, NudgeActionForm, NudgeFilterForm, NudgeSettingsForm
 from nudges.models import Nudge, NudgeSettings
@@ -137,41 +137,61 @@ def import_files(request):
     return render(request, "nudges/import.html", {"form": form, "reports": reports})
 
 
+GLOBAL_DEFAULT = "default"  # the `team` value of the global default's page
+
+
+def _settings_scope(request, teams):
+    """(team, the settings shown, may edit) for `?team=`: a team of the user's (its own row or the
+    global default it inherits; managers edit), or `default`, the global default (admins only). A
+    team the user is not in, a missing one and a non-id all answer 404."""
+    raw = request.GET.get("team") or request.POST.get("team")
+    if raw == GLOBAL_DEFAULT:
+        if not is_admin(request.user):
+            raise Http404("No such team.")
+        return None, NudgeSettings.global_default(), True
+    if raw and not str(raw).isdigit():
+        raise Http404("No such team.")
+    team = get_object_or_404(teams, pk=raw) if raw else teams.first()
+    if team is None:
+        return None, None, False
+    return team, NudgeSettings.for_team(team.pk), is_manager(request.user)
+
+
 @require_http_methods(["GET", "POST"])
 def settings_view(request):
-    teams = Team.objects.visible_to(request.user)
-    team_id = request.GET.get("team") or request.POST.get("team")
-    if team_id:
-        if not str(team_id).isdigit():
-            return render(request, "nudges/settings.html", {"teams": teams, "team": None}, status=404)
-        team = get_object_or_404(teams, pk=team_id)
-    else:
-        team = teams.first()
-    if team is None:
-        return render(request, "nudges/settings.html", {"teams": teams, "team": None})
-    obj = NudgeSettings.for_team(team.pk)
-    can_edit = is_manager(request.user)
+    teams = Team.objects.visible_to(request.user).order_by("name")
+    try:
+        team, obj, can_edit = _settings_scope(request, teams)
+    except Http404:
+        return render(request, "nudges/settings.html", {"teams": teams, "team": None}, status=404)
+    is_global = obj is not None and team is None
+    context = {"teams": teams, "team": team, "is_global": is_global, "can_admin": is_admin(request.user)}
+    if obj is None:
+        return render(request, "nudges/settings.html", context)
+    back = f"{request.path}?team={team.pk if team else GLOBAL_DEFAULT}"
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied("Only managers change warning settings.")
-        form = NudgeSettingsForm(request.POST, instance=obj)
+        if request.POST.get("action") == "reset" and team is not None:
+            NudgeSettings.objects.filter(team=team).delete()
+            messages.success(request, f"{team} uses the global default warning settings again.")
+            return redirect(back)
+        # A team that inherits gets its own row: the global default is never changed from a team's page.
+        instance = obj if is_global or obj.team_id == team.pk else NudgeSettings(team=team)
+        form = NudgeSettingsForm(request.POST, instance=instance)
         if form.is_valid():
             saved = form.save(commit=False)
             saved.updated_by = request.user
             saved.save()
-            messages.success(request, f"Saved warning settings for {team}.")
-            return redirect(f"{request.path}?team={team.pk}")
+            messages.success(request, f"Saved warning settings for {team or 'the global default'}.")
+            return redirect(back)
     else:
         form = NudgeSettingsForm(instance=obj)
     if not can_edit:
         for field in form.fields.values():
             field.disabled = True
-    return render(
-        request,
-        "nudges/settings.html",
-        {"teams": teams, "team": team, "form": form, "can_edit": can_edit, "settings_obj": obj},
-        status=400 if request.method == "POST" else 200,
-    )
+    context.update(form=form, can_edit=can_edit, settings_obj=obj, inherits=not is_global and obj.team_id is None)
+    return render(request, "nudges/settings.html", context, status=400 if request.method == "POST" else 200)
 
 
 def api_unauthorized():

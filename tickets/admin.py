@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.db.models import Q
 
-from tickets import matches
+from crm.models import is_admin
+from tickets import matches, services
 from tickets.models import (
     Draft,
     EscalationNotice,
@@ -44,10 +46,40 @@ class DraftAdmin(admin.ModelAdmin):
 
 @admin.register(WeightSet)
 class WeightSetAdmin(admin.ModelAdmin):
-    list_display = ["version", *WeightSet.FIELDS, "created_by", "created_at"]
+    """Versions are immutable: add one in Settings > Inbox scoring (which rescores the tickets it
+    governs). Here the global default is an admin's alone, and a team's sets only its managers'."""
+
+    list_display = ["version", "team", *WeightSet.FIELDS, "created_by", "created_at"]
+    list_filter = ["team"]
+    fields = ["team", *WeightSet.FIELDS, "note"]
+
+    def get_queryset(self, request):
+        scope = Q(team__in=services.teams_managed_by(request.user))
+        if is_admin(request.user):
+            scope |= Q(team__isnull=True)
+        return super().get_queryset(request).filter(scope)
 
     def has_change_permission(self, request, obj=None):
-        return False  # versions are immutable: add a new one in Settings > Inbox scoring
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "team":
+            kwargs["queryset"] = services.teams_managed_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: the next version of the scope, the authority check (an empty team,
+        # the global default, is an admin's alone), the audit record and the rescore.
+        ws = services.create_weight_set(
+            actor=request.user,
+            team=obj.team,
+            values={f: getattr(obj, f) for f in WeightSet.FIELDS},
+            note=obj.note,
+        )
+        obj.pk, obj.version = ws.pk, ws.version
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # "reset to the global default" removes a team's versions, audited
 
 
 admin.site.register(TopicAlert)

@@ -15,11 +15,11 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.models import is_admin
+from crm.validators import parse_id
 from tickets import cache, inbox, rules, services
 from tickets import serializers as s
 from tickets.models import Draft, Message, Ticket, TopicAlert, WeightSet
@@ -28,7 +28,9 @@ from tickets.models import Draft, Message, Ticket, TopicAlert, WeightSet
 class TicketMixin:
     def ticket(self, request, pk) -> Ticket:
         prefetch_related_objects([request.user], "groups")
-        return get_object_or_404(Ticket.objects.visible_to(request.user).select_related("account", "contact"), pk=pk)
+        return get_object_or_404(
+            Ticket.objects.visible_to(request.user).select_related("account", "contact", "weight_set"), pk=pk
+        )
 
 
 class TicketListView(TicketMixin, APIView):
@@ -155,8 +157,9 @@ class ScoreBreakdownView(TicketMixin, APIView):
         else:
             terms = services.active_alert_terms(user=request.user)
         matches = bool(terms) and ticket.keywords.filter(keyword__in=terms).exists()
-        current = WeightSet.current()
-        weights = WeightSet.objects.filter(version=ticket.weights_version).first() or current
+        # The ticket's team's weights: its own newest set, else the global default.
+        current = WeightSet.in_force(ticket.team_id)
+        weights = current if ticket.weight_set_id in (None, current.pk) else (ticket.weight_set or current)
         data = s.breakdown(
             ticket,
             matches=matches,
@@ -401,34 +404,57 @@ class TopicAlertView(APIView):
 
 
 class WeightsView(APIView):
+    """The global default (`team` empty; admins change it) and each team's own weights (its
+    managers change them). A team the caller does not manage answers 404 like a missing one."""
+
+    def _team(self, request, raw):
+        if raw in (None, ""):
+            return None
+        team_id = parse_id(raw)
+        if team_id is None:
+            raise NotFound("No such team.")
+        return get_object_or_404(services.teams_managed_by(request.user), pk=team_id)
+
     @extend_schema(
+        parameters=[OpenApiParameter("team", OpenApiTypes.INT, required=False, description="a team you manage")],
         responses=s.WeightSetSerializer(many=True),
-        summary="Scoring weight versions, newest first",
+        summary="Scoring weight versions, newest first (the global default, or one team's own)",
         operation_id="scoring_weights_list",
     )
     def get(self, request):
+        team = self._team(request, request.query_params.get("team"))
         WeightSet.current()
-        return Response(s.WeightSetSerializer(WeightSet.objects.all()[:50], many=True).data)
+        rows = WeightSet.objects.filter(team=team) if team else WeightSet.objects.global_default()
+        return Response(s.WeightSetSerializer(rows[:50], many=True).data)
 
     @extend_schema(
         request=s.WeightSetSerializer,
         responses={201: s.WeightSetSerializer},
-        summary="New weights (admins)",
+        summary="New weights: for a team you manage, or the global default (admins)",
         operation_id="scoring_weights_create",
     )
     def post(self, request):
-        # One weight set orders every team's inbox: a team's manager must not reorder the others'
-        # (issue 10, item 5). Per-team weights would let managers back in; until then, admins.
-        if not is_admin(request.user):
-            raise PermissionDenied("Only admins change the scoring weights: they order every team's inbox.")
         payload = s.WeightSetSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         d = payload.validated_data
+        team = self._team(request, d.get("team_id"))
         ws = services.create_weight_set(
-            actor=request.user, values={f: d[f] for f in WeightSet.FIELDS}, note=d.get("note", "")
+            actor=request.user, team=team, values={f: d[f] for f in WeightSet.FIELDS}, note=d.get("note", "")
         )
-        cache.forget_boost()
         return Response(s.WeightSetSerializer(ws).data, status=201)
+
+
+class WeightsResetView(APIView):
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        summary="A team you manage goes back to the global default weights",
+        operation_id="scoring_weights_reset",
+    )
+    def post(self, request, team_id):
+        team = get_object_or_404(services.teams_managed_by(request.user), pk=team_id)
+        services.reset_team_weights(actor=request.user, team=team)
+        return Response(status=204)
 
 
 urlpatterns = [
@@ -443,6 +469,9 @@ urlpatterns = [
     re_path(r"^inbound/messages/?$", InboundView.as_view(), name="tickets-inbound"),
     re_path(r"^topic-alerts/?$", TopicAlertView.as_view(), name="tickets-topic-alerts"),
     re_path(r"^scoring-weights/?$", WeightsView.as_view(), name="tickets-weights"),
+    re_path(
+        r"^scoring-weights/teams/(?P<team_id>\d+)/reset/?$", WeightsResetView.as_view(), name="tickets-weights-reset"
+    ),
 ]
 
 

@@ -36,18 +36,26 @@ def forget_alert(user) -> None:
     cache.delete(_alert_key(user.pk))
 
 
-def topic_alert_boost() -> float:
+def topic_alert_boosts() -> dict[int | None, float]:
+    """{team id: boost} for teams with their own scoring weights, and None: the global default's.
+    One query when the cache is cold (the newest set of each scope)."""
     from tickets.models import WeightSet
 
-    boost = cache.get("tickets:boost")
-    if boost is None:
-        boost = WeightSet.current().topic_alert_boost
-        cache.set("tickets:boost", boost, BOOST_TTL)
-    return boost
+    boosts = cache.get("tickets:boosts")
+    if boosts is None:
+        default, own = WeightSet.in_force_map()
+        boosts = {None: default.topic_alert_boost, **{t: ws.topic_alert_boost for t, ws in own.items()}}
+        cache.set("tickets:boosts", boosts, BOOST_TTL)
+    return boosts
+
+
+def topic_alert_boost(team_id: int | None = None) -> float:
+    boosts = topic_alert_boosts()
+    return boosts.get(team_id, boosts[None])
 
 
 def forget_boost() -> None:
-    cache.delete("tickets:boost")
+    cache.delete("tickets:boosts")
 
 
 # The watched-terms set is cached by tickets.matches, which owns it (one place for its constants).

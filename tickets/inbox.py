@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, Subquery, Value, Window
+from django.db.models import Case, Count, Exists, F, FloatField, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.expressions import RawSQL
 
 from crm import visibility as crm_visibility
@@ -121,11 +121,12 @@ def page(
     team_id: int | None = None,
     assignee: str | int | None = None,
     terms: list[str] | None = None,
-    boost: float = 5.0,
+    boost: float | dict = 5.0,
     limit: int = 50,
     cursor: str | None = None,
 ) -> InboxPage:
-    """Raises BadCursor for a cursor that does not decode."""
+    """`boost` is the topic-alert boost: one value, or {team id: boost, None: the default's} when
+    teams have their own scoring weights. Raises BadCursor for a cursor that does not decode."""
     after = decode_cursor(cursor)
     terms = list(terms or [])
     base = (
@@ -140,15 +141,16 @@ def page(
     teams = [team_id] if team_id else visible_team_ids(user)
     candidates: list[tuple[float, int, Ticket | None, bool]] = []
     matches = 0
+    boost_expr = boost_sql(boost, teams)
 
     if terms and len(teams) == 1 and set(terms) <= cache.watched_terms():
         # Watched terms, one team: the whole page is one statement (see _watched_page).
-        rows, matches = _watched_page(user, base, terms, boost, limit, after, filters, teams[0])
+        rows, matches = _watched_page(user, base, terms, boost_of(boost, teams[0]), limit, after, filters, teams[0])
         return _finish(rows, limit, terms, matches, cursor, filters)
     if terms and set(terms) <= cache.watched_terms():
         # Watched terms (some agent's saved alert uses them): matches, their scores and the count
         # come from one index-only range of AlertMatch, whatever the number of matches.
-        a_rows = _watched_matches(user, terms, boost, limit, after, status, channel, team_id, assignee)
+        a_rows = _watched_matches(user, terms, boost_expr, limit, after, status, channel, team_id, assignee)
         matches = a_rows[0][2] if a_rows else (after[2] if after else 0)
         candidates += [(eff, pk, None, True) for pk, eff, _ in a_rows]
         rest = base.filter(~Exists(AlertMatch.objects.filter(ticket_id=OuterRef("pk"), keyword__in=terms)))
@@ -158,7 +160,6 @@ def page(
             keywords = keywords.filter(team_id=team_id)
         if not is_admin(user):
             keywords = keywords.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
-        boost_value = Value(float(boost), output_field=FloatField())
         # Matching tickets: (id, score) only, so PostgreSQL answers from the keyword index and the
         # covering ticket_match_idx without touching table rows. The match count rides along as a
         # window count on the first page and travels in the cursor after that.
@@ -166,7 +167,7 @@ def page(
             Ticket.objects.visible_to(user)
             .filter(pk__in=keywords.values("ticket_id"))
             .filter(**_plain_filters(user, status, channel, team_id, assignee))
-            .annotate(eff=F("score") + boost_value)
+            .annotate(eff=F("score") + boost_expr)
         )
         if after:
             a = matching.boosted_after(after[0], after[1]).annotate(match_count=Value(after[2]))
@@ -219,7 +220,8 @@ def _watched_page(user, base, terms, boost, limit, after, filters, team) -> tupl
     """
     status, channel, assignee = filters["status"], filters["channel"], filters["assignee"]
     n = limit + 1
-    grouped = _watched_grouped(user, terms, boost, after, status, channel, filters["team"], assignee)
+    boost_expr = Value(float(boost), output_field=FloatField())
+    grouped = _watched_grouped(user, terms, boost_expr, after, status, channel, filters["team"], assignee)
     walk = base.filter(~Exists(AlertMatch.objects.filter(ticket_id=OuterRef("pk"), keyword__in=terms)))
     walk = walk.smart_order()
     if after:
@@ -283,30 +285,48 @@ def _prepared_statement():
         pg.cursor_factory, pg.prepare_threshold, features.uses_server_side_binding = default
 
 
-def _watched_grouped(user, terms, boost, after, status, channel, team_id, assignee):
+def _watched_grouped(user, terms, boost_expr, after, status, channel, team_id, assignee):
     """AlertMatch grouped by ticket with its boosted score, filtered and after the cursor."""
     rows = AlertMatch.objects.filter(keyword__in=terms, **_plain_filters(user, status, channel, team_id, assignee))
     if not is_admin(user):
         rows = rows.filter(team_id__in=Membership.objects.filter(user=user).values("team_id"))
-    eff = F("score") + Value(float(boost), output_field=FloatField())
+    eff = F("score") + boost_expr
     if after:
         rows = rows.alias(e=eff).filter(Q(e__lt=after[0]) | Q(e=after[0], ticket_id__lt=after[1]))
     # Count() makes a ticket with several matching keywords one group.
     return rows.values("ticket_id", "score").annotate(eff=eff, n=Count("pk")).order_by("-eff", "-ticket_id")
 
 
-def _watched_matches(user, terms, boost, limit, after, status, channel, team_id, assignee):
+def _watched_matches(user, terms, boost_expr, limit, after, status, channel, team_id, assignee):
     """[(ticket id, score + boost, match count)] of the next limit + 1 matches, from AlertMatch.
 
     Its rows copy the ticket's team, status, channel, assignee and score, so the filters, the order
     and the count are answered by the (team, status, keyword, score, ticket) index alone. On later
     pages the count travels in the cursor. (Several teams; one team takes `_watched_page`.)
     """
-    grouped = _watched_grouped(user, terms, boost, after, status, channel, team_id, assignee)
+    grouped = _watched_grouped(user, terms, boost_expr, after, status, channel, team_id, assignee)
     if after:
         return [(pk, e, after[2]) for pk, e in grouped.values_list("ticket_id", "eff")[: limit + 1]]
     grouped = grouped.annotate(match_count=Window(Count("*")))
     return list(grouped.values_list("ticket_id", "eff", "match_count")[: limit + 1])
+
+
+def boost_of(boost: float | dict, team_id: int | None) -> float:
+    """One team's topic-alert boost from a single value or a {team id: boost, None: default} map."""
+    if isinstance(boost, dict):
+        return float(boost.get(team_id, boost[None]))
+    return float(boost)
+
+
+def boost_sql(boost: float | dict, teams: list[int]):
+    """The boost as SQL over rows with a `team_id`: one value when every team shown shares it (the
+    usual case), else a CASE on the team (teams with their own scoring weights)."""
+    default = boost_of(boost, None)
+    own = {t: boost_of(boost, t) for t in teams}
+    if len(set(own.values())) <= 1:
+        return Value(next(iter(own.values()), default), output_field=FloatField())
+    whens = [When(team_id=t, then=Value(v)) for t, v in own.items() if v != default]
+    return Case(*whens, default=Value(default), output_field=FloatField())
 
 
 def visible_team_ids(user) -> list[int]:

@@ -125,7 +125,7 @@ class TicketQuerySet(TeamScopedQuerySet):
 
     def rescore(self, weights: Weights, *, now_ts: float) -> int:
         """One set-based UPDATE: every selected ticket's score and components from its stored inputs."""
-        return self.update(**score_expressions(weights, now_ts), weights_version=weights.version)
+        return self.update(**score_expressions(weights, now_ts), weight_set_id=weights.set_id)
 
     def boosted_after(self, eff: float, pk: int):
         """Keyset over an `eff` annotation (score + topic alert boost) for tickets matching an alert.

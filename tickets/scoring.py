@@ -25,6 +25,7 @@ COMPONENTS = ("churn_risk", "customer_value", "urgency", "age", "difficulty", "s
 @dataclass(frozen=True)
 class Weights:
     version: int = 0
+    set_id: int | None = None  # the stored WeightSet these came from; None for ad-hoc weights
     churn: float = 3.0
     value: float = 2.0
     urgency: float = 1.5

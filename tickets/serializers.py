@@ -152,6 +152,9 @@ class TriageItemSerializer(serializers.Serializer):
 
 class TicketDetailSerializer(serializers.ModelSerializer):
     smart_score = serializers.FloatField(source="score")
+    weights_version = serializers.IntegerField(
+        source="weight_set.version", allow_null=True, read_only=True, help_text="of the weight set in `weight_set`"
+    )
     triage = serializers.SerializerMethodField()
     sla_state = serializers.SerializerMethodField()
 
@@ -178,6 +181,7 @@ class TicketDetailSerializer(serializers.ModelSerializer):
             "sla_state",
             "smart_score",
             "weights_version",
+            "weight_set",
             "triage",
             "needs_review",
             "review_reason",
@@ -380,9 +384,18 @@ class TopicAlertCreateSerializer(StorageSafeSerializerMixin, serializers.Seriali
 
 
 class WeightSetSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
+    team = serializers.IntegerField(
+        source="team_id",
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text="A team you manage; empty or null: the global default (admins only).",
+    )
+
     class Meta:
         model = WeightSet
-        fields = ["version", *WeightSet.FIELDS, "note", "created_by", "created_at"]
+        fields = ["team", "version", *WeightSet.FIELDS, "note", "created_by", "created_at"]
         read_only_fields = ["version", "created_by", "created_at"]
         extra_kwargs = {f: {"min_value": -1000, "max_value": 1000} for f in WeightSet.FIELDS}
 

@@ -9,7 +9,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import prefetch_related_objects
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -50,7 +52,7 @@ def inbox_view(request):
     form = InboxFilterForm(request.GET or None, teams=teams, people=people)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     alert = cache.active_alert(request.user)
-    weights_boost = cache.topic_alert_boost()
+    boosts = cache.topic_alert_boosts()
     try:
         page = inbox.page(
             request.user,
@@ -59,7 +61,7 @@ def inbox_view(request):
             team_id=data.get("team"),
             assignee=data.get("assignee") or None,
             terms=alert["terms"] if alert else [],
-            boost=weights_boost,
+            boost=boosts,
             limit=settings.TICKETS_PAGE_SIZE,
             cursor=data.get("cursor") or None,
         )
@@ -75,7 +77,7 @@ def inbox_view(request):
         "alert_form": TopicAlertForm(initial={"text": alert["text"] if alert else ""}),
         "filter_query": query.urlencode(),
         "refresh_seconds": settings.TICKETS_INBOX_REFRESH_SECONDS,
-        "boost": weights_boost,
+        "boost": _shown_boost(request.user, boosts, data.get("team")),
         "now": timezone.now(),
     }
     template = (
@@ -84,6 +86,13 @@ def inbox_view(request):
         else "tickets/inbox.html"
     )
     return render(request, template, context)
+
+
+def _shown_boost(user, boosts: dict, team_id) -> float | None:
+    """The boost the alert summary states: None when the teams listed boost differently."""
+    teams = [team_id] if team_id else inbox.visible_team_ids(user)
+    values = {inbox.boost_of(boosts, t) for t in teams} or {boosts[None]}
+    return values.pop() if len(values) == 1 else None
 
 
 @require_POST
@@ -142,11 +151,12 @@ def ticket_detail(request, pk):
     now = timezone.now()
     alert = cache.active_alert(request.user)
     terms = alert["terms"] if alert else []
-    boost = cache.topic_alert_boost()
+    boost = cache.topic_alert_boost(ticket.team_id)
     matches = bool(terms) and ticket.keywords.filter(keyword__in=terms).exists()
     similar, shared = services.similar_tickets(ticket=ticket)
     average = services.average_open_score(team_id=ticket.team_id)
-    weights = WeightSet.objects.filter(version=ticket.weights_version).first() or WeightSet.current()
+    in_force = WeightSet.in_force(ticket.team_id)
+    weights = in_force if ticket.weight_set_id in (None, in_force.pk) else (ticket.weight_set or in_force)
     context = {
         **_draft_context(ticket),
         "now": now,
@@ -162,7 +172,7 @@ def ticket_detail(request, pk):
         "matches_alert": matches,
         "average": average,
         "weights": weights,
-        "weights_current": WeightSet.current(),
+        "weights_current": in_force,
         "triage_form": TriageForm(initial={f: getattr(ticket, f) for f in Ticket.TRIAGE_FIELDS}, auto_id="triage_%s"),
         "follow_up_form": FollowUpForm(),
         "escalate_form": EscalateForm(),
@@ -319,34 +329,62 @@ def ticket_new(request):
     return render(request, "tickets/ticket_new.html", {"form": form})
 
 
+def _weights_scope(request, managed):
+    """The team whose weights the page shows (`?team=`), None for the global default. A team the
+    user does not manage, a missing one and a non-id all answer 404."""
+    raw = request.POST.get("team") if request.method == "POST" else request.GET.get("team")
+    if raw in (None, ""):
+        return None
+    if not str(raw).isdigit():
+        raise Http404("No such team.")
+    return get_object_or_404(managed, pk=raw)
+
+
 @require_http_methods(["GET", "POST"])
 def weights(request):
-    current = WeightSet.current()
-    can_edit = is_admin(request.user)  # one set orders every team's inbox (issue 10, item 5)
+    """The global default (admins edit it) and each managed team's own weights (its managers)."""
+    managed = services.teams_managed_by(request.user)
+    team = _weights_scope(request, managed)
+    can_edit = is_admin(request.user) if team is None else True
+    current = WeightSet.in_force(team.pk if team else None)
+    back = f"{reverse('tickets:weights')}?team={team.pk}" if team else reverse("tickets:weights")
+    if request.method == "POST" and request.POST.get("action") == "reset":
+        if team is None:
+            raise Http404("Only a team's weights can be reset.")
+        removed = services.reset_team_weights(actor=request.user, team=team)
+        messages.success(request, f"{team} uses the global default again ({removed} own versions removed).")
+        return redirect(back)
     if request.method == "POST":
         if not can_edit:
-            raise PermissionDenied("Only admins change the scoring weights: they order every team's inbox.")
+            raise PermissionDenied("Only admins change the global default weights.")
         form = WeightSetForm(request.POST)
         if form.is_valid():
             ws = services.create_weight_set(
                 actor=request.user,
+                team=team,
                 values={f: form.cleaned_data[f] for f in WeightSet.FIELDS},
                 note=form.cleaned_data["note"],
             )
-            cache.forget_boost()
-            messages.success(request, f"Weights v{ws.version} in force; open tickets rescored.")
-            return redirect("tickets:weights")
+            messages.success(request, f"{ws.scope_label}: weights v{ws.version} in force; open tickets rescored.")
+            return redirect(back)
     else:
         form = WeightSetForm(initial={f: getattr(current, f) for f in WeightSet.FIELDS})
+    versions = WeightSet.objects.filter(team=team) if team else WeightSet.objects.global_default()
+    next_version = (versions.order_by("-version").values_list("version", flat=True).first() or 0) + 1
     return render(
         request,
         "tickets/weights.html",
         {
             "form": form,
+            "team": team,
+            "teams": managed.order_by("name"),
             "current": current,
-            "versions": WeightSet.objects.select_related("created_by")[:20],
+            "inherits": team is not None and current.team_id is None,
+            "next_version": next_version,
+            "versions": versions.select_related("created_by")[:20],
             "can_edit": can_edit,
         },
+        status=400 if request.method == "POST" else 200,
     )
 
 

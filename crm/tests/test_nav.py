@@ -147,3 +147,15 @@ def test_favicon_is_linked_from_console_pages_and_served(agent_client, client):
     client.logout()
     response = agent_client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+def test_a_user_in_no_team_is_shown_only_links_that_open(client, account, deal):
+    from conftest import _user
+    from crm.models import AGENT_GROUP
+
+    client.force_login(_user("loner", None, AGENT_GROUP))
+    nav = links(client.get("/").content.decode(), "header").hrefs
+    settings_links = links(client.get(reverse("settings")).content.decode(), "main").hrefs
+    assert reverse("notifications:index") not in nav  # was shown, then answered 404 (issue 10)
+    walked = {href: client.get(href).status_code for href in dict.fromkeys(nav + settings_links)}
+    assert walked and all(status == 200 for status in walked.values()), walked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,10 +35,35 @@ class Difficulty(models.TextChoices):
     COMPLEX = "complex", "Complex"
 
 
-class WeightSet(models.Model):
-    """A versioned set of scoring weights; the newest is in force. Version 1 comes from the environment."""
+class WeightSetQuerySet(models.QuerySet):
+    def global_default(self):
+        return self.filter(team__isnull=True)
 
-    version = models.PositiveIntegerField(unique=True)
+    def newest_per_scope(self):
+        """The newest version of the global default and of each team's own weights: one query."""
+        newest_global = self.model.objects.global_default().order_by("-version").values("version")[:1]
+        newest_team = self.model.objects.filter(team_id=OuterRef("team_id")).order_by("-version").values("pk")[:1]
+        return self.filter(
+            Q(team__isnull=True, version=Subquery(newest_global)) | Q(team__isnull=False, pk=Subquery(newest_team))
+        )
+
+
+class WeightSet(models.Model):
+    """A versioned set of scoring weights. `team` empty: the global default, which only admins change;
+    a team's own versions (its managers') override it for that team's tickets. The weights in force
+    for a ticket are its team's newest set, else the newest global one. Global version 1 comes from
+    the environment."""
+
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="weight_sets",
+        db_index=False,  # the (team, version) unique index leads with team
+        help_text="Empty: the global default every team without its own weights uses.",
+    )
+    version = models.PositiveIntegerField()
     churn = models.FloatField()
     value = models.FloatField()
     urgency = models.FloatField()
@@ -52,6 +77,8 @@ class WeightSet(models.Model):
     note = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = WeightSetQuerySet.as_manager()
 
     FIELDS = (
         "churn",
@@ -67,13 +94,27 @@ class WeightSet(models.Model):
     )
 
     class Meta:
-        ordering = ["-version"]
+        ordering = ["-version", "-id"]
+        constraints = [
+            # Versions count per scope: each team's own from 1, the global default's from 1. Two
+            # partial indexes because NULL team ids never collide in a plain unique index.
+            models.UniqueConstraint(
+                fields=["team", "version"], condition=Q(team__isnull=False), name="weightset_unique_team_version"
+            ),
+            models.UniqueConstraint(
+                fields=["version"], condition=Q(team__isnull=True), name="weightset_unique_global_version"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"Weights v{self.version}"
+        return f"Weights v{self.version} ({self.scope_label})"
+
+    @property
+    def scope_label(self) -> str:
+        return self.team.name if self.team_id else "global default"
 
     def as_weights(self) -> scoring.Weights:
-        return scoring.Weights(version=self.version, **{f: getattr(self, f) for f in self.FIELDS})
+        return scoring.Weights(version=self.version, set_id=self.pk, **{f: getattr(self, f) for f in self.FIELDS})
 
     @classmethod
     def env_defaults(cls) -> dict[str, float]:
@@ -92,10 +133,34 @@ class WeightSet(models.Model):
 
     @classmethod
     def current(cls) -> WeightSet:
-        latest = cls.objects.order_by("-version").first()
+        """The newest global default (created from the environment the first time it is asked for)."""
+        latest = cls.objects.global_default().order_by("-version").first()
         if latest is None:
-            latest, _ = cls.objects.get_or_create(version=1, defaults={**cls.env_defaults(), "note": "environment"})
+            latest, _ = cls.objects.get_or_create(
+                team=None, version=1, defaults={**cls.env_defaults(), "note": "environment"}
+            )
         return latest
+
+    @classmethod
+    def in_force(cls, team_id: int | None) -> WeightSet:
+        """The weights a team's tickets are scored with: its newest own set, else the newest global
+        one. One query (team rows sort before the global ones)."""
+        if team_id is not None:
+            found = (
+                cls.objects.filter(Q(team_id=team_id) | Q(team__isnull=True))
+                .order_by(F("team_id").asc(nulls_last=True), "-version")
+                .first()
+            )
+            if found is not None:
+                return found
+        return cls.current()
+
+    @classmethod
+    def in_force_map(cls) -> tuple[WeightSet, dict[int, WeightSet]]:
+        """(the global default, {team id: that team's own newest set}) in one query."""
+        rows = list(cls.objects.newest_per_scope())
+        default = next((w for w in rows if w.team_id is None), None) or cls.current()
+        return default, {w.team_id: w for w in rows if w.team_id is not None}
 
 
 class Ticket(models.Model):
@@ -166,7 +231,10 @@ class Ticket(models.Model):
     score_age = models.FloatField(default=0.0)
     score_difficulty = models.FloatField(default=0.0)
     score_sentiment = models.FloatField(default=0.0)
-    weights_version = models.PositiveIntegerField(default=0)
+    # The weight set the stored score was computed with (a team's own or the global default).
+    weight_set = models.ForeignKey(
+        WeightSet, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     follow_up_at = models.DateTimeField(null=True, blank=True)
     follow_up_note = models.CharField(max_length=300, blank=True)
@@ -374,7 +442,7 @@ class Ticket(models.Model):
         self.score_age = c["age"]
         self.score_difficulty = c["difficulty"]
         self.score_sentiment = c["sentiment"]
-        self.weights_version = weights.version
+        self.weight_set_id = weights.set_id
         return result
 
     SCORE_FIELDS = (
@@ -385,7 +453,7 @@ class Ticket(models.Model):
         "score_age",
         "score_difficulty",
         "score_sentiment",
-        "weights_version",
+        "weight_set",
     )
 
     def stored_components(self, *, topic_alert: float = 0.0) -> dict[str, float]:

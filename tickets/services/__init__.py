@@ -28,8 +28,11 @@ from tickets.services.scores import (
     create_weight_set,
     current_weights,
     rescore_open_tickets,
+    reset_team_weights,
     score_ticket,
     sync_customer_inputs,
+    teams_managed_by,
+    weights_for,
 )
 from tickets.services.sending import REPLY_SOURCE, on_reply_failed, on_reply_sent, send_reply, sent_by
 from tickets.services.triage import (
@@ -68,6 +71,7 @@ __all__ = [
     "refresh_open_tickets",
     "request_draft",
     "rescore_open_tickets",
+    "reset_team_weights",
     "resurface_follow_ups",
     "score_ticket",
     "send_reply",
@@ -77,7 +81,9 @@ __all__ = [
     "similar_tickets",
     "sync_customer_inputs",
     "team_managers",
+    "teams_managed_by",
     "triage_and_draft",
     "update_ticket",
     "validate_choice",
+    "weights_for",
 ]

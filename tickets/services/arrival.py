@@ -25,7 +25,7 @@ from tickets.models import (
 )
 from tickets.services._base import _user, enqueue, validate_choice
 from tickets.services.alerts import refresh_keywords
-from tickets.services.scores import current_weights
+from tickets.services.scores import weights_for
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def create_ticket(
     )
     ticket.copy_customer_inputs(account)
     ticket.start_waiting(now)
-    ticket.apply_score(current_weights(), now=now)
+    ticket.apply_score(weights_for(ticket), now=now)
     _refuse_second_active_ticket(contact, channel)
     try:
         with transaction.atomic():  # a concurrent create loses here, as a refusal rather than a 500
@@ -138,7 +138,7 @@ def receive_customer_message(
         created_at=now,
         external_id=external_id,
     )
-    ticket.take_customer_message(at=now, weights=current_weights())
+    ticket.take_customer_message(at=now, weights=weights_for(ticket))
     matches.copy_columns(ticket)
     refresh_keywords(ticket=ticket)
     _flag_if_injection(ticket, message)

@@ -19,7 +19,7 @@ from tickets.models import (
 )
 from tickets.services._base import _user, validate_choice
 from tickets.services.alerts import refresh_keywords
-from tickets.services.scores import age_open_tickets, current_weights, sync_customer_inputs
+from tickets.services.scores import age_open_tickets, sync_customer_inputs, weights_for
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def update_ticket(*, actor, ticket: Ticket, changes: dict, via: str = "console")
     subject_changed = ticket.subject != before.get("subject")
     if "assignee" in changes:
         ticket.assignee = changes["assignee"]
-    ticket.apply_score(current_weights(), now=now)
+    ticket.apply_score(weights_for(ticket), now=now)
     ticket.store(
         "priority",
         "status",
@@ -85,7 +85,7 @@ def set_follow_up(*, actor, ticket: Ticket, at: datetime, note: str = "") -> Tic
     if at <= timezone.now():
         raise ServiceError("A follow-up must be in the future.", field="follow_up_at")
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    ticket.park(until=at, note=note, now=timezone.now(), weights=current_weights())
+    ticket.park(until=at, note=note, now=timezone.now(), weights=weights_for(ticket))
     matches.copy_columns(ticket)
     TicketEvent.objects.create(
         ticket=ticket,
@@ -107,7 +107,7 @@ def resurface_follow_ups(*, now=None) -> int:
             if ticket is None or ticket.status != Ticket.Status.PENDING:
                 continue
             note = ticket.follow_up_note
-            ticket.resurface(now=now, weights=current_weights())
+            ticket.resurface(now=now, weights=weights_for(ticket))
             matches.copy_columns(ticket)
             TicketEvent.objects.create(ticket=ticket, kind=TicketEvent.Kind.FOLLOW_UP_DUE, at=now, text=note)
             count += 1

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
+from django.http import Http404
 from django.utils import timezone
 
 from crm import audit
-from crm.models import Account, AuditEvent
+from crm.models import Account, AuditEvent, Team, is_admin, is_manager
 from tickets import cache, matches
 from tickets.models import (
     Ticket,
@@ -20,41 +22,59 @@ from tickets.services._base import _user, enqueue
 log = logging.getLogger(__name__)
 
 
-def current_weights():
-    return WeightSet.current().as_weights()
+def current_weights(team_id: int | None = None):
+    """The weights in force for a team's tickets (its own newest set, else the global default)."""
+    return WeightSet.in_force(team_id).as_weights()
+
+
+def weights_for(ticket: Ticket):
+    return current_weights(ticket.team_id)
 
 
 def score_ticket(*, ticket: Ticket, now=None, weights=None) -> None:
     """Recompute and store one ticket's score (after any change to its inputs)."""
-    ticket.rescore(weights=weights or current_weights(), now=now or timezone.now())
+    ticket.rescore(weights=weights or weights_for(ticket), now=now or timezone.now())
     if ticket.pk:
         matches.copy_columns(ticket)
 
 
+def _by_scope(queryset) -> list[tuple[object, object]]:
+    """[(tickets, weights in force for them)]: one entry per team with its own weights, then the
+    rest of `queryset` with the global default. One query for the weights."""
+    default, own = WeightSet.in_force_map()
+    parts = [(queryset.filter(team_id=team_id), ws.as_weights()) for team_id, ws in sorted(own.items())]
+    rest = queryset.exclude(team_id__in=list(own)) if own else queryset
+    return [*parts, (rest, default.as_weights())]
+
+
 def rescore_open_tickets(*, weights=None, now=None, queryset=None) -> int:
-    """Set-based: one UPDATE over every active ticket (weights change). Returns rows touched."""
-    weights = weights or current_weights()
+    """Set-based: one UPDATE per weights scope (the global default, and each team with its own
+    weights) over the selected active tickets. `weights` forces one set for all of them."""
     qs = queryset if queryset is not None else Ticket.objects.open()
-    n = qs.rescore(weights, now_ts=(now or timezone.now()).timestamp())
+    now_ts = (now or timezone.now()).timestamp()
+    scopes = [(qs, weights)] if weights is not None else _by_scope(qs)
+    n = sum(part.rescore(w, now_ts=now_ts) for part, w in scopes)
     if n:
         matches.sync_scores()  # the watched terms' match rows carry the score too
     return n
 
 
 def age_open_tickets(*, now=None) -> int:
-    """The scheduled aging pass: one UPDATE over the tickets whose age term can still move, i.e.
-    customers waiting on us whose age is below the cap. Saturated and not-waiting tickets keep
-    their stored score, so the pass touches far fewer rows than a full rescore."""
-    weights = current_weights()
-    cap = weights.age * weights.age_cap
-    qs = Ticket.objects.waiting().filter(weights_version=weights.version)
-    if weights.age > 0:
-        qs = qs.filter(score_age__lt=cap)
-    stale_version = Ticket.objects.open().exclude(weights_version=weights.version)
-    # Tickets still on an older weights version (a rescore interrupted midway) are caught up too.
-    return rescore_open_tickets(weights=weights, now=now, queryset=qs) + rescore_open_tickets(
-        weights=weights, now=now, queryset=stale_version
-    )
+    """The scheduled aging pass: per weights scope, one UPDATE over the tickets whose age term can
+    still move, i.e. customers waiting on us whose age is below the cap. Saturated and not-waiting
+    tickets keep their stored score, so the pass touches far fewer rows than a full rescore."""
+    touched = 0
+    for scope, weights in _by_scope(Ticket.objects.all()):
+        cap = weights.age * weights.age_cap
+        qs = scope.waiting().filter(weight_set_id=weights.set_id)
+        if weights.age > 0:
+            qs = qs.filter(score_age__lt=cap)
+        # Tickets still on other weights (a rescore interrupted midway, a team that moved to or
+        # from its own weights) are caught up too.
+        stale = scope.open().exclude(weight_set_id=weights.set_id)
+        touched += rescore_open_tickets(weights=weights, now=now, queryset=qs)
+        touched += rescore_open_tickets(weights=weights, now=now, queryset=stale)
+    return touched
 
 
 def sync_customer_inputs(*, account_id: int | None = None, now=None) -> int:
@@ -82,17 +102,55 @@ def sync_customer_inputs(*, account_id: int | None = None, now=None) -> int:
     return changed
 
 
+def teams_managed_by(user):
+    """The teams whose weights this user may change: every team for an admin, a manager's own
+    teams, none for anyone else."""
+    if is_admin(user):
+        return Team.objects.all()
+    if is_manager(user):
+        return Team.objects.visible_to(user)
+    return Team.objects.none()
+
+
+def _check_authority(actor, team) -> None:
+    if team is None:
+        if not is_admin(actor):
+            raise PermissionDenied("Only admins change the global default weights.")
+    elif not teams_managed_by(actor).filter(pk=team.pk).exists():
+        # Another team's weights look like a team that does not exist (nothing to learn from it).
+        raise Http404("No such team.")
+
+
 @transaction.atomic
-def create_weight_set(*, actor, values: dict, note: str = "") -> WeightSet:
-    """A new version of the weights; every active ticket is rescored in one UPDATE."""
-    latest = WeightSet.current()
+def create_weight_set(*, actor, values: dict, note: str = "", team=None) -> WeightSet:
+    """A new version of a team's weights (`team`), or of the global default (admins only); the
+    tickets it governs are rescored in one UPDATE after commit."""
+    _check_authority(actor, team)
+    scope = WeightSet.objects.select_for_update().filter(team=team) if team else WeightSet.objects.global_default()
+    latest = scope.order_by("-version").first() if team else WeightSet.current()
     ws = WeightSet.objects.create(
-        version=latest.version + 1,
+        team=team,
+        version=(latest.version if latest else 0) + 1,
         created_by=_user(actor),
         note=note[:300],
         **{f: float(values[f]) for f in WeightSet.FIELDS},
     )
     audit.record(actor=actor, action=AuditEvent.Action.CREATE, obj=ws, before={})
     transaction.on_commit(cache.forget_boost)
-    enqueue("rescore_open_tickets_task", ws.version)
+    enqueue("rescore_open_tickets_task", ws.pk)
     return ws
+
+
+@transaction.atomic
+def reset_team_weights(*, actor, team) -> int:
+    """The team goes back to the global default: its own versions are deleted (each audited with
+    its values) and its open tickets rescored. Returns the number of versions removed."""
+    _check_authority(actor, team)
+    removed = list(WeightSet.objects.select_for_update().filter(team=team))
+    for ws in removed:
+        audit.record(actor=actor, action=AuditEvent.Action.DELETE, obj=ws, before=audit.snapshot(ws))
+    WeightSet.objects.filter(pk__in=[ws.pk for ws in removed]).delete()
+    if removed:
+        transaction.on_commit(cache.forget_boost)
+        enqueue("rescore_team_tickets_task", team.pk)
+    return len(removed)

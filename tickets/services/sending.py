@@ -21,7 +21,7 @@ from tickets.models import (
     TicketEvent,
 )
 from tickets.services._base import _user
-from tickets.services.scores import current_weights
+from tickets.services.scores import weights_for
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def send_reply(
     Message.objects.filter(pk=message.pk).update(delivery=delivery)
     message.delivery = delivery
     locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    locked.take_agent_reply(at=now, weights=current_weights())
+    locked.take_agent_reply(at=now, weights=weights_for(locked))
     matches.copy_columns(locked)
     if draft is not None and draft.ticket_id == ticket.pk:
         Draft.objects.filter(pk=draft.pk, sent_message__isnull=True).update(

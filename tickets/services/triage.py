@@ -22,7 +22,7 @@ from tickets.models import (
 )
 from tickets.services._base import _user
 from tickets.services.drafts import request_draft
-from tickets.services.scores import current_weights
+from tickets.services.scores import weights_for
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def apply_triage(*, ticket: Ticket, fields: dict[str, dict], source: str, now=No
         source=source,
         min_confidence=settings.TICKETS_TRIAGE_MIN_CONFIDENCE,
         at=now,
-        weights=current_weights(),
+        weights=weights_for(ticket),
     )
     matches.copy_columns(ticket)
     TicketEvent.objects.create(
@@ -62,7 +62,7 @@ def edit_triage(*, actor, ticket: Ticket, changes: dict, via: str = "console") -
     sentiment = changes.get("sentiment")
     if sentiment is not None and not (0 <= float(sentiment) <= 1):
         raise ServiceError("Sentiment is between 0 (angry) and 1 (delighted).", field="sentiment")
-    changed = ticket.set_triage_by_agent(changes, now=timezone.now(), weights=current_weights())
+    changed = ticket.set_triage_by_agent(changes, now=timezone.now(), weights=weights_for(ticket))
     matches.copy_columns(ticket)
     if changed:
         TicketEvent.objects.create(

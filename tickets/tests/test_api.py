@@ -220,15 +220,16 @@ def test_expired_alert_is_inactive(api, agent):
     assert api.get("/api/topic-alerts").json() == {"active": None}
 
 
-def test_weights_api_admins_only_a_teams_manager_cannot_reorder_every_inbox(api, manager, admin_user, tickets):
+def test_weights_api_global_default_is_admins_only(api, manager, admin_user, tickets):
     from rest_framework.test import APIClient
 
     payload = {**WeightSet.env_defaults(), "urgency": 3.0, "note": "urgency first"}
     assert api.post("/api/scoring-weights", payload, format="json").status_code == 403
     team_manager = APIClient()
     team_manager.force_authenticate(manager)
-    # One weight set orders every team's inbox (issue 10, item 5): a team's manager may not change it.
+    # The global default orders every team's inbox (issue 10, item 5): a team's manager may not change it.
     assert team_manager.post("/api/scoring-weights", payload, format="json").status_code == 403
+    assert team_manager.post("/api/scoring-weights", {**payload, "team": None}, format="json").status_code == 403
     assert WeightSet.current().version == 1
     boss = APIClient()
     boss.force_authenticate(admin_user)

@@ -144,19 +144,19 @@ def test_a_second_open_ticket_for_the_same_contact_and_channel_is_refused_with_t
     assert Ticket.objects.count() == 1
 
 
-def test_weights_page_is_editable_by_admins_only(client, agent, manager, admin_user, make_ticket, on_commit):
+def test_global_default_weights_are_editable_by_admins_only(client, agent, manager, admin_user, make_ticket, on_commit):
     make_ticket("hi")
     client.force_login(agent)
     assert "Only admins" in client.get(reverse("tickets:weights")).content.decode()
     data = {**WeightSet.env_defaults(), "urgency": 2.0, "note": "more urgency"}
     assert client.post(reverse("tickets:weights"), data).status_code == 403
-    client.force_login(manager)  # one set orders every team's inbox (issue 10, item 5)
+    client.force_login(manager)  # the global default orders every team's inbox (issue 10, item 5)
     assert client.post(reverse("tickets:weights"), data).status_code == 403
     client.force_login(admin_user)
     with on_commit():
         assert client.post(reverse("tickets:weights"), data).status_code == 302
     assert WeightSet.current().version == 2 and WeightSet.current().urgency == 2.0
-    assert Ticket.objects.get().weights_version == 2
+    assert Ticket.objects.get().weight_set_id == WeightSet.current().pk
     assert "Edit scoring weights" in client.get(reverse("settings")).content.decode()
 
 

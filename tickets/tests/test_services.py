@@ -30,7 +30,7 @@ def test_new_ticket_is_triaged_scored_drafted_and_on_the_clock(make_ticket):
     assert t.score == pytest.approx(
         t.score_churn + t.score_value + t.score_urgency + t.score_age + t.score_difficulty + t.score_sentiment
     )
-    assert t.weights_version == WeightSet.current().version
+    assert t.weight_set_id == WeightSet.current().pk
     assert t.drafts.get().status == "ready"
     assert TicketKeyword.objects.filter(ticket=t, keyword="arrived").exists()
 
@@ -163,15 +163,16 @@ def test_sla_breach_is_flagged_once_with_an_event(make_ticket):
 
 
 def test_weights_change_rescores_every_open_ticket_in_one_statement(
-    make_ticket, manager, django_assert_max_num_queries, on_commit
+    make_ticket, admin_user, django_assert_max_num_queries, on_commit
 ):
     tickets = [make_ticket(f"t{i}") for i in range(8)]
     before = {t.pk: Ticket.objects.get(pk=t.pk).score_churn for t in tickets}
     values = {**WeightSet.env_defaults(), "churn": 10.0}
-    with django_assert_max_num_queries(10), on_commit():  # however many tickets there are
-        ws = services.create_weight_set(actor=manager, values=values, note="churn matters")
+    # However many tickets there are.
+    with django_assert_max_num_queries(10), on_commit():
+        ws = services.create_weight_set(actor=admin_user, values=values, note="churn matters")
     for t in Ticket.objects.filter(pk__in=before):
-        assert t.weights_version == ws.version
+        assert t.weight_set_id == ws.pk
         assert t.score_churn == pytest.approx(before[t.pk] / 3.0 * 10.0)
 
 
@@ -222,11 +223,11 @@ def test_triage_task_twice_keeps_exactly_one_draft_per_customer_message(make_tic
     assert tasks.triage_ticket_task(999999) == "skipped"
 
 
-def test_rescore_task_skips_superseded_versions(make_ticket, manager):
+def test_rescore_task_skips_superseded_versions(make_ticket, admin_user):
     make_ticket("Question")
-    ws = services.create_weight_set(actor=manager, values=WeightSet.env_defaults())
-    services.create_weight_set(actor=manager, values=WeightSet.env_defaults())
-    assert tasks.rescore_open_tickets_task(ws.version) == 0
+    ws = services.create_weight_set(actor=admin_user, values=WeightSet.env_defaults())
+    services.create_weight_set(actor=admin_user, values=WeightSet.env_defaults())
+    assert tasks.rescore_open_tickets_task(ws.pk) == 0
 
 
 def test_reopening_when_the_contact_has_another_active_ticket_is_refused(make_ticket, agent, contact):
