@@ -1,13 +1,15 @@
 """Console pages of the import runs (crm/imports.py): a team's runs, one run's report, its rejected rows."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from crm.imports import rejected_rows_csv
-from crm.models import ImportRun, Team
+from crm.errors import ServiceError
+from crm.imports import rejected_rows_csv, undo_blocker, undo_run
+from crm.models import ImportRun, Team, is_manager
 from crm.validators import parse_id
 
 
@@ -21,7 +23,7 @@ def import_run_list(request):
         team = get_object_or_404(teams, pk=parse_id(team_id) or 0)
         runs = runs.filter(team=team)
     # Every column the list shows except the stored report and rows, which can be large.
-    runs = runs.defer("report", "rejected_rows")
+    runs = runs.defer("report", "rejected_rows", "undo")
     page = Paginator(runs.order_by("-started_at", "-pk"), settings.CONSOLE_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "crm/importrun_list.html", {"page": page, "teams": teams, "team": team})
 
@@ -29,7 +31,26 @@ def import_run_list(request):
 @require_GET
 def import_run_detail(request, pk):
     run = get_object_or_404(ImportRun.objects.visible_to(request.user).select_related("team", "actor"), pk=pk)
-    return render(request, "crm/importrun_detail.html", {"run": run, "issues": run.errors[:500]})
+    context = {"run": run}
+    if is_manager(request.user) and not run.dry_run and run.status in (run.Status.IMPORTED, run.Status.PARTIAL):
+        context["undo_blocker"] = undo_blocker(run)
+        context["can_undo"] = not context["undo_blocker"]
+    return render(request, "crm/importrun_detail.html", context)
+
+
+@require_POST
+def import_run_undo(request, pk):
+    """Managers: undo a whole run (its format must support it; nothing newer may depend on it)."""
+    run = get_object_or_404(ImportRun.objects.visible_to(request.user), pk=pk)
+    if not is_manager(request.user):
+        raise Http404("Managers only")
+    try:
+        undo_run(run, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Import {run.pk} undone.")
+    return redirect("crm:import_run_detail", pk=run.pk)
 
 
 @require_GET

@@ -22,6 +22,14 @@ writes the good rows in one transaction: an import is all its good rows or nothi
 writes nothing if any row was rejected; a dry run writes nothing but reports what would happen
 (the write runs and is rolled back, so the counts are exact). Every run is stored as a
 `crm.ImportRun` with its report and its rejected rows, downloadable as CSV (`rejected_rows_csv`).
+
+A format made of several linked files (the five customer files of notifications) uses the same run:
+`begin_file(name, text)` tells the importer which file comes next, `header_map` may match headers
+its own way, `check(rows)` rejects rows across files once every file is parsed, `warn()` reports a
+row that is imported anyway, `counts_by_file` splits the counts per file. An importer that can undo
+its runs implements `undo(run)` (and `undo_blocker(run)`); `undo_run` undoes a whole run while no
+newer run of the same format in the team depends on it. Files too large to hold in memory go
+through the streaming COPY path in `crm/copyimport.py` and are recorded the same way.
 """
 
 from __future__ import annotations
@@ -134,15 +142,41 @@ class Importer:
     label = ""  # the format's name as people know it, e.g. "crm_events.csv"
     columns: tuple[Column, ...] = ()
     json_max_depth = JSON_MAX_DEPTH
+    max_bytes_setting = "CRM_IMPORT_MAX_BYTES"  # the setting that caps one file's size
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            IMPORTERS[cls.kind] = cls
 
     def __init__(self) -> None:
         self.team = None
         self.actor = None
         self.notes: list[str] = []
+        self.warnings: list[Issue] = []
+        self.counts_by_file: dict[str, Counts] = {}
+
+    @property
+    def max_bytes(self) -> int:
+        return getattr(settings, self.max_bytes_setting)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
+
+    def warn(self, file: str, line: int, column: str, reason: str) -> None:
+        """A row reported but imported anyway (the report's `warnings`)."""
+        self.warnings.append(Issue(line, reason, column, file))
+
+    def begin_file(self, name: str, text: str) -> str | None:
+        """Called before each file's records are read, with its text (the streaming path passes the
+        header line): multi-file formats tell files apart here and return a tag for the file; may
+        raise ImportRefused."""
+        return None
+
+    def header_map(self, header: list[str]) -> dict[str, int]:
+        """{column name: position} of a CSV header; ImportRefused when a required column is missing."""
+        return _header_map(self, header)
 
     def records(self, text: str) -> Iterable[Record | Issue]:
         """CSV by the declared columns; JSON importers override this (see `json_list_records`)."""
@@ -151,11 +185,69 @@ class Importer:
     def parse_row(self, row, line: int) -> object:
         raise NotImplementedError
 
+    def check(self, rows: list) -> list[tuple[int, RowError]]:
+        """Checks across rows and files once every row is parsed: (index in rows, why) to reject."""
+        return []
+
     def write(self, rows: list, run: ImportRun) -> Counts:
         raise NotImplementedError
 
+    # The streaming COPY path (crm/copyimport.py): the same checks, set-based in SQL.
+
+    def columns_for(self, tag: str) -> tuple[Column, ...]:
+        """The declared columns of a file `begin_file` tagged (multi-file formats differ per file)."""
+        return self.columns
+
+    def check_staged(self, cursor, stages: list) -> None:
+        """Insert the staged rows to reject into `import_rejects (file, line, col, reason, warning)`."""
+        raise NotImplementedError
+
+    def merge(self, cursor, stages: list, run: ImportRun) -> Counts:
+        """Write the staged rows with no reject; returns the counts."""
+        raise NotImplementedError
+
+    def after_import(self, run: ImportRun) -> None:
+        """After a run that wrote rows has committed (not for dry runs): recompute what depends on them."""
+
+    def undo_blocker(self, run: ImportRun) -> str:
+        """Why this run cannot be undone beyond what the core checks ("" when it can)."""
+        return "" if type(self).undo is not Importer.undo else "this format cannot be undone"
+
+    def undo(self, run: ImportRun) -> None:
+        """Remove what the run created and restore what it changed (inside a transaction)."""
+        raise NotImplementedError
+
+
+IMPORTERS: dict[str, type[Importer]] = {}
 
 # --- decoding ----------------------------------------------------------------------------------
+
+
+def check_head(head: bytes, size: int, importer: Importer) -> None:
+    """Refuse an empty, oversized, binary or UTF-16/32 file from its size and first bytes."""
+    if not size:
+        raise ImportRefused("the file is empty (0 bytes)")
+    limit = importer.max_bytes
+    if size > limit:
+        raise ImportRefused(
+            f"the file is {size:,} bytes; at most {limit:,} are accepted ({importer.max_bytes_setting})"
+        )
+    for signature, what in _BINARY_SIGNATURES.items():
+        if head.startswith(signature):
+            raise ImportRefused(f"the file is {what}, not UTF-8 text; export it as CSV or JSON")
+    for bom in _UTF16_32_BOMS:
+        if head.startswith(bom):
+            raise ImportRefused("the file is not UTF-8 text (it is UTF-16 or UTF-32); save it as UTF-8")
+    head = head[:_SNIFF_BYTES]
+    if head.count(0) > len(head) * _BINARY_NUL_SHARE:
+        raise ImportRefused("the file looks binary (it is full of NUL bytes), not UTF-8 text")
+    if head.startswith(_UTF8_BOM):
+        importer.note("The file starts with a UTF-8 byte order mark; ignored.")
+
+
+def not_utf8(raw: bytes, exc: UnicodeDecodeError, lines_before: int = 0) -> ImportRefused:
+    line = lines_before + raw.count(b"\n", 0, exc.start) + 1
+    return ImportRefused(f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02X} on line {line}); save it as UTF-8")
 
 
 def decode(raw: bytes | str, importer: Importer) -> str:
@@ -163,32 +255,13 @@ def decode(raw: bytes | str, importer: Importer) -> str:
     if isinstance(raw, str):  # already text (tests, callers that decoded)
         text = raw
     else:
-        if not raw:
-            raise ImportRefused("the file is empty (0 bytes)")
-        limit = settings.CRM_IMPORT_MAX_BYTES
-        if len(raw) > limit:
-            raise ImportRefused(
-                f"the file is {len(raw):,} bytes; at most {limit:,} are accepted (CRM_IMPORT_MAX_BYTES)"
-            )
-        for signature, what in _BINARY_SIGNATURES.items():
-            if raw.startswith(signature):
-                raise ImportRefused(f"the file is {what}, not UTF-8 text; export it as CSV or JSON")
-        for bom in _UTF16_32_BOMS:
-            if raw.startswith(bom):
-                raise ImportRefused("the file is not UTF-8 text (it is UTF-16 or UTF-32); save it as UTF-8")
-        head = raw[:_SNIFF_BYTES]
-        if head.count(0) > len(head) * _BINARY_NUL_SHARE:
-            raise ImportRefused("the file looks binary (it is full of NUL bytes), not UTF-8 text")
+        check_head(raw[:_SNIFF_BYTES], len(raw), importer)
         if raw.startswith(_UTF8_BOM):
-            importer.note("The file starts with a UTF-8 byte order mark; ignored.")
             raw = raw[len(_UTF8_BOM) :]
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = raw.count(b"\n", 0, exc.start) + 1
-            raise ImportRefused(
-                f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02X} on line {line}); save it as UTF-8"
-            ) from None
+            raise not_utf8(raw, exc) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():
@@ -231,7 +304,7 @@ def csv_records(importer: Importer, text: str) -> Iterator[Record | Issue]:
         raise ImportRefused("the file is empty") from None
     except csv.Error as exc:
         raise ImportRefused(f"line 1: {exc}") from None
-    at = _header_map(importer, header)
+    at = importer.header_map(header)
     width = len(header)
     while True:
         try:
@@ -357,39 +430,41 @@ def run_import(
     strict: bool = False,
 ) -> ImportRun:
     """Parse every row of every file, then write the good ones in one transaction; store the run."""
-    importer.team = team
-    importer.actor = actor if getattr(actor, "is_authenticated", False) else None
-    run = ImportRun.objects.create(
-        team=team,
-        actor=importer.actor,
-        kind=importer.kind,
-        label=importer.label,
-        file_names=[_storable(name, 200) for name, _ in files],
-        dry_run=dry_run,
-        strict=strict,
-    )
+    run = start_run(importer, [name for name, _ in files], team=team, actor=actor, dry_run=dry_run, strict=strict)
     issues: list[Issue] = []
     rejected_rows: list[dict] = []
     good: list = []
+    sources: list[tuple[str, Record]] = []  # where each good row came from, for checks across files
+    per_file: dict[str, dict] = {}
     refused = ""
     for name, raw in files:
+        tally = per_file.setdefault(name, {"rows": 0, "rejected": 0})
         try:
             text = decode(raw, importer)
+            importer.begin_file(name, text)
             for record in importer.records(text):
+                run.rows += 1
+                tally["rows"] += 1
                 if isinstance(record, Issue):
-                    run.rows += 1
                     issues.append(Issue(record.line, record.reason, record.column, name))
                     rejected_rows.append({"file": name, "line": record.line, "cells": {}})
+                    tally["rejected"] += 1
                     continue
-                run.rows += 1
                 try:
                     good.append(_parse(importer, record))
+                    sources.append((name, record))
                 except RowError as exc:
                     issues.append(Issue(record.line, exc.reason, exc.column or "", name))
                     rejected_rows.append({"file": name, "line": record.line, "cells": record.raw})
+                    tally["rejected"] += 1
         except ImportRefused as exc:
             refused = str(exc) if len(files) == 1 else f"{name}: {exc}"
             break
+    if not refused and good:
+        try:
+            refused = _check_across(importer, good, sources, issues, rejected_rows, per_file)
+        except ImportRefused as exc:
+            refused = str(exc)
     run.rejected = len(issues)
     if refused:
         run.status = ImportRun.Status.REFUSED
@@ -413,21 +488,74 @@ def run_import(
         except Exception:
             # A bug in write(): the transaction rolled back; the run must not stay "running".
             run.status = ImportRun.Status.FAILED
-            _store_report(run, issues, rejected_rows, importer.notes, "the import failed; nothing was written")
-            run.finished_at = timezone.now()
-            run.save()
+            finish_run(run, importer, issues, rejected_rows, "the import failed; nothing was written", per_file)
             raise
         if run.status != ImportRun.Status.FAILED:
             run.created, run.updated, run.unchanged = counts.created, counts.updated, counts.unchanged
             run.status = ImportRun.Status.PARTIAL if issues else ImportRun.Status.IMPORTED
-    _store_report(run, issues, rejected_rows, importer.notes, refused)
-    run.finished_at = timezone.now()
-    run.save()
+    finish_run(run, importer, issues, rejected_rows, refused, per_file)
     return run
 
 
+def _check_across(importer, good, sources, issues, rejected_rows, per_file) -> str:
+    """Let the importer reject rows across files; the rejected ones leave `good` in place."""
+    rejections = importer.check(good)
+    if not rejections:
+        return ""
+    drop = set()
+    for index, error in sorted(rejections, key=lambda r: r[0]):
+        if index in drop:
+            continue
+        drop.add(index)
+        name, record = sources[index]
+        issues.append(Issue(record.line, error.reason, error.column or "", name))
+        rejected_rows.append({"file": name, "line": record.line, "cells": record.raw})
+        per_file[name]["rejected"] += 1
+    good[:] = [row for i, row in enumerate(good) if i not in drop]
+    return ""
+
+
+def start_run(importer: Importer, names: list[str], *, team, actor, dry_run: bool, strict: bool) -> ImportRun:
+    """The stored run, created before anything is read (so a crash still leaves a record)."""
+    importer.team = team
+    importer.actor = actor if getattr(actor, "is_authenticated", False) else None
+    return ImportRun.objects.create(
+        team=team,
+        actor=importer.actor,
+        kind=importer.kind,
+        label=importer.label,
+        file_names=[_storable(name, 200) for name in names],
+        dry_run=dry_run,
+        strict=strict,
+    )
+
+
+def finish_run(run, importer, issues, rejected_rows, refused: str, per_file: dict[str, dict] | None = None) -> None:
+    """Store the report and the rejected rows; then, for a run that wrote rows, the importer's follow-up."""
+    _store_report(run, issues, rejected_rows, importer.notes, refused)
+    run.report["warnings"] = [_issue_dict(i) for i in importer.warnings[:_MAX_STORED_ISSUES]]
+    run.report["warnings_total"] = len(importer.warnings)
+    if per_file and len(per_file) > 1 or importer.counts_by_file:
+        run.report["files"] = [
+            {
+                "name": _storable(name, 200),
+                **tally,
+                **asdict(importer.counts_by_file.get(name, Counts())),
+            }
+            for name, tally in (per_file or {}).items()
+        ]
+    run.finished_at = timezone.now()
+    run.save()
+    if not run.dry_run and run.status in (ImportRun.Status.IMPORTED, ImportRun.Status.PARTIAL):
+        importer.after_import(run)
+
+
+def _issue_dict(i: Issue) -> dict:
+    return {**asdict(i), "reason": _storable(i.reason), "file": _storable(i.file, 200)}
+
+
 def _store_report(run: ImportRun, issues: list[Issue], rejected_rows: list[dict], notes: list[str], refused: str):
-    kept = [{**asdict(i), "reason": _storable(i.reason), "file": _storable(i.file, 200)} for i in issues]
+    kept = [_issue_dict(i) for i in issues]
     run.report = {
         "issues": kept[:_MAX_STORED_ISSUES],
         "issues_total": len(issues),
@@ -446,6 +574,8 @@ def _store_report(run: ImportRun, issues: list[Issue], rejected_rows: list[dict]
                 "column": issue.column if issue else "",
                 "reason": _storable(issue.reason) if issue else "",
                 "cells": {_storable(k, 200): _storable(v) for k, v in row["cells"].items()},
+                # PostgreSQL's jsonb reorders object keys: the header order is kept beside them.
+                "columns": [_storable(k, 200) for k in row["cells"]],
             }
         )
     run.rejected_rows = stored
@@ -481,7 +611,7 @@ def rejected_rows_csv(run: ImportRun) -> str:
     """The rejected rows as CSV: where, which column, why, then the row's own cells."""
     headers: list[str] = []
     for row in run.rejected_rows:
-        for key in row["cells"]:
+        for key in row.get("columns") or row["cells"]:
             if key not in headers:
                 headers.append(key)
     out = io.StringIO()
@@ -491,3 +621,55 @@ def rejected_rows_csv(run: ImportRun) -> str:
         cells = [row["file"], row["line"], row["column"], row["reason"], *(row["cells"].get(h, "") for h in headers)]
         writer.writerow([spreadsheet_safe(c) for c in cells])
     return out.getvalue()
+
+
+# --- undo ------------------------------------------------------------------------------------------
+
+
+def undo_blocker(run: ImportRun) -> str:
+    """Why this run cannot be undone ("" when it can)."""
+    cls = IMPORTERS.get(run.kind)
+    if cls is None or cls.undo is Importer.undo:
+        return "imports of this format cannot be undone"
+    if run.dry_run:
+        return "a dry run wrote nothing"
+    if run.status == ImportRun.Status.UNDONE:
+        return "it is already undone"
+    if run.status not in (ImportRun.Status.IMPORTED, ImportRun.Status.PARTIAL):
+        return f"nothing was imported ({run.get_status_display().lower()})"
+    newer = (
+        ImportRun.objects.filter(
+            team_id=run.team_id,
+            kind=run.kind,
+            dry_run=False,
+            status__in=(ImportRun.Status.IMPORTED, ImportRun.Status.PARTIAL),
+            started_at__gte=run.started_at,
+        )
+        .exclude(pk=run.pk)
+        .order_by("started_at", "pk")
+        .first()
+    )
+    if newer is not None:
+        return f"import {newer.pk} is newer and builds on it; undo that first"
+    importer = cls()
+    importer.team = run.team
+    return importer.undo_blocker(run)
+
+
+def undo_run(run: ImportRun, *, actor=None) -> ImportRun:
+    """Undo a whole run (ServiceError with the reason when it cannot be)."""
+    with transaction.atomic():
+        run = ImportRun.objects.select_for_update().select_related("team").get(pk=run.pk)
+        blocker = undo_blocker(run)
+        if blocker:
+            raise ServiceError(f"Import {run.pk} cannot be undone: {blocker}.", code="conflict")
+        importer = IMPORTERS[run.kind]()
+        importer.team = run.team
+        importer.actor = actor if getattr(actor, "is_authenticated", False) else None
+        importer.undo(run)
+        run.status = ImportRun.Status.UNDONE
+        run.undone_at = timezone.now()
+        run.undone_by = importer.actor
+        run.save(update_fields=["status", "undone_at", "undone_by"])
+    importer.after_import(run)
+    return run

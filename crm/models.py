@@ -432,6 +432,7 @@ class ImportRun(models.Model):
         REJECTED = "rejected", "Not imported: rows rejected (strict)"
         REFUSED = "refused", "Not imported: file refused"
         FAILED = "failed", "Not imported: the database refused the rows"
+        UNDONE = "undone", "Undone"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="import_runs")
     actor = models.ForeignKey(
@@ -454,8 +455,15 @@ class ImportRun(models.Model):
     rejected_rows = models.JSONField(
         default=list, blank=True, help_text="The rejected rows as read, for the CSV download."
     )
+    undo = models.JSONField(
+        default=dict, blank=True, help_text="What the importer needs to undo the run (rows created, values replaced)."
+    )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = ImportRunQuerySet.as_manager()
 
@@ -487,6 +495,18 @@ class ImportRun(models.Model):
         return [Issue(**issue) for issue in self.report.get("issues", [])]
 
     @property
+    def warnings(self) -> list:
+        """Reported rows that were imported anyway (e.g. a customer with no activity row)."""
+        from crm.imports import Issue
+
+        return [Issue(**issue) for issue in self.report.get("warnings", [])]
+
+    @property
+    def files(self) -> list[dict]:
+        """Per file of a multi-file run: {name, kind, rows, created, updated, unchanged, rejected}."""
+        return self.report.get("files", [])
+
+    @property
     def imported(self) -> int:
         return self.created + self.updated + self.unchanged
 
@@ -500,6 +520,8 @@ class ImportRun(models.Model):
             return f"{name}: not imported: {self.failed}"
         if self.status == self.Status.REJECTED:
             return f"{name}: not imported (strict): {self.rejected} of {self.rows} rows rejected"
+        if self.status == self.Status.UNDONE:
+            return f"{name}: undone {self.undone_at:%Y-%m-%d %H:%M} ({self.imported} rows had been imported)"
         text = (
             f"{name}: {self.imported} of {self.rows} imported "
             f"({self.created} new, {self.updated} updated, {self.unchanged} unchanged), {self.rejected} skipped"
@@ -520,6 +542,25 @@ class ImportRun(models.Model):
             "unchanged": self.unchanged,
             "rejected": self.rejected,
             "errors": self.report.get("issues", []),
+            "warnings": self.report.get("warnings", []),
+            "files": self.files,
             "notes": self.notes,
             "failed": self.failed,
+            "undone_at": self.undone_at,
         }
+
+
+class ImportSnapshot(models.Model):
+    """A row as it was before an import changed it, so the run can be undone: written set-based by
+    the streaming COPY path (crm/copyimport.py), where a JSON list on the run would not scale."""
+
+    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="snapshots")
+    table_name = models.CharField(max_length=63)
+    row_id = models.BigIntegerField()
+    before = models.JSONField()
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "table_name"], name="importsnapshot_run_table_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.table_name} {self.row_id} before run {self.run_id}"

@@ -230,5 +230,6 @@ class ImportRunSerializer(serializers.ModelSerializer):
             "report",
             "started_at",
             "finished_at",
+            "undone_at",
         ]
         read_only_fields = fields

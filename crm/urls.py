@@ -15,4 +15,5 @@ urlpatterns = [
     path("settings/imports/", import_views.import_run_list, name="import_run_list"),
     path("settings/imports/<int:pk>/", import_views.import_run_detail, name="import_run_detail"),
     path("settings/imports/<int:pk>/rejected.csv", import_views.import_run_rejected, name="import_run_rejected"),
+    path("settings/imports/<int:pk>/undo/", import_views.import_run_undo, name="import_run_undo"),
 ]

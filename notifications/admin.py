@@ -2,7 +2,6 @@ from django.contrib import admin
 
 from notifications.models import (
     AnalysisRun,
-    CustomerImport,
     CustomerRecord,
     Notification,
     NotificationSettings,
@@ -25,13 +24,6 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ["team", "status", "priority", "channel"]
     search_fields = ["record__customer_id", "subject"]
     raw_id_fields = ["account", "record", "run", "edited_by", "approved_by"]
-
-
-@admin.register(CustomerImport)
-class CustomerImportAdmin(admin.ModelAdmin):
-    list_display = ["pk", "team", "status", "created_at", "actor", "strict"]
-    list_filter = ["team", "status"]
-    readonly_fields = ["files", "counts", "issues", "rejected_csv", "undo"]
 
 
 @admin.register(PastNotification)

@@ -15,10 +15,10 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from crm.models import Activity, Team, is_manager
+from crm.models import Activity, ImportRun, Team, is_manager
 from notifications import importing, risk, runs, services
 from notifications.errors import ServiceError
-from notifications.models import AnalysisRun, CustomerImport, CustomerRecord, Notification, NotificationSettings
+from notifications.models import AnalysisRun, CustomerRecord, Notification, NotificationSettings
 from notifications.segments import VALUE_SEEKERS
 from notifications.serializers import (
     CustomerSerializer,
@@ -332,14 +332,14 @@ def import_files(request):
     payload = ImportSerializer(data=request.data)
     payload.is_valid(raise_exception=True)
     data = payload.validated_data
-    run = importing.run_import(
+    run = importing.import_customers(
         [(f.name, f.read()) for f in data["files"]],
         team=team,
         actor=request.user,
         dry_run=data["dry_run"],
         strict=data["strict"],
     )
-    code = {"refused": 422, "dry_run": 200}.get(run.status, 201)
+    code = 422 if run.status in ("refused", "rejected", "failed") else 200 if run.dry_run else 201
     return Response(ImportRunSerializer(run).data, status=code)
 
 
@@ -348,7 +348,7 @@ def import_files(request):
 def import_detail(request, pk):
     if not is_manager(request.user):
         raise Http404("Managers only")
-    run = get_object_or_404(CustomerImport.objects.visible_to(request.user), pk=pk)
+    run = get_object_or_404(ImportRun.objects.visible_to(request.user).filter(kind=importing.KIND), pk=pk)
     return Response(ImportRunSerializer(run).data)
 
 

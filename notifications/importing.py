@@ -1,30 +1,35 @@
-"""Import of the five customer files: parse everything, check across the files, then write the
-good rows in one transaction (a dry run writes and rolls back, so its counts are exact), record the
-run with its row-level report, and recompute segments, risk and the risk check.
+"""The five customer files as one import on the core (`crm/imports.py`): a thin parser per file
+(notifications/parsing.py), checks across the files, and a writer that merges the good rows.
 
-Because the five files reference each other, strict mode treats the set as one unit: any rejected
-row refuses the whole run and nothing is written. A refused file (empty, binary, not UTF-8, over
-the size limit, missing a required column) refuses the run too.
+`import_customers(files, team=..., actor=..., dry_run=..., strict=...)` goes through
+`crm.imports.run_import`: decoding (UTF-8, BOM tolerated, other encodings, binary, empty and
+oversized files refused), the row-level report, one transaction, strict and dry runs, and the stored
+`crm.ImportRun` (its page under /settings/imports/, its rejected rows as a formula-safe CSV) come
+from the core. Because the five files reference each other, a strict run with one rejected row in
+any file writes nothing. Every run can be undone as a whole while it is the team's newest customer
+import and no notification has been approved or sent since (`crm.imports.undo_run`).
+
+Large Customer Profiles and Account Activity files take the core's streaming COPY path
+(`import_customers_copy`, `crm/copyimport.py`): the same checks in SQL (notifications/bulkload.py).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from decimal import Decimal
+from pathlib import Path
 
-from django.conf import settings
-from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from crm.models import Account, Activity, Contact
-from notifications import facts, parsing
-from notifications.exports import to_csv
+from crm.copyimport import run_copy_import
+from crm.imports import Column, Counts, Importer, ImportRefused, RowError, run_import
+from crm.models import Account, Activity, Contact, ImportRun
+from notifications import bulkload, facts, parsing
 from notifications.facts import update_rows
 from notifications.models import (
-    CustomerImport,
     CustomerRecord,
     Notification,
     NotificationSettings,
@@ -32,198 +37,238 @@ from notifications.models import (
     RecommendedAction,
 )
 
+KIND = "notifications.customers"
 REF_KINDS = ("activity", "interactions", "notifications", "actions")
 LOOKUP_CHUNK = 1000  # ids per IN (...) query: below SQLite's variable limit
 ACTIVITY_FIELDS = ("has_activity", "account_status", "engagement_score", "churn_risk", "last_login", "payment_status",
                    "contract_end", "outcome", "outcome_on")  # fmt: skip
+# The latest date in these columns is the day the data describes (risk is computed as of then).
+AS_OF_COLUMNS = {"interactions": "date", "notifications": "sent_at", "activity": "last_login"}
 
 
-class ImportRefused(Exception):
-    pass
+def import_customers(files: list[tuple[str, bytes]], *, team, actor=None, dry_run=False, strict=False) -> ImportRun:
+    """Some or all of the five files (name, bytes), in one run."""
+    return run_import(CustomerFilesImporter(), files, team=team, actor=actor, dry_run=dry_run, strict=strict)
 
 
-@dataclass
-class Upload:
-    parsed: dict[str, parsing.Parsed] = field(default_factory=dict)
-    issues: list[parsing.Issue] = field(default_factory=list)
-    refusals: list[str] = field(default_factory=list)
-    files: list[dict] = field(default_factory=list)
+def import_customers_copy(files: list[tuple[str, Path]], *, team, actor=None, dry_run=False, strict=False) -> ImportRun:
+    """Customer Profiles and/or Account Activity Logs of any size through COPY (PostgreSQL)."""
+    return run_copy_import(CustomerFilesImporter(), files, team=team, actor=actor, dry_run=dry_run, strict=strict)
 
 
-def read_files(files: list[tuple[str, bytes]]) -> Upload:
-    up = Upload()
-    limit = settings.NOTIFICATIONS_IMPORT_MAX_BYTES
-    for name, data in files:
-        if len(data) > limit:
-            up.refusals.append(f"{name}: {len(data):,} bytes is over the limit of {limit:,} bytes")
-            continue
-        try:
-            text = parsing.decode(name, data)
-        except parsing.FileRefused as exc:
-            up.refusals.append(str(exc))
-            continue
-        header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+def file_counts(run: ImportRun) -> dict[str, dict]:
+    """{file kind: {rows, created, updated, unchanged, rejected}} of a customer import run."""
+    out = {}
+    for f in run.files:
+        kind = parsing.detect_kind(f["name"], [])
+        out[kind or f["name"]] = f
+    return out
+
+
+class CustomerFilesImporter(Importer):
+    kind = KIND
+    label = "Customer files"
+    max_bytes_setting = "NOTIFICATIONS_IMPORT_MAX_BYTES"
+
+    def __init__(self, *, recompute: bool = True) -> None:
+        super().__init__()
+        self.recompute = recompute  # the benchmark times the load alone, then the recompute
+        self.file_kinds: dict[str, str] = {}  # file name -> profiles, activity, ...
+        self.current = ("", "")
+        self.seen: dict[str, int] = {}
+        self.existing: dict[str, CustomerRecord] = {}
+        self.latest = []
+
+    # --- reading (the core calls these per file and per row) -------------------------------------
+
+    def begin_file(self, name: str, text: str) -> str:
+        first = text.split("\n", 1)[0]
+        header = next(csv.reader(io.StringIO(first)), [])
         kind = parsing.detect_kind(name, header)
         if kind is None:
-            up.refusals.append(f"{name}: cannot tell which of the five files this is (header: {', '.join(header)})")
-            continue
-        if kind in up.parsed:
-            up.refusals.append(f"{name}: a second {parsing.FILE_LABELS[kind]} file in one upload")
-            continue
-        parsed = parsing.parse(kind, name, text)
-        if parsed.refused:
-            up.refusals.append(f"{name}: {parsed.refused}")
-        up.parsed[kind] = parsed
-        up.issues.extend(parsed.issues)
-    for kind in parsing.KINDS:
-        if kind not in up.parsed:
-            up.issues.append(parsing.Issue(parsing.FILES[kind], 0, "", "not in this upload: nothing of it is changed"))
-    return up
+            raise ImportRefused(f"cannot tell which of the five files this is (header: {', '.join(header)[:200]})")
+        if kind in self.file_kinds.values():
+            raise ImportRefused(f"a second {parsing.FILE_LABELS[kind]} file in one upload")
+        self.file_kinds[name] = kind
+        self.current = (name, kind)
+        self.seen = {}
+        return kind
+
+    def columns_for(self, tag: str) -> tuple[Column, ...]:
+        return tuple(Column(c.name, c.required) for c in parsing.COLUMNS[tag])
+
+    def header_map(self, header: list[str]) -> dict[str, int]:
+        name, kind = self.current
+        index, missing, unknown = parsing.map_header(kind, header)
+        if missing:
+            raise ImportRefused(f"line 1: missing column(s) {', '.join(missing)} (header: {', '.join(header)[:200]})")
+        for h in unknown:
+            self.warn(name, 1, h[:100], "unknown column, ignored")
+        return index
+
+    def parse_row(self, row: dict[str, str], line: int):
+        name, kind = self.current
+        values, problem = parsing.convert(kind, row)
+        if problem is not None:
+            raise RowError(*problem)
+        key = parsing.KEY[kind]
+        if values[key] in self.seen:
+            raise RowError(key, f"duplicate {key} {values[key]!r} (first on line {self.seen[values[key]]})")
+        self.seen[values[key]] = line
+        values["_line"] = line
+        values["_file"] = name
+        return kind, values
+
+    # --- checks across the files -----------------------------------------------------------------
+
+    def check(self, rows: list) -> list[tuple[int, RowError]]:
+        """Rows naming a customer no profile defines are rejected; profiles with no activity row are
+        reported; ids stored for another customer (an earlier import) are rejected; a file missing
+        from the set is reported."""
+        for kind in parsing.KINDS:
+            if kind not in self.file_kinds.values():
+                self.warn(parsing.FILES[kind], 0, "", "not in this upload: nothing of it is changed")
+        by_kind: dict[str, list[tuple[int, dict]]] = {k: [] for k in parsing.KINDS}
+        for i, (kind, row) in enumerate(rows):
+            by_kind[kind].append((i, row))
+        profile_ids = {r["customer_id"] for _, r in by_kind["profiles"]}
+        referenced = {r["customer_id"] for k in REF_KINDS for _, r in by_kind[k]}
+        self.existing = _existing_customers(self.team, profile_ids | referenced)
+        known = profile_ids | set(self.existing)
+        out: list[tuple[int, RowError]] = []
+        for kind in REF_KINDS:
+            keep = []
+            for i, row in by_kind[kind]:
+                if row["customer_id"] in known:
+                    keep.append((i, row))
+                else:
+                    out.append((i, RowError("customer_id", f"customer {row['customer_id']} is defined by no profile")))
+            by_kind[kind] = keep
+        if by_kind["profiles"]:
+            with_activity = {r["customer_id"] for _, r in by_kind["activity"]}
+            with_activity |= {cid for cid, rec in self.existing.items() if rec.has_activity}
+            for _, row in by_kind["profiles"]:
+                if row["customer_id"] not in with_activity:
+                    self.warn(row["_file"], row["_line"], "customer_id",
+                              f"customer {row['customer_id']} has no row in Account Activity Logs (imported without one)")  # fmt: skip
+        out += self._foreign_ids(by_kind)
+        return out
+
+    def _foreign_ids(self, by_kind) -> list[tuple[int, RowError]]:
+        team = self.team
+        stored = {
+            "interactions": lambda ids: Activity.objects.filter(
+                account__team=team, kind=Activity.Kind.SERVICE, external_id__in=ids
+            ).values_list("external_id", "account__external_id"),
+            "notifications": lambda ids: PastNotification.objects.filter(team=team, external_id__in=ids).values_list(
+                "external_id", "account__external_id"
+            ),
+            "actions": lambda ids: RecommendedAction.objects.filter(team=team, external_id__in=ids).values_list(
+                "external_id", "account__external_id"
+            ),
+        }
+        out = []
+        for kind, query in stored.items():
+            key = parsing.KEY[kind]
+            ids = [r[key] for _, r in by_kind[kind]]
+            owner: dict[str, str] = {}
+            for chunk in _chunks(ids, LOOKUP_CHUNK):
+                owner.update(dict(query(chunk)))
+            for i, row in by_kind[kind]:
+                was = owner.get(row[key])
+                if was is not None and was != row["customer_id"]:
+                    out.append(
+                        (i, RowError(key, f"{key} {row[key]} already belongs to customer {was} (an earlier import)"))
+                    )
+        return out
+
+    # --- writing -----------------------------------------------------------------------------------
+
+    def write(self, rows: list, run: ImportRun) -> Counts:
+        by_kind: dict[str, list[dict]] = {}
+        for kind, row in rows:
+            by_kind.setdefault(kind, []).append(row)
+        writer = _Writer(self.team, run, self.existing)
+        writer.write(by_kind)
+        total = Counts()
+        names = {kind: name for name, kind in self.file_kinds.items()}
+        for kind, c in writer.counts.items():
+            counts = Counts(c["created"], c["updated"], c["unchanged"])
+            self.counts_by_file[names[kind]] = counts
+            total = total + counts
+        if not run.dry_run:
+            run.undo = writer.undo
+        self.latest = [
+            d
+            for kind, col in AS_OF_COLUMNS.items()
+            for d in [max((r[col] for r in by_kind.get(kind, []) if r.get(col)), default=None)]
+            if d is not None
+        ]
+        return total
+
+    def after_import(self, run: ImportRun) -> None:
+        conf = NotificationSettings.for_team(self.team)
+        if self.latest:
+            as_of = min(max(self.latest + ([conf.as_of] if conf.as_of else [])), timezone.localdate())
+            if as_of != conf.as_of:
+                NotificationSettings.objects.filter(pk=conf.pk).update(as_of=as_of)
+        if self.recompute:
+            facts.recompute(self.team)
+
+    # --- the streaming COPY path (Customer Profiles and Account Activity Logs) -----------------------
+
+    def check_staged(self, cursor, stages) -> None:
+        other = [s.name for s in stages if s.tag not in ("profiles", "activity")]
+        if other:
+            raise ImportRefused(
+                f"{', '.join(other)}: the streaming import takes Customer Profiles and Account Activity Logs; "
+                "import the other files without --bulk"
+            )
+        bulkload.check(cursor, self.team, {s.tag: s for s in stages})
+
+    def merge(self, cursor, stages, run: ImportRun) -> Counts:
+        by_tag = {s.tag: s for s in stages}
+        counts = bulkload.merge(cursor, self.team, by_tag, run)
+        for tag, c in counts.items():
+            self.counts_by_file[by_tag[tag].name] = c
+        total = Counts()
+        for c in counts.values():
+            total = total + c
+        if not run.dry_run:
+            run.undo = {"copy": True}
+        return total
+
+    # --- undo --------------------------------------------------------------------------------------
+
+    def undo_blocker(self, run: ImportRun) -> str:
+        acted = Notification.objects.filter(team=run.team).filter(
+            Q(approved_at__gt=run.started_at) | Q(sent_at__gt=run.started_at)
+        )
+        return "notifications were approved or sent since this import" if acted.exists() else ""
+
+    def undo(self, run: ImportRun) -> None:
+        if run.undo.get("copy"):
+            bulkload.undo(self.team, run)
+            return
+        created = run.undo.get("created", {})
+        Notification.objects.filter(team=run.team, account_id__in=created.get("accounts", [])).delete()
+        for table in ("activities", "notifications", "actions", "accounts"):
+            for chunk in _chunks(created.get(table, []), LOOKUP_CHUNK):
+                UNDO_MODELS[table].objects.filter(pk__in=chunk).delete()
+        for table, items in run.undo.get("updated", {}).items():
+            model = UNDO_MODELS[table]
+            # Oldest value wins: a row updated twice in one run is restored to before the run.
+            for item in reversed(items):
+                values = {k: _from_json(v) for k, v in item.items() if k != "pk"}
+                model.objects.filter(pk=item["pk"]).update(**values)
 
 
 def _existing_customers(team, ids: set[str]) -> dict[str, CustomerRecord]:
     found: dict[str, CustomerRecord] = {}
-    ordered = sorted(ids)
-    for i in range(0, len(ordered), LOOKUP_CHUNK):
-        for rec in CustomerRecord.objects.filter(
-            team=team, customer_id__in=ordered[i : i + LOOKUP_CHUNK]
-        ).select_related("account"):
+    for chunk in _chunks(sorted(ids), LOOKUP_CHUNK):
+        for rec in CustomerRecord.objects.filter(team=team, customer_id__in=chunk).select_related("account"):
             found[rec.customer_id] = rec
     return found
-
-
-def _reject(p: parsing.Parsed, row: dict, column: str, reason: str, up: Upload) -> None:
-    issue = parsing.Issue(p.file, row["_line"], column, reason)
-    up.issues.append(issue)
-    p.rejected.append((row["_line"], [str(v) for k, v in row.items() if k != "_line"], f"{column}: {reason}"))
-
-
-def cross_check(team, up: Upload) -> dict[str, CustomerRecord]:
-    """Rows that name a customer no profile defines are rejected; profiles with no activity row are
-    reported; ids already stored for another customer (in an earlier run) are rejected."""
-    profile_ids = {r["customer_id"] for r in up.parsed["profiles"].rows} if "profiles" in up.parsed else set()
-    referenced = {r["customer_id"] for k in REF_KINDS if k in up.parsed for r in up.parsed[k].rows}
-    existing = _existing_customers(team, profile_ids | referenced)
-    known = profile_ids | set(existing)
-    for kind in REF_KINDS:
-        p = up.parsed.get(kind)
-        if p is None:
-            continue
-        keep = []
-        for row in p.rows:
-            if row["customer_id"] not in known:
-                _reject(p, row, "customer_id", f"customer {row['customer_id']} is defined by no profile", up)
-            else:
-                keep.append(row)
-        p.rows = keep
-    if "profiles" in up.parsed:
-        with_activity = {r["customer_id"] for r in up.parsed["activity"].rows} if "activity" in up.parsed else set()
-        with_activity |= {cid for cid, rec in existing.items() if rec.has_activity}
-        for row in up.parsed["profiles"].rows:
-            if row["customer_id"] not in with_activity:
-                up.issues.append(
-                    parsing.Issue(up.parsed["profiles"].file, row["_line"], "customer_id",
-                                  f"customer {row['customer_id']} has no row in Account Activity Logs (imported without one)")
-                )  # fmt: skip
-    _reject_foreign_ids(team, up, existing)
-    return existing
-
-
-def _reject_foreign_ids(team, up: Upload, existing: dict[str, CustomerRecord]) -> None:
-    stored = {
-        "interactions": lambda ids: Activity.objects.filter(
-            account__team=team, kind=Activity.Kind.SERVICE, external_id__in=ids
-        ).values_list("external_id", "account__external_id"),
-        "notifications": lambda ids: PastNotification.objects.filter(team=team, external_id__in=ids).values_list(
-            "external_id", "account__external_id"
-        ),
-        "actions": lambda ids: RecommendedAction.objects.filter(team=team, external_id__in=ids).values_list(
-            "external_id", "account__external_id"
-        ),
-    }
-    for kind, query in stored.items():
-        p = up.parsed.get(kind)
-        if p is None or not p.rows:
-            continue
-        key = parsing.KEY[kind]
-        ids = [r[key] for r in p.rows]
-        owner: dict[str, str] = {}
-        for i in range(0, len(ids), LOOKUP_CHUNK):
-            owner.update(dict(query(ids[i : i + LOOKUP_CHUNK])))
-        keep = []
-        for row in p.rows:
-            was = owner.get(row[key])
-            if was is not None and was != row["customer_id"]:
-                _reject(p, row, key, f"{key} {row[key]} already belongs to customer {was} (an earlier import)", up)
-            else:
-                keep.append(row)
-        p.rows = keep
-
-
-def run_import(files: list[tuple[str, bytes]], *, team, actor=None, dry_run=False, strict=False) -> CustomerImport:
-    up = read_files(files)
-    existing: dict[str, CustomerRecord] = {}
-    if not up.refusals and "profiles" not in up.parsed and not any(k in up.parsed for k in REF_KINDS):
-        up.refusals.append("no customer file in the upload")
-    if not up.refusals:
-        existing = cross_check(team, up)
-    rejected = sum(len(p.rejected) for p in up.parsed.values())
-    if strict and rejected and not up.refusals:
-        up.refusals.append(f"strict mode: {rejected} rejected row(s), so nothing was imported")
-    run = CustomerImport(team=team, actor=actor, strict=strict)
-    run.files = [
-        {"name": p.file, "kind": k, "rows": len(p.rows) + len(p.rejected), "rejected": len(p.rejected)}
-        for k, p in up.parsed.items()
-    ]
-    run.issues = [{"file": i.file, "line": i.line, "column": i.column, "reason": i.reason} for i in up.issues]
-    run.issues += [{"file": "", "line": 0, "column": "", "reason": r} for r in up.refusals]
-    run.rejected_csv = to_csv(
-        ["file", "line", "reason", "cells"],
-        ([p.file, line, reason, ",".join(cells)] for p in up.parsed.values() for line, cells, reason in p.rejected),
-    )
-    counts = {
-        k: {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(p.rejected)} for k, p in up.parsed.items()
-    }
-    if up.refusals:
-        run.status = CustomerImport.Status.REFUSED
-        run.counts = counts
-        run.save()
-        return run
-    with transaction.atomic():
-        run.status = CustomerImport.Status.DRY_RUN if dry_run else CustomerImport.Status.DONE
-        run.save()
-        writer = _Writer(team, run, existing)
-        writer.write(up.parsed)
-        for k, c in writer.counts.items():
-            counts[k].update(c)
-        run.counts = counts
-        run.undo = writer.undo
-        if dry_run:
-            transaction.set_rollback(True)
-    if dry_run:
-        run.pk = None
-        run.undo = {}
-        run.save()
-        return run
-    run.save(update_fields=["counts", "undo"])
-    _after_write(team, up)
-    return run
-
-
-def _after_write(team, up: Upload) -> None:
-    latest = [
-        d
-        for kind, col in (("interactions", "date"), ("notifications", "sent_at"), ("activity", "last_login"))
-        if kind in up.parsed
-        for d in [max((r[col] for r in up.parsed[kind].rows if r.get(col)), default=None)]
-        if d is not None
-    ]
-    conf = NotificationSettings.for_team(team)
-    if latest:
-        as_of = min(max(latest + ([conf.as_of] if conf.as_of else [])), timezone.localdate())
-        if as_of != conf.as_of:
-            NotificationSettings.objects.filter(pk=conf.pk).update(as_of=as_of)
-    facts.recompute(team)
 
 
 def _aware(d) -> datetime:
@@ -231,7 +276,7 @@ def _aware(d) -> datetime:
 
 
 class _Writer:
-    def __init__(self, team, run: CustomerImport, existing: dict[str, CustomerRecord]):
+    def __init__(self, team, run: ImportRun, existing: dict[str, CustomerRecord]):
         self.team = team
         self.run = run
         self.records = dict(existing)
@@ -247,17 +292,17 @@ class _Writer:
     def _updated(self, table: str, pk: int, before: dict) -> None:
         self.undo["updated"].setdefault(table, []).append({"pk": pk, **{k: _jsonable(v) for k, v in before.items()}})
 
-    def write(self, parsed: dict[str, parsing.Parsed]) -> None:
+    def write(self, parsed: dict[str, list[dict]]) -> None:
         if "profiles" in parsed:
-            self.profiles(parsed["profiles"].rows)
+            self.profiles(parsed["profiles"])
         if "activity" in parsed:
-            self.activity(parsed["activity"].rows)
+            self.activity(parsed["activity"])
         if "interactions" in parsed:
-            self.interactions(parsed["interactions"].rows)
+            self.interactions(parsed["interactions"])
         if "notifications" in parsed:
-            self.simple("notifications", PastNotification, parsed["notifications"].rows, self._past_values)
+            self.simple("notifications", PastNotification, parsed["notifications"], self._past_values)
         if "actions" in parsed:
-            self.simple("actions", RecommendedAction, parsed["actions"].rows, self._action_values)
+            self.simple("actions", RecommendedAction, parsed["actions"], self._action_values)
 
     def profiles(self, rows: list[dict]) -> None:
         new_rows = [r for r in rows if r["customer_id"] not in self.records]
@@ -492,72 +537,3 @@ UNDO_MODELS = {
     "notifications": PastNotification,
     "actions": RecommendedAction,
 }
-
-
-def run_bulk(*, team, profiles=None, activity=None, actor=None) -> CustomerImport:
-    """The PostgreSQL COPY path (notifications/bulkload.py), recorded like any import."""
-    from notifications import bulkload
-
-    run = CustomerImport(team=team, actor=actor, undo={"bulk": True})
-    try:
-        result = bulkload.load(team=team, profiles=profiles, activity=activity)
-    except (parsing.FileRefused, UnicodeDecodeError) as exc:
-        run.status = CustomerImport.Status.REFUSED
-        run.issues = [{"file": "", "line": 0, "column": "", "reason": str(exc)}]
-        run.save()
-        return run
-    run.status = CustomerImport.Status.DONE
-    run.files = [{"name": p.name, "kind": k, "rows": result.rows[k], "rejected": result.rejected[k]}
-                 for k, p in (("profiles", profiles), ("activity", activity)) if p is not None]  # fmt: skip
-    run.counts = {
-        k: {"created": 0, "updated": 0, "unchanged": 0, "rejected": result.rejected[k], "rows": n}
-        for k, n in result.rows.items()
-    }
-    run.issues = [{"file": i.file, "line": i.line, "column": i.column, "reason": i.reason} for i in result.issues]
-    run.save()
-    facts.recompute(team)
-    return run
-
-
-def undo_blocker(run: CustomerImport) -> str:
-    """Why this run cannot be undone ("" when it can)."""
-    if run.undo.get("bulk"):
-        return "a bulk (COPY) import keeps no per-row snapshot; import the previous files again instead"
-    if run.status != CustomerImport.Status.DONE:
-        return f"only an import that was carried out can be undone (this one is {run.get_status_display().lower()})"
-    newer = CustomerImport.objects.filter(
-        team=run.team, status=CustomerImport.Status.DONE, created_at__gt=run.created_at
-    ).exclude(pk=run.pk)
-    if newer.exists():
-        return f"import {newer.order_by('created_at').first().pk} is newer and builds on it; undo that first"
-    if (
-        Notification.objects.filter(team=run.team, created_at__gt=run.created_at)
-        .exclude(status=Notification.Status.DRAFT)
-        .exists()
-    ):
-        return "notifications were approved or sent since this import"
-    return ""
-
-
-@transaction.atomic
-def undo_import(run: CustomerImport) -> None:
-    run = CustomerImport.objects.select_for_update().get(pk=run.pk)
-    blocker = undo_blocker(run)
-    if blocker:
-        raise ImportRefused(blocker)
-    created = run.undo.get("created", {})
-    Notification.objects.filter(team=run.team, account_id__in=created.get("accounts", [])).delete()
-    for table in ("activities", "notifications", "actions", "accounts"):
-        ids = created.get(table, [])
-        for chunk in _chunks(ids, LOOKUP_CHUNK):
-            UNDO_MODELS[table].objects.filter(pk__in=chunk).delete()
-    for table, items in run.undo.get("updated", {}).items():
-        model = UNDO_MODELS[table]
-        # Oldest value wins: a row updated twice in one run is restored to before the run.
-        for item in reversed(items):
-            values = {k: _from_json(v) for k, v in item.items() if k != "pk"}
-            model.objects.filter(pk=item["pk"]).update(**values)
-    run.status = CustomerImport.Status.UNDONE
-    run.undone_at = timezone.now()
-    run.save(update_fields=["status", "undone_at"])
-    facts.recompute(run.team)

@@ -5,8 +5,8 @@ The five customer files map into the customer graph: a customer is an `crm.Accou
 kind service with their sentiment. What the graph has no place for lives here: the profile and
 account-activity facts (`CustomerRecord`), past notifications with their engagement
 (`PastNotification`), recommended actions (`RecommendedAction`). `Notification` is the review queue
-item an agent edits and sends; `AnalysisRun` is one background "Analyse & generate" run; `CustomerImport`
-records every import so it can be undone.
+item an agent edits and sends; `AnalysisRun` is one background "Analyse & generate" run. Imports are
+recorded as `crm.ImportRun` (kind `notifications.customers`), the run that last wrote a row in `import_run`.
 """
 
 from __future__ import annotations
@@ -17,44 +17,8 @@ from django.db.models import Q, Value
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import Account, Team, TeamScopedQuerySet
+from crm.models import Account, ImportRun, Team, TeamScopedQuerySet
 from notifications.segments import DEFAULT_RULES, VALUE_SEEKERS
-
-
-class CustomerImport(models.Model):
-    """One import of (some of) the five files: who, when, counts, the row-level report."""
-
-    class Status(models.TextChoices):
-        DRY_RUN = "dry_run", "Dry run"
-        DONE = "done", "Imported"
-        REFUSED = "refused", "Refused"
-        UNDONE = "undone", "Undone"
-
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="customer_imports")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    status = models.CharField(max_length=10, choices=Status.choices)
-    strict = models.BooleanField(default=False)
-    files = models.JSONField(default=list, help_text="[{name, kind, rows, rejected}]")
-    counts = models.JSONField(default=dict, help_text="{kind: {created, updated, unchanged, rejected}}")
-    issues = models.JSONField(default=list, help_text="[{file, line, column, reason}]")
-    rejected_csv = models.TextField(blank=True)
-    undo = models.JSONField(default=dict, blank=True, help_text="Rows created and values replaced, to undo the run.")
-    undone_at = models.DateTimeField(null=True, blank=True)
-
-    objects = TeamScopedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-
-    def __str__(self) -> str:
-        return f"Import {self.pk} ({self.get_status_display()})"
-
-    @property
-    def rejected_total(self) -> int:
-        return sum(c.get("rejected", 0) for c in self.counts.values())
 
 
 class CustomerRecordQuerySet(TeamScopedQuerySet):
@@ -111,7 +75,7 @@ class CustomerRecord(models.Model):
     risk_factors = models.JSONField(default=list, help_text="[{label, delta, kind, ref}]")
     priority = models.CharField(max_length=10, default="Low")
     # The run that last wrote the row (undo is allowed only for the newest run).
-    import_run = models.ForeignKey(CustomerImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = CustomerRecordQuerySet.as_manager()
@@ -142,7 +106,7 @@ class PastNotification(models.Model):
     clicked = models.BooleanField(default=False)
     responded = models.BooleanField(default=False)
     delivery_id = models.PositiveIntegerField(null=True, blank=True, help_text="outbound.Delivery when sent here.")
-    import_run = models.ForeignKey(CustomerImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     objects = PastNotificationQuerySet.as_manager()
 
@@ -163,7 +127,7 @@ class RecommendedAction(models.Model):
     offer = models.CharField(max_length=300, blank=True)
     priority = models.CharField(max_length=10, blank=True)
     valid_until = models.DateField(null=True, blank=True)
-    import_run = models.ForeignKey(CustomerImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     objects = TeamScopedQuerySet.as_manager()
 

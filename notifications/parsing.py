@@ -1,17 +1,16 @@
-"""The five customer files as documented in docs/data-formats.md: decoding, header variants, and
-one parser per file that turns CSV text into typed rows plus row issues (line, column, reason).
+"""The five customer files as documented in docs/data-formats.md: which file is which, header
+variants, and one converter per column that turns a cell into a typed value or a reason.
 
-Pure: text in, dataclasses out, no database. The write side (notifications/importing.py) merges the
-rows set-based; the PostgreSQL bulk path validates the same rules in SQL.
+Pure: strings in, values out, no database. Decoding, reading rows and reporting are the import
+core's (crm/imports.py); notifications/importing.py is the importer, and the PostgreSQL COPY path
+(notifications/bulkload.py) checks the same rules in SQL.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -25,48 +24,6 @@ FILE_LABELS = {
     "notifications": "Notification History",
     "actions": "Recommended Actions",
 }
-
-
-@dataclass(frozen=True)
-class Issue:
-    file: str
-    line: int  # 1 = header line; 0 = about the whole file
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.file} line {self.line}" if self.line else self.file
-        return f"{where}, {self.column}: {self.reason}" if self.column else f"{where}: {self.reason}"
-
-
-@dataclass
-class Parsed:
-    kind: str
-    file: str
-    rows: list[dict] = field(default_factory=list)
-    issues: list[Issue] = field(default_factory=list)
-    rejected: list[tuple[int, list[str], str]] = field(default_factory=list)  # (line, raw cells, reason)
-    header: list[str] = field(default_factory=list)
-    refused: str = ""  # the whole file was refused (encoding, empty, missing columns)
-
-
-class FileRefused(ValueError):
-    pass
-
-
-def decode(name: str, data: bytes) -> str:
-    """UTF-8 text (a BOM is dropped); a clear refusal for binary files and other encodings."""
-    if not data.strip():
-        raise FileRefused(f"{name}: the file is empty")
-    if b"\x00" in data[:8192]:
-        raise FileRefused(f"{name}: this is a binary file, not CSV text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileRefused(
-            f"{name}: not UTF-8 (byte {exc.start + 1} is 0x{data[exc.start]:02x}); save the file as UTF-8 CSV"
-        ) from None
-    return text
 
 
 def norm(header: str) -> str:
@@ -338,51 +295,13 @@ def detect_kind(name: str, header: list[str]) -> str | None:
     return best[0] if best else None
 
 
-def parse(kind: str, name: str, text: str) -> Parsed:
-    out = Parsed(kind=kind, file=name)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        out.refused = "the file has no header line"
-        out.issues.append(Issue(name, 0, "", out.refused))
-        return out
-    out.header = header
-    index, missing, unknown = map_header(kind, header)
-    if missing:
-        out.refused = f"missing column(s) {', '.join(missing)} (header: {', '.join(header)})"
-        out.issues.append(Issue(name, 1, ", ".join(missing), out.refused))
-        return out
-    for h in unknown:
-        out.issues.append(Issue(name, 1, h, "unknown column, ignored"))
-    cols = [(c, index[c.name]) for c in COLUMNS[kind] if c.name in index]
-    key = KEY[kind]
-    seen: dict[str, int] = {}
-    try:
-        for cells in reader:
-            line = reader.line_num
-            if not cells or not any(c.strip() for c in cells):
-                continue
-            row, problem = _convert(cols, cells)
-            if problem is None and row[key] in seen:
-                problem = (key, f"duplicate {key} {row[key]!r} (first on line {seen[row[key]]})")
-            if problem is not None:
-                out.issues.append(Issue(name, line, problem[0], problem[1]))
-                out.rejected.append((line, cells, f"{problem[0]}: {problem[1]}"))
-                continue
-            seen[row[key]] = line
-            row["_line"] = line
-            out.rows.append(row)
-    except csv.Error as exc:
-        out.issues.append(Issue(name, reader.line_num, "", f"unreadable CSV: {exc}"))
-        out.refused = f"unreadable CSV at line {reader.line_num}: {exc}"
-    return out
-
-
-def _convert(cols: Iterable[tuple[Column, int]], cells: list[str]) -> tuple[dict, tuple[str, str] | None]:
+def convert(kind: str, values: dict[str, str]) -> tuple[dict, tuple[str, str] | None]:
+    """One row read by the import core ({column: cell}) as typed values, or the first (column, reason)."""
     row: dict = {}
-    for col, i in cols:
-        raw = cells[i].strip() if i < len(cells) else ""
+    for col in COLUMNS[kind]:
+        if col.name not in values:
+            continue
+        raw = values[col.name].strip()
         if not raw and not col.blank_ok:
             return row, (col.name, "is empty")
         try:

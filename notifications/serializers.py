@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from notifications.models import CustomerImport, CustomerRecord, Notification
+from notifications.models import CustomerRecord, Notification
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -55,9 +55,42 @@ class ImportSerializer(serializers.Serializer):
     strict = serializers.BooleanField(default=False)
 
 
-class ImportRunSerializer(serializers.ModelSerializer):
-    rejected_total = serializers.IntegerField(read_only=True)
+class ImportIssueSerializer(serializers.Serializer):
+    file = serializers.CharField()
+    line = serializers.IntegerField(help_text="1 = the header; 0 = the whole file.")
+    column = serializers.CharField()
+    reason = serializers.CharField()
 
-    class Meta:
-        model = CustomerImport
-        fields = ["id", "status", "strict", "created_at", "files", "counts", "issues", "rejected_total", "undone_at"]
+
+class ImportFileSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    rows = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class ImportRunSerializer(serializers.Serializer):
+    """A customer import, stored as the core's crm.ImportRun (also at /api/import-runs/{id}/)."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField(help_text="imported, partial, rejected (strict), refused, failed, undone")
+    dry_run = serializers.BooleanField()
+    strict = serializers.BooleanField()
+    rows = serializers.IntegerField()
+    imported = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    files = ImportFileSerializer(many=True, help_text="Counts per file.")
+    errors = ImportIssueSerializer(many=True, help_text="Rejected rows: file, line, column, reason.")
+    warnings = ImportIssueSerializer(many=True, help_text="Reported, imported anyway.")
+    notes = serializers.ListField(child=serializers.CharField())
+    failed = serializers.CharField(help_text="Why the run was refused, when it was.")
+    undone_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance):
+        return super().to_representation(instance.as_dict())

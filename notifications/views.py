@@ -7,13 +7,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 import llm
-from crm.models import Activity, Team, is_manager
+from crm import imports as import_core
+from crm.models import Activity, ImportRun, Team, is_manager
 from notifications import charts, importing, runs, services
 from notifications.errors import ServiceError
 from notifications.forms import DraftForm, FilterForm, ImportForm, SettingsForm
 from notifications.models import (
     AnalysisRun,
-    CustomerImport,
     CustomerRecord,
     Notification,
     NotificationSettings,
@@ -264,24 +264,39 @@ def import_files(request):
             form.add_error("files", "Choose the files to import.")
             status = 400
         else:
-            run = importing.run_import(
+            run = importing.import_customers(
                 files,
                 team=team,
                 actor=request.user,
                 dry_run=form.cleaned_data["dry_run"],
                 strict=form.cleaned_data["strict"],
             )
-            status = 400 if run.status == CustomerImport.Status.REFUSED else 200
-    recent = CustomerImport.objects.visible_to(request.user).filter(team=team)[:10]
-    return render(
-        request, "notifications/import.html", {"team": team, "form": form, "run": run, "recent": recent}, status=status
+            status = 400 if run.status in NOT_IMPORTED else 200
+    recent = (
+        ImportRun.objects.visible_to(request.user)
+        .filter(team=team, kind=importing.KIND)
+        .defer("report", "rejected_rows", "undo")[:10]
     )
+    return render(
+        request,
+        "notifications/import.html",
+        {"team": team, "form": form, "run": run, "recent": recent, "undo_blocker": _undo_blocker(run)},
+        status=status,
+    )
+
+
+NOT_IMPORTED = (ImportRun.Status.REFUSED, ImportRun.Status.REJECTED, ImportRun.Status.FAILED)
+
+
+def _undo_blocker(run) -> str:
+    return import_core.undo_blocker(run) if run is not None else ""
 
 
 def _import(request, pk):
     if not is_manager(request.user):
         raise Http404("Managers only")
-    return get_object_or_404(CustomerImport.objects.visible_to(request.user).select_related("team"), pk=pk)
+    runs = ImportRun.objects.visible_to(request.user).filter(kind=importing.KIND).select_related("team", "actor")
+    return get_object_or_404(runs, pk=pk)
 
 
 @require_GET
@@ -290,25 +305,23 @@ def import_detail(request, pk):
     return render(
         request,
         "notifications/import.html",
-        {"team": run.team, "form": ImportForm(), "run": run, "recent": [], "undo_blocker": importing.undo_blocker(run)},
+        {"team": run.team, "form": ImportForm(), "run": run, "recent": [], "undo_blocker": _undo_blocker(run)},
     )
 
 
 @require_GET
 def import_rejected(request, pk):
-    run = _import(request, pk)
-    response = HttpResponse(run.rejected_csv, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{run.pk}-rejected.csv"'
-    return response
+    """The core's download (formula-safe CSV); this URL name stays for old links."""
+    return redirect("crm:import_run_rejected", pk=_import(request, pk).pk)
 
 
 @require_POST
 def import_undo(request, pk):
     run = _import(request, pk)
     try:
-        importing.undo_import(run)
-    except importing.ImportRefused as exc:
-        messages.error(request, f"Cannot undo import {run.pk}: {exc}")
+        import_core.undo_run(run, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
     else:
         messages.success(request, f"Import {run.pk} undone.")
     return redirect("notifications:import_detail", pk=run.pk)

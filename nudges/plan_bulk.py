@@ -116,10 +116,27 @@ def _fill(todo: list[plans.Composed], now, stats: BulkStats) -> None:
         c.system = setup.system(now)
         c.pending = None
     if upserts:
-        DealSummary.objects.bulk_create(
-            upserts, update_conflicts=True, unique_fields=["deal"], update_fields=["input_hash", "data", "built_at"]
-        )
+        _upsert_summaries(upserts, now)
         stats.summaries_rebuilt += len(upserts)
+
+
+def _upsert_summaries(rows: list[DealSummary], now) -> None:
+    """One upsert. On PostgreSQL the JSON goes as a text array cast in SQL: `bulk_create` adapted
+    each value into a jsonb array in Python, slower than the summaries took to build."""
+    if connection.vendor != "postgresql":
+        DealSummary.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["deal"], update_fields=["input_hash", "data", "built_at"]
+        )
+        return
+    table = connection.ops.quote_name(DealSummary._meta.db_table)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (deal_id, input_hash, data, built_at) "  # noqa: S608 - a model's table
+            "SELECT d, h, j::jsonb, %s FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS t(d, h, j) "
+            "ON CONFLICT (deal_id) DO UPDATE SET input_hash = EXCLUDED.input_hash, data = EXCLUDED.data, "
+            "built_at = EXCLUDED.built_at",
+            [now, [r.deal_id for r in rows], [r.input_hash for r in rows], [json.dumps(r.data) for r in rows]],
+        )
 
 
 def _write(todo: list[plans.Composed], now, stats: BulkStats, mode: str) -> None:

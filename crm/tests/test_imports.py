@@ -243,3 +243,66 @@ def test_any_bytes_give_a_run_with_a_reason_never_an_exception(team, raw, strict
             assert not Account.objects.exists()
         rejected_rows_csv(run)  # the download renders whatever was rejected
         transaction.set_rollback(True)
+
+
+class UndoableAccountImporter(AccountImporter):
+    """The same rows, remembering what it created so a run can be undone; a second file's ids must
+    not repeat the first file's (a check across files)."""
+
+    kind = "crm.test_accounts_undoable"
+
+    def parse_row(self, row, line):
+        return super().parse_row(row, line)
+
+    def check(self, rows):
+        seen, out = set(), []
+        for i, row in enumerate(rows):
+            if row["external_id"] in seen:
+                out.append((i, RowError("external_id", f"{row['external_id']} is in an earlier file")))
+            seen.add(row["external_id"])
+        if rows:
+            self.warn("accounts.csv", 2, "name", "a warning that does not reject")
+        return out
+
+    def write(self, rows, run):
+        before = set(Account.objects.filter(team=self.team).values_list("pk", flat=True))
+        counts = super().write(rows, run)
+        run.undo = {
+            "created": sorted(set(Account.objects.filter(team=self.team).values_list("pk", flat=True)) - before)
+        }
+        return counts
+
+    def undo(self, run):
+        Account.objects.filter(pk__in=run.undo["created"]).delete()
+
+
+def test_several_files_checks_across_them_warnings_and_counts_per_file(team):
+    from crm.imports import undo_blocker, undo_run
+
+    run = run_import(
+        UndoableAccountImporter(),
+        [("accounts.csv", GOOD.encode()), ("more.csv", b"id,name\nA2,Again\nA9,Nine\n")],
+        team=team,
+    )
+    assert run.status == "partial" and run.rows == 4 and run.rejected == 1
+    assert [(i.file, i.line, i.column, i.reason) for i in run.errors] == [
+        ("more.csv", 2, "external_id", "A2 is in an earlier file")
+    ]
+    assert [(w.file, w.line, w.reason) for w in run.warnings] == [("accounts.csv", 2, "a warning that does not reject")]
+    assert [(f["name"], f["rows"], f["rejected"]) for f in run.files] == [("accounts.csv", 2, 0), ("more.csv", 2, 1)]
+    assert rejected_rows_csv(run).splitlines()[1].startswith("more.csv,2,external_id,A2 is in an earlier file,A2,Again")
+    newer = _run("id,name\nB1,Other\n", team)  # another format: does not block this one
+    assert undo_blocker(run) == "" and "cannot be undone" in undo_blocker(newer)
+    undo_run(run)
+    assert sorted(Account.objects.values_list("external_id", flat=True)) == ["B1"]
+    run.refresh_from_db()
+    assert run.status == "undone" and run.undone_at is not None
+
+
+def test_undo_page_is_for_managers_and_refuses_formats_without_undo(client, manager, agent_client, team):
+    run = _run(GOOD, team)
+    assert agent_client.post(reverse("crm:import_run_undo", args=[run.pk])).status_code == 404
+    client.force_login(manager)
+    response = client.post(reverse("crm:import_run_undo", args=[run.pk]), follow=True)
+    assert "imports of this format cannot be undone" in response.content.decode()
+    assert ImportRun.objects.get(pk=run.pk).status == "imported"

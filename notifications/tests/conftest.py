@@ -14,6 +14,6 @@ def sample_files() -> list[tuple[str, bytes]]:
 @pytest.fixture
 def imported(team, manager):
     """The shipped sample imported into the agent's team."""
-    run = importing.run_import(sample_files(), team=team, actor=manager)
-    assert run.status == "done", run.issues
+    run = importing.import_customers(sample_files(), team=team, actor=manager)
+    assert run.status == "imported", run.report
     return run

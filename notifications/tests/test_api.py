@@ -97,14 +97,21 @@ def test_import_dry_run_returns_the_report_and_writes_nothing(manager, team):
     c.force_authenticate(manager)
     files = [SimpleUploadedFile(n, d) for n, d in sample_files()]
     dry = c.post(BASE + "import/?team=blue", {"files": files, "dry_run": "true"}, format="multipart")
-    assert dry.status_code == 200 and dry.json()["counts"]["profiles"]["created"] == 300
+    body = dry.json()
+    assert dry.status_code == 200 and body["dry_run"] and body["created"] == body["rows"]
+    assert {f["name"]: f["created"] for f in body["files"]}["Customer Profiles.csv"] == 300
     assert not CustomerRecord.objects.exists()
+    real = c.post(
+        BASE + "import/?team=blue", {"files": [SimpleUploadedFile(n, d) for n, d in sample_files()]}, format="multipart"
+    )
+    assert real.status_code == 201 and real.json()["status"] == "imported"
+    assert c.get(BASE + f"imports/{real.json()['id']}/").json()["id"] == real.json()["id"]
     bad = c.post(
         BASE + "import/",
         {"files": [SimpleUploadedFile("Customer Profiles.csv", b"\x00\x01binary")]},
         format="multipart",
     )
-    assert bad.status_code == 422 and "binary" in str(bad.json()["issues"])
+    assert bad.status_code == 422 and "binary" in bad.json()["failed"]
 
 
 def test_agents_cannot_import(api):

@@ -1,8 +1,12 @@
+import io
+
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
-from crm.models import Account, Contact
-from notifications import bulkload, importing
+from crm.imports import undo_blocker, undo_run
+from crm.models import Account, Contact, ImportSnapshot
+from notifications import importing
 from notifications.models import CustomerRecord
 from notifications.tests.conftest import SAMPLE
 
@@ -13,34 +17,35 @@ pytestmark = [
 FIELDS = ["customer_id", "region", "tariff", "payment_method", "monthly_spend", "tenure_months", "green_tariff",
           "marketing_consent", "has_activity", "account_status", "engagement_score", "churn_risk", "last_login",
           "payment_status", "contract_end", "outcome", "outcome_on"]  # fmt: skip
+CONTACT = ["name", "email", "phone", "preferred_channel", "opted_out"]
+PROFILES, ACTIVITY = SAMPLE / "Customer Profiles.csv", SAMPLE / "Account Activity Logs.csv"
 
 
 def _rows(team):
     return sorted(CustomerRecord.objects.filter(team=team).values_list(*FIELDS))
 
 
-def test_bulk_path_stores_what_the_row_path_stores(team, other_team):
-    profiles, activity = SAMPLE / "Customer Profiles.csv", SAMPLE / "Account Activity Logs.csv"
-    importing.run_import([(p.name, p.read_bytes()) for p in (profiles, activity)], team=team)
-    result = bulkload.load(team=other_team, profiles=profiles, activity=activity)
-    assert result.rows == {"profiles": 300, "activity": 300} and result.rejected == {"profiles": 0, "activity": 0}
-    assert _rows(team) == _rows(other_team)
-    mine = sorted(
-        Contact.objects.filter(account__team=team).values_list(
-            "name", "email", "phone", "preferred_channel", "opted_out"
-        )
-    )
-    theirs = sorted(
-        Contact.objects.filter(account__team=other_team).values_list(
-            "name", "email", "phone", "preferred_channel", "opted_out"
-        )
-    )
-    assert mine == theirs
-    again = bulkload.load(team=other_team, profiles=profiles, activity=activity)  # idempotent
-    assert Account.objects.filter(team=other_team).count() == 300 and again.rejected["profiles"] == 0
+def _contacts(team):
+    return sorted(Contact.objects.filter(account__team=team).values_list(*CONTACT))
 
 
-def test_bulk_path_rejects_bad_rows_with_line_and_column(team, tmp_path):
+def _copy(team, *paths, **options):
+    return importing.import_customers_copy([(p.name, p) for p in paths], team=team, **options)
+
+
+def test_copy_path_stores_what_the_row_path_stores_and_reimports_unchanged(team, other_team):
+    importing.import_customers([(p.name, p.read_bytes()) for p in (PROFILES, ACTIVITY)], team=team)
+    run = _copy(other_team, PROFILES, ACTIVITY)
+    assert run.kind == "notifications.customers" and run.status == "imported", run.report
+    assert run.rows == 600 and run.created == 600 and run.rejected == 0
+    assert _rows(team) == _rows(other_team) and _contacts(team) == _contacts(other_team)
+    assert CustomerRecord.objects.filter(team=other_team, risk_score__gte=7).exists()  # after_import recomputed
+    again = _copy(other_team, PROFILES, ACTIVITY)
+    assert again.status == "imported" and again.unchanged == 600 and again.created == again.updated == 0
+    assert Account.objects.filter(team=other_team).count() == 300
+
+
+def test_copy_path_rejects_bad_rows_with_line_column_and_reason(team, tmp_path):
     p = tmp_path / "Customer Profiles.csv"
     p.write_text(
         "customer_id,first_name,last_name,email,monthly_spend_gbp,tenure_months\n"
@@ -48,27 +53,73 @@ def test_bulk_path_rejects_bad_rows_with_line_and_column(team, tmp_path):
     )
     a = tmp_path / "Account Activity Logs.csv"
     a.write_text(
-        "customer_id,engagement_score,churn_risk,last_login\nC1,50,0.4,2026-02-30\nC9,50,0.4,\nC1,50,0.4,2026-01-31\n"
+        "customer_id,engagement_score,churn_risk,last_login\n"
+        "C1,50,0.4,2026-02-30\nC9,50,0.4,\nC1,50,82%,2026-01-31\nC1,50,0.4,2026-01-31\n"
     )
-    result = bulkload.load(team=team, profiles=p, activity=a)
-    got = {(i.file, i.line, i.column) for i in result.issues}
-    assert ("Customer Profiles.csv", 3, "monthly_spend_gbp") in got
-    assert ("Customer Profiles.csv", 4, "customer_id") in got
-    assert ("Account Activity Logs.csv", 2, "last_login") in got
-    assert ("Account Activity Logs.csv", 3, "customer_id") in got
+    run = _copy(team, p, a)
+    assert run.status == "partial"
+    got = [(i.file, i.line, i.column, i.reason) for i in run.errors]
+    assert got == [
+        ("Customer Profiles.csv", 3, "monthly_spend_gbp", "'lots' is not an amount (0-999999.99)"),
+        ("Customer Profiles.csv", 4, "customer_id", "duplicate customer_id 'C1' (first on line 2)"),
+        ("Account Activity Logs.csv", 2, "last_login", "'2026-02-30' is not a date (YYYY-MM-DD, 1900-2100)"),
+        ("Account Activity Logs.csv", 3, "customer_id", "customer C9 is defined by no profile"),
+        ("Account Activity Logs.csv", 5, "customer_id", "duplicate customer_id 'C1' (first on line 4)"),
+    ]
+    assert run.rejected_rows[0]["cells"]["monthly_spend_gbp"] == "lots"
     rec = CustomerRecord.objects.get(team=team)
-    assert rec.customer_id == "C1" and str(rec.last_login) == "2026-01-31"
+    assert rec.customer_id == "C1" and str(rec.last_login) == "2026-01-31" and rec.churn_risk == 0.82
 
 
-def test_import_command_bulk_records_the_run_and_scores_customers(team):
-    import io
+def test_copy_path_strict_and_dry_run_write_nothing(team):
+    strict = _copy(team, PROFILES, ACTIVITY, strict=True)
+    assert strict.status == "imported"
+    Account.objects.filter(team=team).delete()
+    dry = _copy(team, PROFILES, ACTIVITY, dry_run=True)
+    assert dry.dry_run and dry.created == 600 and not Account.objects.filter(team=team).exists()
 
-    from django.core.management import call_command
 
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b"", "the file is empty (0 bytes)"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "a PNG image"),
+        (
+            "customer_id,first_name,last_name,email\nC1,Zo\xe9,L,z@example.com\n".encode("latin-1"),
+            "byte 0xE9 on line 2",
+        ),
+        (b"customer_id,first_name,last_name,email\nC1,A,B,a@example.com,extra,cells\n", "line 2: unreadable row"),
+    ],
+)
+def test_copy_path_refuses_unreadable_files(team, tmp_path, data, needle):
+    p = tmp_path / "Customer Profiles.csv"
+    p.write_bytes(data)
+    run = _copy(team, p)
+    assert run.status == "refused" and needle in run.failed, run.failed
+    assert not Account.objects.filter(team=team).exists()
+
+
+def test_copy_import_undo_restores_changed_rows_and_removes_new_customers(team, tmp_path):
+    p = tmp_path / "Customer Profiles.csv"
+    p.write_text("customer_id,first_name,last_name,email,tariff\nC1,Ada,L,a@example.com,Fixed\n")
+    first = _copy(team, p)
+    p.write_text(
+        "customer_id,first_name,last_name,email,tariff\nC1,Ada,May,a@example.com,Flex\nC2,Bo,M,b@example.com,\n"
+    )
+    second = _copy(team, p)
+    assert second.created == 1 and second.updated == 1
+    assert ImportSnapshot.objects.filter(run=second).count() == 3  # the account, contact and record of C1
+    assert "is newer" in undo_blocker(first)
+    undo_run(second)
+    rec = CustomerRecord.objects.get(team=team)
+    assert (rec.customer_id, rec.tariff, rec.account.name) == ("C1", "Fixed", "Ada L")
+    assert rec.account.contacts.get().name == "Ada L" and not ImportSnapshot.objects.exists()
+    undo_run(first)
+    assert not Account.objects.filter(team=team).exists()
+
+
+def test_import_command_bulk_records_the_run(team):
     out = io.StringIO()
     call_command("import_customers", str(SAMPLE), "--team", team.slug, "--bulk", stdout=out)
     assert "Imported" in out.getvalue() and "skipped" in out.getvalue()
     assert CustomerRecord.objects.filter(team=team, has_activity=True).count() == 300
-    assert CustomerRecord.objects.filter(team=team, risk_score__gte=7).exists()
-    run = importing.CustomerImport.objects.get()
-    assert "no per-row snapshot" in importing.undo_blocker(run)

@@ -1,10 +1,12 @@
 import pytest
+from django.urls import reverse
 
-from crm.models import Account, Activity, Contact
+from crm.imports import undo_blocker, undo_run
+from crm.models import Account, Activity, Contact, ImportRun
 from notifications import importing
 from notifications.models import (
-    CustomerImport,
     CustomerRecord,
+    Notification,
     NotificationSettings,
     PastNotification,
     RecommendedAction,
@@ -32,30 +34,52 @@ def _files(profiles="", activity="", interactions=None):
     return files
 
 
+def _import(files, team, **options):
+    return importing.import_customers(files, team=team, **options)
+
+
+def _by_file(run):
+    return {f["name"]: f for f in run.files}
+
+
 P1 = "C1,Ada,Lovelace,ada@example.co.uk,+44 7700 900001,London,Standard Variable,Direct debit,120.00,30,no,email,yes\n"
 A1 = "C1,Active,20,0.8,2026-10-01,late,2026-12-01,,\n"
 
 
 def test_sample_files_import_cleanly_into_accounts_contacts_and_timeline(imported, team):
-    assert imported.rejected_total == 0
-    assert imported.counts["profiles"]["created"] == 300
+    assert imported.kind == "notifications.customers" and imported.status == "imported"
+    assert imported.rejected == 0 and imported.report["issues"] == [] and imported.warnings == []
+    files = _by_file(imported)
+    assert files["Customer Profiles.csv"]["created"] == files["Customer Profiles.csv"]["rows"] == 300
+    assert imported.created == sum(f["created"] for f in imported.files) == imported.rows
     assert Account.objects.filter(team=team, kind="person").count() == 300
     assert Contact.objects.filter(account__team=team).count() == 300
     assert (
         Activity.objects.filter(account__team=team, kind="service").count()
-        == imported.counts["interactions"]["created"]
+        == files["Interaction History.csv"]["created"]
         > 0
     )
-    assert PastNotification.objects.filter(team=team).exists()
-    assert RecommendedAction.objects.filter(team=team).exists()
-    assert CustomerRecord.objects.filter(team=team, has_activity=True).count() == 300
+    assert PastNotification.objects.filter(team=team, import_run=imported).exists()
+    assert RecommendedAction.objects.filter(team=team, import_run=imported).exists()
+    assert CustomerRecord.objects.filter(team=team, has_activity=True, import_run=imported).count() == 300
+
+
+def test_the_run_is_the_cores_import_run_with_its_pages(imported, team, manager, client):
+    client.force_login(manager)
+    listing = client.get(reverse("crm:import_run_list"), {"team": team.pk}).content.decode()
+    assert reverse("crm:import_run_detail", args=[imported.pk]) in listing
+    page = client.get(reverse("crm:import_run_detail", args=[imported.pk])).content.decode()
+    assert "Customer Profiles.csv" in page and "Undo this import" in page
+    api = client.get(f"/api/import-runs/{imported.pk}/").json()
+    assert api["kind"] == "notifications.customers" and api["status"] == "imported"
 
 
 def test_reimporting_the_same_files_changes_nothing(imported, team, manager):
-    again = importing.run_import(sample_files(), team=team, actor=manager)
-    assert again.status == "done"
-    for kind, c in again.counts.items():
-        assert c["created"] == 0 and c["updated"] == 0, (kind, c)
+    again = _import(sample_files(), team, actor=manager)
+    assert again.status == "imported"
+    assert again.created == again.updated == 0 and again.unchanged == again.rows
+    for f in again.files:
+        assert f["created"] == 0 and f["updated"] == 0, f
     assert Account.objects.filter(team=team).count() == 300
 
 
@@ -67,93 +91,180 @@ def test_risk_check_finds_at_least_half_of_churned_customers_in_the_riskiest_30_
 
 
 def test_dry_run_reports_counts_and_writes_nothing(team, manager):
-    run = importing.run_import(sample_files(), team=team, actor=manager, dry_run=True)
-    assert run.status == "dry_run"
-    assert run.counts["profiles"]["created"] == 300
+    run = _import(sample_files(), team, actor=manager, dry_run=True)
+    assert run.dry_run and run.status == "imported" and run.undo == {}
+    assert _by_file(run)["Customer Profiles.csv"]["created"] == 300
     assert not Account.objects.filter(team=team).exists()
     assert not CustomerRecord.objects.exists()
+    assert "dry run" in undo_blocker(run)
 
 
-def test_bad_rows_are_reported_with_line_column_and_reason_and_good_rows_import(team, manager):
-    profiles = P1 + "C2,Bob,Stone,bob@example.co.uk,,,,,lots,10,no,email,yes\n" + "C1,Dup,Row,,,,,,1,1,no,email,yes\n"
-    activity = A1 + "C9,Active,50,0.2,2026-10-01,on_time,2027-01-01,,\n" + "C1,Active,50,0.2,01.10.2026,on_time,,,\n"
-    run = importing.run_import(_files(profiles, activity), team=team, actor=manager)
-    got = {(i["line"], i["column"]) for i in run.issues if i["line"]}
-    assert (3, "monthly_spend_gbp") in got
-    assert (4, "customer_id") in got  # duplicate id
-    assert (3, "customer_id") in got  # C9 has no profile
-    assert (4, "last_login") in got
-    reasons = " ".join(i["reason"] for i in run.issues)
-    assert "'lots' is not an amount" in reasons and "C9 is defined by no profile" in reasons
+BROKEN_PROFILES = (
+    P1
+    + "C2,Bob,Stone,bob@example.co.uk,,,,,lots,10,no,email,yes\n"
+    + "C1,Dup,Row,,,,,,1,1,no,email,yes\n"
+    + "C3,Cy,Ng,cy@example.co.uk,,,,,10,1,maybe,email,yes\n"
+    + "C4,Di,Ox,di@example.co.uk,,,,,10,1,no,pigeon,yes\n"
+)
+BROKEN_ACTIVITY = (
+    A1
+    + "C9,Active,50,0.2,2026-10-01,on_time,2027-01-01,,\n"
+    + "C1,Active,50,0.2,01.10.2026,on_time,,,\n"
+    + "C2,Active,150,0.2,,,,,\n"
+)
+
+
+def test_a_deliberately_broken_file_gives_an_exact_report_and_the_good_rows_import(team, manager):
+    run = _import(_files(BROKEN_PROFILES, BROKEN_ACTIVITY), team, actor=manager)
+    assert run.status == "partial"
+    got = [(i.file, i.line, i.column, i.reason) for i in run.errors]
+    assert got == [
+        ("Customer Profiles.csv", 3, "monthly_spend_gbp", "'lots' is not an amount"),
+        ("Customer Profiles.csv", 4, "customer_id", "duplicate customer_id 'C1' (first on line 2)"),
+        ("Customer Profiles.csv", 5, "green_tariff", "'maybe' is not yes/no"),
+        ("Customer Profiles.csv", 6, "preferred_channel", "'pigeon' is not one of chat, email, phone, sms, whatsapp"),
+        ("Account Activity Logs.csv", 4, "last_login", "'01.10.2026' is not a date (use YYYY-MM-DD or DD/MM/YYYY)"),
+        ("Account Activity Logs.csv", 5, "engagement_score", "150 is outside 0-100"),
+        ("Account Activity Logs.csv", 3, "customer_id", "customer C9 is defined by no profile"),
+    ]
+    assert run.rejected == 7 and run.rows == 9
     assert list(CustomerRecord.objects.values_list("customer_id", flat=True)) == ["C1"]
-    assert "lots" in run.rejected_csv and run.status == "done"
+    missing = {(w.file, w.reason) for w in run.warnings}
+    assert ("Interaction History.csv", "not in this upload: nothing of it is changed") in missing
+    files = _by_file(run)
+    assert files["Customer Profiles.csv"] == {
+        "name": "Customer Profiles.csv", "rows": 5, "rejected": 4, "created": 1, "updated": 0, "unchanged": 0
+    }  # fmt: skip
 
 
-def test_strict_mode_refuses_the_whole_set_on_one_bad_row(team, manager):
-    run = importing.run_import(_files(P1 + "C2,Bob,Stone,,,,,,lots,1,no,email,yes\n", A1), team=team, strict=True)
-    assert run.status == "refused"
-    assert not CustomerRecord.objects.exists()
+def test_rejected_rows_download_as_a_formula_safe_csv(team, manager, client):
+    profiles = P1 + 'C2,=HYPERLINK("http://evil"),Stone,bob@example.co.uk,,,,,lots,10,no,email,yes\n'
+    run = _import(_files(profiles, A1), team, actor=manager)
+    client.force_login(manager)
+    body = client.get(reverse("crm:import_run_rejected", args=[run.pk])).content.decode()
+    header, row = body.splitlines()[:2]
+    assert header.startswith("file,line,column,reason,customer_id,first_name")
+    assert row.startswith("Customer Profiles.csv,3,monthly_spend_gbp,'lots' is not an amount,C2,\"'=HYPERLINK(")
+
+
+def test_strict_mode_writes_nothing_when_any_file_has_a_rejected_row(team, manager):
+    run = _import(_files(P1 + "C2,Bob,Stone,,,,,,lots,1,no,email,yes\n", A1), team, strict=True)
+    assert run.status == "rejected" and run.rejected == 1
+    assert not CustomerRecord.objects.exists() and not Account.objects.exists()
 
 
 @pytest.mark.parametrize(
     ("data", "needle"),
     [
-        (b"", "empty"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary"),
-        ("customer_id,first_name\nC1,Zo\xe9\n".encode("latin-1"), "not UTF-8"),
-        (b"foo,bar\n1,2\n", "missing column"),
+        (b"", "the file is empty (0 bytes)"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "a PNG image, not UTF-8 text"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "a ZIP archive (an Excel .xlsx"),
+        (bytes(range(256)) * 40, "not UTF-8"),
+        ("customer_id,first_name\nC1,Zo\xe9\n".encode("latin-1"), "byte 0xE9 on line 2"),
+        ("customer_id,first_name,last_name,email\n".encode("utf-16"), "UTF-16 or UTF-32"),
+        (b"foo,bar\n1,2\n", "missing column(s) customer_id, first_name, last_name, email"),
     ],
 )
-def test_unreadable_files_are_refused_and_nothing_is_written(team, data, needle):
-    run = importing.run_import([("Customer Profiles.csv", data)], team=team)
-    assert run.status == "refused"
-    assert needle in " ".join(i["reason"] for i in run.issues)
-    assert not Account.objects.exists()
+def test_unreadable_files_are_refused_and_nothing_stored_is_damaged(imported, team, data, needle):
+    before = CustomerRecord.objects.filter(team=team).count()
+    run = _import([("Customer Profiles.csv", data), *sample_files()[1:]], team)
+    assert run.status == "refused" and needle in run.failed, run.failed
+    assert run.failed.startswith("Customer Profiles.csv: ")
+    assert CustomerRecord.objects.filter(team=team).count() == before and run.created == 0
 
 
 def test_a_file_over_the_size_limit_is_refused(team, settings):
     settings.NOTIFICATIONS_IMPORT_MAX_BYTES = 100
-    run = importing.run_import(_files(P1 * 5, A1), team=team)
-    assert run.status == "refused" and "over the limit" in str(run.issues)
+    run = _import(_files(P1 * 5, A1), team)
+    assert run.status == "refused"
+    assert "at most 100 are accepted (NOTIFICATIONS_IMPORT_MAX_BYTES)" in run.failed
+
+
+def test_a_file_that_is_none_of_the_five_or_twice_the_same_is_refused(team):
+    run = _import([("notes.csv", b"colour,size\nred,1\n")], team)
+    assert run.status == "refused" and "cannot tell which of the five files" in run.failed
+    run = _import(_files(P1, A1) + [("profiles-2.csv", (PROFILE_HEADER + P1).encode())], team)
+    assert run.status == "refused" and "a second Customer Profiles file" in run.failed
+
+
+def test_unknown_columns_are_reported_and_ignored(team):
+    header = PROFILE_HEADER.replace("\n", ",favourite_colour\n")
+    run = _import([("Customer Profiles.csv", (header + P1.replace("\n", ",teal\n")).encode())], team)
+    assert run.status == "imported"
+    assert ("Customer Profiles.csv", 1, "favourite_colour", "unknown column, ignored") in [
+        (w.file, w.line, w.column, w.reason) for w in run.warnings
+    ]
 
 
 def test_header_variants_and_a_bom_are_accepted(team):
     header = "\ufeffCustomer ID,Forename,Surname,E-mail Address,Mobile,Area,Plan,Payment Type,Monthly Bill,Tenure,Green,Channel,Consent\n"
-    run = importing.run_import([("profiles.csv", (header + P1).encode("utf-8"))], team=team)
-    assert run.status == "done", run.issues
+    run = _import([("profiles.csv", (header + P1).encode("utf-8"))], team)
+    assert run.status == "imported", run.report
+    assert "byte order mark" in " ".join(run.notes)
     rec = CustomerRecord.objects.get()
     assert rec.tariff == "Standard Variable" and rec.account.name == "Ada Lovelace"
 
 
-def test_profile_without_activity_row_is_reported(team):
-    run = importing.run_import(_files(P1, ""), team=team)
-    assert "has no row in Account Activity Logs" in str(run.issues)
+def test_profile_without_activity_row_is_reported_and_imported(team):
+    run = _import(_files(P1, ""), team)
+    assert run.status == "imported" and CustomerRecord.objects.count() == 1
+    assert [(w.line, w.reason) for w in run.warnings if w.file == "Customer Profiles.csv"] == [
+        (2, "customer C1 has no row in Account Activity Logs (imported without one)")
+    ]
 
 
 def test_an_interaction_id_stored_for_another_customer_is_rejected(team):
-    importing.run_import(
+    _import(
         _files(
             P1 + P1.replace("C1", "C2"), A1 + A1.replace("C1", "C2"), "I1,C1,2026-10-01,phone,Billing,Bill query,-0.5\n"
         ),
-        team=team,
+        team,
     )
-    run = importing.run_import(_files("", "", "I1,C2,2026-10-02,phone,Billing,Other,-0.5\n"), team=team)
-    assert "already belongs to customer C1" in str(run.issues)
+    run = _import(_files("", "", "I1,C2,2026-10-02,phone,Billing,Other,-0.5\n"), team)
+    assert [(i.file, i.line, i.column, i.reason) for i in run.errors] == [
+        (
+            "Interaction History.csv",
+            2,
+            "interaction_id",
+            "interaction_id I1 already belongs to customer C1 (an earlier import)",
+        )
+    ]
     assert Activity.objects.get(external_id="I1").account.external_id == "C1"
 
 
-def test_undo_restores_the_state_before_the_import(team):
-    first = importing.run_import(_files(P1, A1), team=team)
-    second = importing.run_import(
+def test_undo_restores_the_state_before_the_import_newest_first(team, manager):
+    first = _import(_files(P1, A1), team)
+    second = _import(
         _files(
             P1.replace("Ada", "Ada-May") + P1.replace("C1", "C2"), A1.replace("late", "missed") + A1.replace("C1", "C2")
         ),
-        team=team,
+        team,
     )
-    assert importing.undo_blocker(first)  # the newer run depends on it
-    importing.undo_import(second)
+    assert f"import {second.pk} is newer" in undo_blocker(first)
+    undo_run(second, actor=manager)
     rec = CustomerRecord.objects.get()
     assert rec.customer_id == "C1" and rec.payment_status == "late" and rec.account.name == "Ada Lovelace"
-    assert CustomerImport.objects.get(pk=second.pk).status == "undone"
-    importing.undo_import(first)
-    assert not Account.objects.filter(team=team).exists()
+    second.refresh_from_db()
+    assert second.status == "undone" and second.undone_by == manager and "already undone" in undo_blocker(second)
+    undo_run(first)
+    assert not Account.objects.filter(team=team).exists() and not CustomerRecord.objects.exists()
+
+
+def test_undo_is_refused_once_a_notification_was_approved_since(imported, team, manager):
+    from django.utils import timezone
+
+    from crm.errors import ServiceError
+
+    rec = CustomerRecord.objects.filter(team=team).first()
+    Notification.objects.create(
+        team=team, account=rec.account, record=rec, status="approved", approved_at=timezone.now()
+    )
+    assert undo_blocker(imported) == "notifications were approved or sent since this import"
+    with pytest.raises(ServiceError, match="cannot be undone"):
+        undo_run(imported, actor=manager)
+    assert ImportRun.objects.get(pk=imported.pk).status == "imported"
+
+
+def test_refused_and_strict_runs_cannot_be_undone(team):
+    run = _import([("Customer Profiles.csv", b"")], team)
+    assert "nothing was imported" in undo_blocker(run)

@@ -1,8 +1,9 @@
 import pytest
 from django.urls import reverse
 
+from crm.models import ImportRun
 from notifications import runs, services
-from notifications.models import AnalysisRun, CustomerImport, Notification, NotificationSettings
+from notifications.models import AnalysisRun, Notification, NotificationSettings
 from notifications.tests.conftest import sample_files
 
 pytestmark = pytest.mark.django_db
@@ -96,10 +97,11 @@ def test_manager_imports_with_a_dry_run_then_for_real_and_downloads_rejected_row
         b"customer_id,first_name,last_name,email,monthly_spend_gbp\nC1,A,B,a@example.com,lots\n",
     )
     response = client.post(reverse("notifications:import"), {"files": [bad]})
-    run = CustomerImport.objects.filter(status="done").get()
-    assert "is not an amount" in response.content.decode()
-    csv_body = client.get(reverse("notifications:import_rejected", args=[run.pk])).content.decode()
-    assert "lots" in csv_body
+    run = ImportRun.objects.filter(kind="notifications.customers", dry_run=False).get()
+    assert run.status == "partial" and "is not an amount" in response.content.decode()
+    download = client.get(reverse("notifications:import_rejected", args=[run.pk]), follow=True)
+    assert download.redirect_chain[0][0] == reverse("crm:import_run_rejected", args=[run.pk])
+    assert "lots" in download.content.decode()
 
 
 def test_agents_cannot_import(agent_client):
@@ -126,7 +128,7 @@ def test_settings_rules_are_validated_and_recompute_segments(client, manager, im
 
 def test_outsider_gets_404_everywhere(outsider_client, analysed, team):
     n = Notification.objects.filter(team=team).first()
-    run = CustomerImport.objects.get()
+    run = ImportRun.objects.get(kind="notifications.customers")
     f = n.analysis["trigger_factors"][0]
     for url in [
         reverse("notifications:index") + f"?team={team.slug}",
@@ -143,6 +145,7 @@ def test_outsider_gets_404_everywhere(outsider_client, analysed, team):
         reverse("notifications:save", args=[n.pk]),
         reverse("notifications:send", args=[n.pk]),
         reverse("notifications:import_undo", args=[run.pk]),
+        reverse("crm:import_run_undo", args=[run.pk]),
     ]:
         assert outsider_client.post(url, {"subject": "x", "message": "y"}).status_code == 404, url
     assert outsider_client.get(reverse("notifications:record", args=[f["kind"], f["id"]])).status_code == 404
