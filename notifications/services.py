@@ -13,7 +13,7 @@ from django.utils import timezone
 from crm.models import Contact
 from notifications import ai, checks, segments
 from notifications.errors import ServiceError
-from notifications.facts import as_of, load_history, recompute, update_rows
+from notifications.facts import as_of, insert_rows, load_history, recompute, update_rows
 from notifications.models import (
     AnalysisRun,
     CustomerRecord,
@@ -37,12 +37,17 @@ SENDABLE = (
 )
 
 
-def customer_inputs(records: list[CustomerRecord], conf: NotificationSettings) -> dict[int, dict]:
-    """{record pk: analysis inputs}, loaded in bulk."""
+def customer_inputs(
+    records: list[CustomerRecord], conf: NotificationSettings, loaded: dict | None = None
+) -> dict[int, dict]:
+    """{record pk: analysis inputs}, loaded in bulk. `loaded` (a dict) receives the contacts and the
+    notification history by account, for `check_contexts` to reuse."""
     today = as_of(conf)
     account_ids = [r.account_id for r in records]
     interactions, notes = load_history(account_ids)
     contacts = {c.account_id: c for c in Contact.objects.filter(account_id__in=account_ids).order_by("-pk")}
+    if loaded is not None:
+        loaded.update(contacts=contacts, notes=notes)
     actions: dict[int, list] = {}
     for a in RecommendedAction.objects.filter(account_id__in=account_ids).order_by("external_id"):
         actions.setdefault(a.account_id, []).append(a)
@@ -192,7 +197,8 @@ def analyse_records(
     records = list(
         CustomerRecord.objects.filter(pk__in=record_ids).select_related("account").defer("refinement", "account__extra")
     )
-    inputs = customer_inputs(records, conf)
+    loaded: dict = {}
+    inputs = customer_inputs(records, conf, loaded)
     hashes = {r.pk: _hash(inputs[r.pk]) for r in records}
     # What decides whether to ask first (the hash and status only); whole rows only for those asked again.
     current = {
@@ -245,7 +251,7 @@ def analyse_records(
     if drafted is None:
         return step
     drafts = {r.pk: drafted.done[key(r)] for r in todo}
-    contexts = check_contexts(todo, conf, inputs)
+    contexts = check_contexts(todo, conf, inputs, loaded)
     new, again = [], []
     for r in todo:
         a, d = analyses[r.pk], drafts[r.pk]
@@ -271,7 +277,7 @@ def analyse_records(
         n.failed_checks = [f.as_dict() for f in run_checks(n, record=r, ctx=contexts[r.pk])]
         n.status = Notification.Status.DRAFT
         (new if n.pk is None else again).append(n)
-    Notification.objects.bulk_create(new, batch_size=500)
+    insert_rows(Notification, new)
     _update_notifications(again)
     return step
 
@@ -348,17 +354,15 @@ class CheckContext:
 
 
 def check_contexts(
-    records: list[CustomerRecord], conf: NotificationSettings, inputs: dict | None = None
+    records: list[CustomerRecord], conf: NotificationSettings, inputs: dict | None = None, loaded: dict | None = None
 ) -> dict[int, CheckContext]:
-    """{record pk: CheckContext} in a few queries for any number of customers."""
-    inputs = inputs if inputs is not None else customer_inputs(records, conf)
-    account_ids = [r.account_id for r in records]
-    contacts = {c.account_id: c for c in Contact.objects.filter(account_id__in=account_ids).order_by("-pk")}
-    history: dict[int, list] = {}
-    for acc, sent_on, subject in PastNotification.objects.filter(account_id__in=account_ids).values_list(
-        "account_id", "sent_on", "subject"
-    ):
-        history.setdefault(acc, []).append((sent_on, subject))
+    """{record pk: CheckContext} in a few queries for any number of customers (none when `inputs`
+    and `loaded` come from `customer_inputs`)."""
+    if inputs is None or not loaded:
+        loaded = {}
+        inputs = customer_inputs(records, conf, loaded)
+    contacts = loaded["contacts"]
+    history = {acc: [(n.sent_on, n.subject) for n in notes] for acc, notes in loaded["notes"].items()}
     today = max(as_of(conf), timezone.localdate())
     out = {}
     for r in records:

@@ -15,6 +15,7 @@ submitting them again.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from crm.models import Deal
 from llm import bulk_handler
+from llm.registry import get_provider
 from nudges import plan_ai, plan_rows, plans, summary
 from nudges.models import DealSummary, Plan, PlanItem
 
@@ -116,30 +118,52 @@ def _fill(todo: list[plans.Composed], now, stats: BulkStats) -> None:
         c.system = setup.system(now)
         c.pending = None
     if upserts:
-        DealSummary.objects.bulk_create(
-            upserts, update_conflicts=True, unique_fields=["deal"], update_fields=["input_hash", "data", "built_at"]
-        )
+        _upsert_summaries(upserts, now)
         stats.summaries_rebuilt += len(upserts)
+
+
+def _upsert_summaries(rows: list[DealSummary], now) -> None:
+    """One upsert. On PostgreSQL the JSON goes as a text array cast in SQL: `bulk_create` adapted
+    each value into a jsonb array in Python, slower than the summaries took to build."""
+    if connection.vendor != "postgresql":
+        DealSummary.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["deal"], update_fields=["input_hash", "data", "built_at"]
+        )
+        return
+    table = connection.ops.quote_name(DealSummary._meta.db_table)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (deal_id, input_hash, data, built_at) "  # noqa: S608 - a model's table
+            "SELECT d, h, j::jsonb, %s FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS t(d, h, j) "
+            "ON CONFLICT (deal_id) DO UPDATE SET input_hash = EXCLUDED.input_hash, data = EXCLUDED.data, "
+            "built_at = EXCLUDED.built_at",
+            [now, [r.deal_id for r in rows], [r.input_hash for r in rows], [json.dumps(r.data) for r in rows]],
+        )
 
 
 def _write(todo: list[plans.Composed], now, stats: BulkStats, mode: str) -> None:
     by_system: dict[str, list] = {}
     for c in todo:
         by_system.setdefault(c.system, []).append(c)
+    # With a Batches API, submission and the pending plans share a transaction, so a collector never
+    # sees a batch before its pending plans exist. Without one (offline, synchronous model calls) no
+    # transaction is held open across the calls; each chunk's plans are stored in their own.
+    may_batch = mode != "sync" and get_provider().supports_batches
     for system, group in by_system.items():
         # The item key names the deal and the five inputs, so a batch result finds its pending plan.
         keyed = {f"{c.deal.pk}:{c.cache_key}": c for c in group}
-        # One transaction: a collector never sees a batch before its pending plans exist.
-        with transaction.atomic():
-            run = plan_ai.write_plans([(k, c.inputs, c.deal) for k, c in keyed.items()], system=system, mode=mode)
-            written, pending = run
+        with transaction.atomic() if may_batch else nullcontext():
+            written, pending = plan_ai.write_plans(
+                [(k, c.inputs, c.deal) for k, c in keyed.items()], system=system, mode=mode
+            )
             stats.model_calls += sum(
                 1 for w in written.values() if not w.provenance.get("offline", True) and not w.provenance.get("cached")
             )
-            _store([(keyed[k], w) for k, w in written.items()], now, stats)
-            if pending:
-                _insert(Plan, [plans.pending_plan(keyed[k], now=now) for k in pending], with_ids=True)
-                stats.submitted += len(pending)
+            with transaction.atomic():
+                _store([(keyed[k], w) for k, w in written.items()], now, stats)
+                if pending:
+                    _insert(Plan, [plans.pending_plan(keyed[k], now=now) for k in pending], with_ids=True)
+                    stats.submitted += len(pending)
 
 
 def _store(done: list[tuple[plans.Composed, plan_ai.Written]], now, stats: BulkStats) -> None:

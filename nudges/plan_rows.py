@@ -4,8 +4,9 @@
 On PostgreSQL one correlated sub-select per deal returns a JSON document with the account's
 contacts (the first 50 by id), the deal's last `TIMELINE_LIMIT` activities (newest first, bodies cut
 to the snippet: bounded and indexed however long the timeline), and stamps of what else a plan
-depends on: the team's current context version, active prompt template and nudge settings (the md5
-of each row, so any change to a row changes its stamp) and the stored summary's input hash.
+depends on: the team's current context version, active prompt template and nudge settings (its own
+row, else the global default's, as `NudgeSettings.for_team` reads them; the md5 of each row, so any
+change to a row changes its stamp) and the stored summary's input hash.
 `annotate(queryset)` adds it to a Deal queryset, so resolving a deal (or a chunk of 1,000 in bulk)
 reads everything a cache check needs in that one query. Elsewhere (SQLite) the same rows come from
 two ORM queries, and there are no stamps.
@@ -59,7 +60,7 @@ def _sql() -> str:
   'template', (SELECT md5(row_to_json(t)::text) FROM {PromptTemplate._meta.db_table} t
                WHERE t.team_id = "{deal}"."team_id" AND t.is_active LIMIT 1),
   'settings', (SELECT md5(row_to_json(s)::text) FROM {NudgeSettings._meta.db_table} s
-               WHERE s.team_id = "{deal}"."team_id"),
+               WHERE s.team_id = "{deal}"."team_id" OR s.team_id IS NULL ORDER BY s.team_id NULLS LAST LIMIT 1),
   'summary', (SELECT input_hash FROM {DealSummary._meta.db_table} WHERE deal_id = "{deal}"."id")
 )::text"""
 

@@ -50,7 +50,7 @@ _THEME_RE = re.compile(
     re.IGNORECASE,
 )
 _THEME_GROUPS = {f"t{i}": theme for i, theme in enumerate(THEMES)}
-_THEME_WORDS = [(f"t{i}", words) for i, words in enumerate(THEMES.values())]
+_THEME_WORDS = [(w, f"t{i}") for i, words in enumerate(THEMES.values()) for w in words]
 
 
 def _iso(value) -> str | None:
@@ -160,10 +160,10 @@ def _theme_hits(text: str):
     regex's cost grows with its alternatives). Other text goes through the whole pattern."""
     if text.isascii():
         low = text.lower()
-        present = tuple(g for g, words in _THEME_WORDS if any(w in low for w in words))
+        present = {g for w, g in _THEME_WORDS if w in low}
         if not present:
             return
-        pattern = _theme_pattern(present)
+        pattern = _theme_pattern(tuple(g for g in _THEME_GROUPS if g in present))
     else:
         pattern = _THEME_RE
     for m in pattern.finditer(text):

@@ -28,6 +28,8 @@ def test_bulk_matches_single_and_reruns_from_cache(deals, django_assert_max_num_
     ids = [d.pk for d in deals]
     stats = plan_bulk.plan_many(deal_ids=ids)
     assert stats.written == 4 and stats.cached == 0 and DealSummary.objects.count() == 4
+    stored = DealSummary.objects.get(deal_id=ids[0])
+    assert stored.data["touches"] == 1 and stored.data["key_themes"] == ["pricing", "contract"]
     for plan in Plan.objects.all():
         counts = {p: len(v) for p, v in plan.items_by_priority().items()}
         assert 1 <= counts["P0"] <= 2 and 2 <= counts["P1"] <= 3 and 1 <= counts["P2"] <= 3

@@ -264,3 +264,31 @@ def test_the_theme_scan_finds_exactly_what_the_whole_pattern_finds():
         text = "".join(parts)
         expected = [summary._THEME_GROUPS[m.lastgroup] for m in summary._THEME_RE.finditer(text)]
         assert list(summary._theme_hits(text)) == expected, text
+
+
+def test_time_slots_are_computed_once_per_hour_but_handed_out_as_copies():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from nudges import channels
+
+    now = datetime(2026, 11, 25, 9, 30, tzinfo=ZoneInfo("Europe/London"))
+    first = channels.slots(now)
+    first["email"]["p0"] = "changed by a caller"
+    assert channels.slots(now.replace(minute=59))["email"]["p0"] == "Today 10:00–14:00"
+    assert channels.slots(now.replace(hour=15))["email"]["p0"].startswith("Today (outside the best window")
+
+
+@pytest.mark.parametrize("own_row", [False, True])
+def test_a_change_to_the_warning_settings_reaches_the_next_plan(stale_deal, team, own_row):
+    """The team's setup is kept in the process by the stamps of its rows: the team's own settings
+    row, else the global default's (NudgeSettings.for_team)."""
+    from nudges.models import NudgeSettings
+
+    plans.plan_for_deal(deal=stale_deal)
+    first, _ = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk))
+    row = NudgeSettings.objects.create(team=team) if own_row else NudgeSettings.global_default()
+    row.min_idle_days = 3
+    row.save()
+    second, cached = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk))
+    assert not cached and second.summary_hash != first.summary_hash
