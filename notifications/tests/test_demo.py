@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from crm.models import ImportRun, Team
-from notifications.models import CustomerRecord, Notification
+from notifications.models import AnalysisRun, CustomerRecord, Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +23,9 @@ def test_load_demo_imports_the_sample_into_energy_retention_once_and_fills_the_q
 
     out = io.StringIO()
     call_command("load_demo", stdout=out)
-    assert "sample already imported" in out.getvalue()
+    assert "sample already imported" in out.getvalue() and "already analysed" in out.getvalue()
     assert runs.count() == 1 and Notification.objects.filter(team=team).count() == queue
+    assert AnalysisRun.objects.filter(team=team).count() == 1
 
     client.login(username="demo", password="nexttouch-demo")
     page = client.get(reverse("notifications:index") + "?team=energy-retention")
