@@ -82,6 +82,14 @@ def forwards(apps, schema_editor):
         )
         for name in MODELS:
             apps.get_model("notifications", name).objects.filter(import_run_id=old.pk).update(run_id=run.pk)
+    _check_constraints_now(schema_editor)
+
+
+def _check_constraints_now(schema_editor):
+    """PostgreSQL refuses the ALTER TABLEs that follow while deferred foreign-key checks of the rows
+    written here are pending in the same transaction: run them now."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def backwards(apps, schema_editor):
@@ -106,6 +114,7 @@ def backwards(apps, schema_editor):
         for name in MODELS:
             apps.get_model("notifications", name).objects.filter(run_id=run.pk).update(import_run_id=old.pk)
         run.delete()
+    _check_constraints_now(schema_editor)
 
 
 class Migration(migrations.Migration):
