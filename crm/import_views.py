@@ -8,7 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.errors import ServiceError
-from crm.imports import rejected_rows_csv, undo_blocker, undo_run
+from crm.import_undo import undo_blocker, undo_run
+from crm.imports import rejected_rows_csv
 from crm.models import ImportRun, Team, is_manager
 from crm.validators import parse_id
 

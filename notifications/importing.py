@@ -7,7 +7,7 @@ oversized files refused), the row-level report, one transaction, strict and dry 
 `crm.ImportRun` (its page under /settings/imports/, its rejected rows as a formula-safe CSV) come
 from the core. Because the five files reference each other, a strict run with one rejected row in
 any file writes nothing. Every run can be undone as a whole while it is the team's newest customer
-import and no notification has been approved or sent since (`crm.imports.undo_run`).
+import and no notification has been approved or sent since (`crm.import_undo.undo_run`).
 
 Large Customer Profiles and Account Activity files take the core's streaming COPY path
 (`import_customers_copy`, `crm/copyimport.py`): the same checks in SQL (notifications/bulkload.py).

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 import llm
-from crm import imports as import_core
+from crm import import_undo as undoing
 from crm.models import Activity, ImportRun, Team, is_manager
 from notifications import charts, importing, runs, services
 from notifications.errors import ServiceError
@@ -289,7 +289,7 @@ NOT_IMPORTED = (ImportRun.Status.REFUSED, ImportRun.Status.REJECTED, ImportRun.S
 
 
 def _undo_blocker(run) -> str:
-    return import_core.undo_blocker(run) if run is not None else ""
+    return undoing.undo_blocker(run) if run is not None else ""
 
 
 def _import(request, pk):
@@ -319,7 +319,7 @@ def import_rejected(request, pk):
 def import_undo(request, pk):
     run = _import(request, pk)
     try:
-        import_core.undo_run(run, actor=request.user)
+        undoing.undo_run(run, actor=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:

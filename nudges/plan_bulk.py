@@ -15,6 +15,7 @@ submitting them again.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from crm.models import Deal
 from llm import bulk_handler
+from llm.registry import get_provider
 from nudges import plan_ai, plan_rows, plans, summary
 from nudges.models import DealSummary, Plan, PlanItem
 
@@ -143,20 +145,25 @@ def _write(todo: list[plans.Composed], now, stats: BulkStats, mode: str) -> None
     by_system: dict[str, list] = {}
     for c in todo:
         by_system.setdefault(c.system, []).append(c)
+    # With a Batches API, submission and the pending plans share a transaction, so a collector never
+    # sees a batch before its pending plans exist. Without one (offline, synchronous model calls) no
+    # transaction is held open across the calls; each chunk's plans are stored in their own.
+    may_batch = mode != "sync" and get_provider().supports_batches
     for system, group in by_system.items():
         # The item key names the deal and the five inputs, so a batch result finds its pending plan.
         keyed = {f"{c.deal.pk}:{c.cache_key}": c for c in group}
-        # One transaction: a collector never sees a batch before its pending plans exist.
-        with transaction.atomic():
-            run = plan_ai.write_plans([(k, c.inputs, c.deal) for k, c in keyed.items()], system=system, mode=mode)
-            written, pending = run
+        with transaction.atomic() if may_batch else nullcontext():
+            written, pending = plan_ai.write_plans(
+                [(k, c.inputs, c.deal) for k, c in keyed.items()], system=system, mode=mode
+            )
             stats.model_calls += sum(
                 1 for w in written.values() if not w.provenance.get("offline", True) and not w.provenance.get("cached")
             )
-            _store([(keyed[k], w) for k, w in written.items()], now, stats)
-            if pending:
-                _insert(Plan, [plans.pending_plan(keyed[k], now=now) for k in pending], with_ids=True)
-                stats.submitted += len(pending)
+            with transaction.atomic():
+                _store([(keyed[k], w) for k, w in written.items()], now, stats)
+                if pending:
+                    _insert(Plan, [plans.pending_plan(keyed[k], now=now) for k in pending], with_ids=True)
+                    stats.submitted += len(pending)
 
 
 def _store(done: list[tuple[plans.Composed, plan_ai.Written]], now, stats: BulkStats) -> None:

@@ -277,7 +277,7 @@ class UndoableAccountImporter(AccountImporter):
 
 
 def test_several_files_checks_across_them_warnings_and_counts_per_file(team):
-    from crm.imports import undo_blocker, undo_run
+    from crm.import_undo import undo_blocker, undo_run
 
     run = run_import(
         UndoableAccountImporter(),

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from crm.imports import undo_blocker, undo_run
+from crm.import_undo import undo_blocker, undo_run
 from crm.models import Account, Contact, ImportSnapshot
 from notifications import importing
 from notifications.models import CustomerRecord

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from crm.imports import undo_blocker, undo_run
+from crm.import_undo import undo_blocker, undo_run
 from crm.models import Account, Activity, Contact, ImportRun
 from notifications import importing
 from notifications.models import (

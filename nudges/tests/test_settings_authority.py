@@ -1,6 +1,7 @@
 """Authority inside the team (issue 10, item 5): a manager changes only their own teams' warning
 settings; another team's settings answer 404, as if that team did not exist."""
 
+import pytest
 from django.urls import reverse
 
 from conftest import _user
@@ -118,3 +119,30 @@ def test_admin_site_global_default_is_an_admins_alone(client, team, django_user_
     client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
     assert client.post(url, data).status_code == 302
     assert NudgeSettings.global_default().min_idle_days == 33
+
+
+def test_plan_setup_stamp_follows_the_settings_in_force(stale_deal):
+    """A plan's cached team setup is keyed by the md5 of the settings row in force: the global
+    default for a team without its own (no stamp there meant no cache at all), the team's row once
+    it has one, and a changed default is a new key."""
+    from django.db import connection
+
+    from nudges import plan_rows, plans
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the stamps are read by PostgreSQL's one-query path")
+    plans.plan_for_deal(deal=stale_deal)
+
+    def stamp():
+        deal = plans.resolve_deal(stale_deal.pk)
+        return plan_rows.rows_for([deal])[deal.pk].stamps["settings"]
+
+    inherited = stamp()
+    assert inherited is not None
+    default = NudgeSettings.global_default()
+    default.min_idle_days += 1
+    default.save()
+    changed = stamp()
+    assert changed not in (None, inherited)
+    NudgeSettings.objects.create(team=stale_deal.team, min_idle_days=2)
+    assert stamp() not in (None, inherited, changed)
