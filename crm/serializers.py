@@ -208,7 +208,7 @@ class OrderSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):
 
 @extend_schema_serializer(component_name="CrmImportRun")  # notifications has its own ImportRun
 class ImportRunSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.get_username", read_only=True, default=None)
+    actor = serializers.CharField(source="actor.get_username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = ImportRun
