@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from llm import use_provider
 from llm.models import LLMBatch, LLMCall
@@ -116,3 +117,16 @@ def test_a_small_run_answers_as_it_goes(imported, team, batch_provider):
 def test_the_console_button_starts_a_batch_run_for_many_customers(imported, team, batch_provider):
     run = runs.start_analysis(team=team, segment="Value Seekers")
     assert run.batch and run.total >= 3
+
+
+def test_the_panel_of_a_run_waiting_for_its_batch_says_so_and_polls_slowly(
+    agent_client, imported, team, batch_provider, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = runs.start_analysis(team=team, segment="Value Seekers")
+    run.refresh_from_db()
+    assert run.status == AnalysisRun.Status.WAITING
+    panel = agent_client.get(reverse("notifications:run", args=[run.pk])).content.decode()
+    assert f"{run.waiting} answers still to come" in panel and 'hx-trigger="every 30s"' in panel
+    # A second click while it waits joins the waiting run.
+    assert runs.start_analysis(team=team, segment="Value Seekers").pk == run.pk
