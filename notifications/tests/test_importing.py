@@ -268,3 +268,15 @@ def test_undo_is_refused_once_a_notification_was_approved_since(imported, team, 
 def test_refused_and_strict_runs_cannot_be_undone(team):
     run = _import([("Customer Profiles.csv", b"")], team)
     assert "nothing was imported" in undo_blocker(run)
+
+
+def test_the_streaming_path_refuses_clearly_without_postgresql(team, tmp_path):
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        pytest.skip("SQLite only: PostgreSQL takes the COPY path (test_bulkload.py)")
+    p = tmp_path / "Customer Profiles.csv"
+    p.write_text(PROFILE_HEADER + P1)
+    run = importing.import_customers_copy([(p.name, p)], team=team)
+    assert run.status == "refused" and "needs PostgreSQL" in run.failed
+    assert not CustomerRecord.objects.exists()
