@@ -112,9 +112,12 @@ def build(rng: random.Random):
         ),
         batch_size=2000,
     )
+    # What autovacuum does shortly after a bulk load (and a DBA right after one): statistics, hint
+    # bits and the visibility map set, GIN pending lists merged. Without it the first pass over the
+    # fresh rows also writes their hint bits (docs/benchmarks.md, Co-pilot, run L).
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE crm_account")
-        cursor.execute("ANALYZE assistant_passage")
+        cursor.execute("VACUUM ANALYZE crm_account")
+        cursor.execute("VACUUM ANALYZE assistant_passage")
     print(f"loaded {ACCOUNTS:,} accounts and {PASSAGES:,} passages in {time.perf_counter() - started:.1f} s ({load()})")
     return team, user
 
