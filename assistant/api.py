@@ -7,6 +7,7 @@ from django.db.models import Count
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -39,6 +40,10 @@ class AskView(APIView):
         request=AssistantAskSerializer,
         responses={
             201: AssistantMessageSerializer,
+            (200, "text/event-stream"): OpenApiResponse(
+                response=OpenApiTypes.STR,
+                description="With `stream: true`: Server-Sent Events, `step` events then one `answer` event.",
+            ),
             400: OpenApiResponse(description="Empty, over-long or otherwise refused question."),
             404: OpenApiResponse(description="No such conversation of yours."),
         },
