@@ -120,13 +120,36 @@ class BoundedDateTimeFilter(django_filters.IsoDateTimeFilter):
         self.field_class = BoundedDateTimeField
 
 
+class StrictBooleanField(forms.Field):
+    """`true`/`false` (or `1`/`0`), nothing else: django-filter's boolean field reads any other value,
+    `null` or a typo, as "no filter" and answers with every row (schemathesis ST201)."""
+
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, bool):
+            return value
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise forms.ValidationError("Use true or false.", code="invalid") from None
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class SafeFilterSet(django_filters.FilterSet):
     """The FilterSet every `filterset_fields` builds on: datetime fields filter through
-    `BoundedDateTimeFilter`. Hand-written filtersets subclass it too."""
+    `BoundedDateTimeFilter`, booleans through `StrictBooleanFilter`. Hand-written filtersets subclass
+    it too."""
 
     FILTER_DEFAULTS = {
         **django_filters.FilterSet.FILTER_DEFAULTS,
         models.DateTimeField: {"filter_class": BoundedDateTimeFilter},
+        models.BooleanField: {"filter_class": StrictBooleanFilter},
     }
 
 
