@@ -8,7 +8,6 @@ from collections import defaultdict
 from datetime import date
 
 from django.db import connection, transaction
-from django.db.models import JSONField
 from django.utils import timezone
 
 from crm.models import Account, Activity, Contact
@@ -188,29 +187,3 @@ def refresh_risk_check(team) -> dict:
     }
     NotificationSettings.objects.filter(team=team).update(risk_check=data)
     return data
-
-
-def insert_rows(model, objs: list) -> None:
-    """New rows of `model` with COPY on PostgreSQL (bulk_create elsewhere): Django's bulk_create
-    prepared every field of every row in Python, ~0.4 ms a notification (bench/notifications/analysis.py).
-    The objects get no primary keys back."""
-    if not objs:
-        return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs, batch_size=500)
-        return
-    now = timezone.now()
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
-    auto_now = [f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
-    names = [f.attname for f in fields]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
-    ):
-        for obj in objs:
-            for name in auto_now:
-                setattr(obj, name, now)
-            copy.write_row([json.dumps(getattr(obj, n)) if n in json_fields else getattr(obj, n) for n in names])

@@ -10,10 +10,11 @@ from datetime import date
 from django.db import connection, transaction
 from django.utils import timezone
 
+from crm.bulk_copy import insert_objects
 from crm.models import Contact
 from notifications import ai, checks, segments
 from notifications.errors import ServiceError
-from notifications.facts import as_of, insert_rows, load_history, recompute, update_rows
+from notifications.facts import as_of, load_history, recompute, update_rows
 from notifications.models import (
     AnalysisRun,
     CustomerRecord,
@@ -277,7 +278,7 @@ def analyse_records(
         n.failed_checks = [f.as_dict() for f in run_checks(n, record=r, ctx=contexts[r.pk])]
         n.status = Notification.Status.DRAFT
         (new if n.pk is None else again).append(n)
-    insert_rows(Notification, new)
+    insert_objects(Notification, new)  # COPY: bulk_create adapted every field in Python, ~0.4 ms each
     _update_notifications(again)
     return step
 

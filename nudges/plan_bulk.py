@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import JSONField, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from crm.bulk_copy import copy_rows, insert_objects
 from crm.models import Deal
 from llm import bulk_handler
 from llm.registry import get_provider
@@ -162,16 +163,16 @@ def _write(todo: list[plans.Composed], now, stats: BulkStats, mode: str) -> None
             with transaction.atomic():
                 _store([(keyed[k], w) for k, w in written.items()], now, stats)
                 if pending:
-                    _insert(Plan, [plans.pending_plan(keyed[k], now=now) for k in pending], with_ids=True)
+                    insert_objects(Plan, [plans.pending_plan(keyed[k], now=now) for k in pending], with_ids=True)
                     stats.submitted += len(pending)
 
 
 def _store(done: list[tuple[plans.Composed, plan_ai.Written]], now, stats: BulkStats) -> None:
     if not done:
         return
-    created = _insert(Plan, [plans.new_plan(c, w, now=now) for c, w in done], with_ids=True)
+    created = insert_objects(Plan, [plans.new_plan(c, w, now=now) for c, w in done], with_ids=True)
     if connection.vendor == "postgresql":
-        _copy(PlanItem, [v for plan, (_, w) in zip(created, done, strict=True)
+        copy_rows(PlanItem, [v for plan, (_, w) in zip(created, done, strict=True)
                          for v in plans.item_values(w.data["actions"], plan_id=plan.pk)])  # fmt: skip
     else:
         items = [
@@ -195,47 +196,3 @@ def on_batch_result(item_key: str, result) -> None:
     )
     if plan_id is not None:
         plans.complete_plan(plan_id, result=result)
-
-
-def _insert(model, objs: list, *, with_ids: bool = False) -> list:
-    """Bulk insert of model instances: COPY on PostgreSQL (ids drawn from the sequence first when
-    needed), `bulk_create` elsewhere."""
-    if not objs:
-        return objs
-    if connection.vendor != "postgresql":
-        return model.objects.bulk_create(objs, batch_size=500)
-    meta = model._meta
-    if with_ids:
-        with connection.cursor() as cur:
-            cur.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, len(objs)],
-            )
-            for obj, (pk,) in zip(objs, cur.fetchall(), strict=True):
-                obj.pk = pk
-    names = [f.attname for f in meta.concrete_fields if not f.primary_key or with_ids]
-    _copy(model, [{n: getattr(obj, n) for n in names} for obj in objs])
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    return objs
-
-
-def _copy(model, rows: list[dict]) -> None:
-    """COPY rows (attname: value; missing fields get their defaults) into the model's table: where
-    `bulk_create` spent more time adapting JSON lists than the database spent storing them."""
-    if not rows:
-        return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key or f.attname in rows[0]]
-    defaults = {f.attname: f.get_default() for f in fields if f.attname not in rows[0]}
-    json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
-    names = [f.attname for f in fields]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    with (
-        connection.cursor() as cur,
-        cur.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            row = {**defaults, **row} if defaults else row
-            copy.write_row([json.dumps(row[n]) if n in json_fields else row[n] for n in names])
