@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -48,7 +47,7 @@ from django.utils import timezone
 
 from crm.errors import ServiceError
 from crm.models import ImportRun
-from crm.validators import JSON_MAX_DEPTH, clean_json, clean_text, json_value_span
+from crm.validators import JSON_MAX_DEPTH, clean_json, clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +178,7 @@ class Importer:
         return _header_map(self, header)
 
     def records(self, text: str) -> Iterable[Record | Issue]:
-        """CSV by the declared columns; JSON importers override this (see `json_list_records`)."""
+        """CSV by the declared columns; JSON importers override this (see `crm.import_json.json_list_records`)."""
         return csv_records(self, text)
 
     def parse_row(self, row, line: int) -> object:
@@ -321,67 +320,6 @@ def csv_records(importer: Importer, text: str) -> Iterator[Record | Issue]:
             yield Record(reader.line_num, None, raw, problem=f"expected {width} fields, got {len(values)}")
             continue
         yield Record(reader.line_num, {name: values[i] for name, i in at.items()}, raw)
-
-
-# --- JSON ----------------------------------------------------------------------------------------
-
-
-def _line_of(text: str, i: int) -> int:
-    return text.count("\n", 0, i) + 1
-
-
-def _skip_ws(text: str, i: int) -> int:
-    n = len(text)
-    while i < n and text[i] in " \t\r\n":
-        i += 1
-    return i
-
-
-def _value_end(text: str, i: int) -> tuple[int, int]:
-    """End offset and depth of the list or object at i (-1, 0 if there is none there)."""
-    if i >= len(text) or text[i] not in "[{":
-        return -1, 0
-    return json_value_span(text, i)
-
-
-def json_list_records(importer: Importer, text: str, *, what: str = "records") -> Iterator[Record | Issue]:
-    """Items of a top-level JSON list, each with the line it starts on; malformed JSON is refused."""
-    decoder = json.JSONDecoder()
-    n = len(text)
-    i = _skip_ws(text, 0)
-    if i >= n:
-        raise ImportRefused("the file is empty")
-    if text[i] != "[":
-        raise ImportRefused(f"line {_line_of(text, i)}: expected a JSON list of {what}")
-    i = _skip_ws(text, i + 1)
-    if i < n and text[i] == "]":
-        if _skip_ws(text, i + 1) < n:
-            raise ImportRefused(f"line {_line_of(text, _skip_ws(text, i + 1))}: unexpected text after the list")
-        return
-    while True:
-        line = _line_of(text, i)
-        end, depth = _value_end(text, i)
-        if depth > importer.json_max_depth and end > 0:
-            yield Issue(line, f"JSON nested {depth} levels deep; at most {importer.json_max_depth} are accepted")
-        elif depth > importer.json_max_depth:
-            raise ImportRefused(f"line {line}: invalid JSON: an unterminated value nested {depth} levels deep")
-        else:
-            try:
-                value, end = decoder.raw_decode(text, i)
-            except json.JSONDecodeError as exc:
-                raise ImportRefused(f"line {exc.lineno}: invalid JSON: {exc.msg}") from None
-            except RecursionError:  # defensive: the depth scan should have caught it
-                raise ImportRefused(f"line {line}: JSON nested too deeply") from None
-            yield Record(line, value, {"record": text[i:end]})
-        i = _skip_ws(text, end)
-        if i < n and text[i] == ",":
-            i = _skip_ws(text, i + 1)
-            continue
-        if i < n and text[i] == "]":
-            if _skip_ws(text, i + 1) < n:
-                raise ImportRefused(f"line {_line_of(text, _skip_ws(text, i + 1))}: unexpected text after the list")
-            return
-        raise ImportRefused(f"line {_line_of(text, min(i, n - 1))}: expected ',' or ']'")
 
 
 # --- the run -------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 
-from crm.imports import Column, Counts, Importer, RowError, json_list_records, run_import, upsert
+from crm.import_json import json_list_records
+from crm.imports import Column, Counts, Importer, RowError, run_import, upsert
 from crm.models import Account, Activity, Contact, Deal, ImportRun, Membership, Stage, Team
 from crm.validators import bounded_datetime, clean_text, decimal_for
 
