@@ -188,11 +188,16 @@ def on_batch_result(item_key: str, result) -> None:
     """One deal's answer from a model batch: complete its pending plan (idempotent: a plan already
     completed, or gone, is left alone)."""
     deal_id, _, cache_key = item_key.partition(":")
-    plan_id = (
+    found = (
         Plan.objects.filter(deal_id=int(deal_id), cache_key=cache_key, status=Plan.Status.PENDING)
         .order_by("-generated_at", "-pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "inputs")
         .first()
     )
-    if plan_id is not None:
+    if found is None:
+        return
+    plan_id, inputs = found
+    if inputs is not None:  # what the model saw: nothing rebuilt
+        plans.complete_from_result(plan_id, inputs, result, deal_id=int(deal_id))
+    else:  # a pending row without its inputs (written before they were kept): rebuilt from the deal
         plans.complete_plan(plan_id, result=result)

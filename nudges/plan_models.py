@@ -170,6 +170,12 @@ class Plan(models.Model):
     situation = models.JSONField(default=dict, help_text="Engagement level, last interaction, key themes, notes.")
     summary = models.JSONField(default=dict, help_text="The deal summary it was written from.")
     provenance = models.JSONField(default=dict, blank=True)
+    inputs = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="While pending from a model batch: the inputs the model was given, so its answer is held to "
+        "the rules against them and completed without rebuilding the plan from the deal. Cleared when ready.",
+    )
     in_cache = models.BooleanField(default=True, help_text="False once `cache-clear` dropped it from the cache.")
     generated_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()

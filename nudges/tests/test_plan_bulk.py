@@ -1,6 +1,7 @@
 """Bulk plans: the same plans and cache keys as one at a time, and a rerun saves every model call."""
 
 import pytest
+from django.db import connection
 
 from crm.models import Deal
 from llm import use_provider
@@ -104,3 +105,51 @@ def test_a_batch_result_for_a_deal_that_changed_keeps_the_hashes_the_model_saw(d
         assert plan.status == Plan.Status.READY and plan.cache_key == submitted
         _, cached = plans.plan_for_deal(deal=plans.resolve_deal(ids[0]))
     assert not cached  # the deal changed after submission: its next plan is written anew
+
+
+def test_a_batch_result_is_completed_from_the_inputs_kept_with_the_pending_plan(
+    deals, settings, django_assert_max_num_queries
+):
+    settings.LLM_BATCH_MIN_ITEMS = 2
+    ids = [d.pk for d in deals]
+    with use_provider(FakeBatchProvider([reply(data=MODEL_PLAN)])):
+        plan_bulk.plan_many(deal_ids=ids)
+        pending = Plan.objects.get(deal_id=ids[0])
+        assert pending.inputs["deal"]["name"] == "Deal 0" and pending.summary == pending.inputs["summary"]
+        # The deal changes while the batch runs: the plan is what the model was given, not the new deal.
+        Deal.objects.filter(pk=ids[0]).update(name="Renamed", next_step="Sign")
+        add_email(deals[0], direction="in", days_ago=0, body="Any news on the contract?")
+        result = fake_result()
+        # The pending row, who opted out since, then claim and items (one statement on PostgreSQL;
+        # savepoint, update, insert, release elsewhere). No deal, rows or summary read.
+        with django_assert_max_num_queries(3 if connection.vendor == "postgresql" else 6):
+            plan_bulk.on_batch_result(f"{ids[0]}:{pending.cache_key}", result)
+    plan = Plan.objects.get(pk=pending.pk)
+    assert plan.status == Plan.Status.READY and plan.inputs is None
+    assert plan.summary == pending.summary and plan.cache_key == pending.cache_key
+    assert plan.items.get(priority="P0").content["subject"] == "Hello"
+    assert [i.priority for i in plan.items.order_by("pk")] == ["P0", "P1", "P1", "P2"]
+    # Delivered twice (a crash between claim and commit): the second call changes nothing.
+    plan_bulk.on_batch_result(f"{ids[0]}:{pending.cache_key}", result)
+    assert plan.items.count() == 4
+
+
+def test_a_contact_who_opted_out_while_the_batch_ran_gets_no_action(deals, contact, settings):
+    settings.LLM_BATCH_MIN_ITEMS = 2
+    with use_provider(FakeBatchProvider([reply(data=MODEL_PLAN)])):
+        plan_bulk.plan_many(deal_ids=[d.pk for d in deals])
+        assert all("Dana Smith" in str(p.inputs["contacts"]) for p in Plan.objects.all())
+        contact.opted_out = True
+        contact.save()
+        collect_batches()
+    for plan in Plan.objects.all():
+        assert plan.status == Plan.Status.READY
+        assert not plan.items.filter(contact_name="Dana Smith").exists()
+        assert plan.items.filter(priority="P0").exists()
+        assert any(f.startswith("dropped:P0") for f in plan.provenance["fixes"])
+
+
+def fake_result():
+    from llm.prepared import LLMResult
+
+    return LLMResult(text="", data=MODEL_PLAN, provider="anthropic", model="claude")
