@@ -479,6 +479,9 @@ TICKETS_PAGE_SIZE = env_int("TICKETS_PAGE_SIZE", 50, minimum=1)
 # PostgreSQL: the inbox's alert page runs as a prepared statement (its plan reused per connection).
 # Turn off behind a connection pooler that cannot keep prepared statements.
 TICKETS_INBOX_PREPARED = env_bool("TICKETS_INBOX_PREPARED", True)
+# PostgreSQL: resolving a deal for a plan (a cache hit's one query) runs as a prepared statement.
+# Turn off behind a connection pooler that cannot keep prepared statements.
+PLANS_PREPARED = env_bool("PLANS_PREPARED", True)
 # Age scores, SLA breaches and due follow-ups are refreshed by Celery beat this often (minutes).
 TICKETS_AGING_MINUTES = env_int("TICKETS_AGING_MINUTES", 5, minimum=1)
 # ticket_match_idx is a covering index (INCLUDE) on PostgreSQL; SQLite builds it as a plain index

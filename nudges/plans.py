@@ -10,14 +10,15 @@ A plan with the same key that has not expired is served as is; any change, the T
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Subquery
+from django.db.models import DateTimeField, Subquery
 from django.utils import timezone
 
 from crm.models import Contact, Deal
+from crm.visibility import visible_team_ids
 from nudges import channels, context, plan_ai, plan_rows, summary
 from nudges.models import ContextVersion, NudgeSettings, Plan, PlanItem, PromptTemplate
 from nudges.plan_errors import PlanError
@@ -27,9 +28,13 @@ DEAL_RELATED = ("account", "stage", "owner", "primary_contact")
 RECENT = 5
 
 
-def deal_queryset():
+def deal_queryset(*, with_plans: bool = False):
     """Deals with what a plan reads about them in the same query (`nudges.plan_rows`)."""
-    return plan_rows.annotate(Deal.objects.select_related(*DEAL_RELATED))
+    return plan_rows.annotate(Deal.objects.select_related(*DEAL_RELATED), with_plans=with_plans)
+
+
+# By our id, with the deal's rows and its newest cached plans: a cache hit is this one query.
+_DEAL_BY_PK = plan_rows.CompiledLookup(lambda pk: deal_queryset(with_plans=True).filter(pk=pk).order_by()[:1])
 
 
 def resolve_deal(ref, *, user=None) -> Deal:
@@ -41,8 +46,14 @@ def resolve_deal(ref, *, user=None) -> Deal:
     ref = str(ref).strip()
     found = None
     if ref.isdigit() and len(ref) < 19:
-        found = deals.filter(pk=int(ref)).order_by()[:1]
-        found = found[0] if found else None
+        if plan_rows.one_query():
+            found = _DEAL_BY_PK.get(int(ref))
+            teams = visible_team_ids(user) if user is not None else None
+            if found is not None and teams is not None and found.team_id not in teams:
+                found = None  # as `visible_to(user)` would: the same answer as a missing deal
+        else:
+            found = deals.filter(pk=int(ref)).order_by()[:1]
+            found = found[0] if found else None
     if found is None and ref:
         matches = list(deals.filter(external_id=ref)[:2])
         if len(matches) > 1:
@@ -114,6 +125,8 @@ class Composed:
     template: PromptTemplate | None
     # What `fill()` needs to build summary, inputs and system prompt, which a cache hit never reads.
     pending: tuple | None = None
+    # The deal's newest plans in the cache when the deal query read them (`plan_rows.Rows.plans`).
+    candidates: list[dict] | None = None
 
     def fill(self) -> Composed:
         if self.pending is not None:
@@ -195,7 +208,7 @@ def compose(
     }
     stored_hash = rows.stamps.get("summary") if rows.stamps is not None else _NO_STAMP
     pending = (setup, body, sections, campaign, now, stored_hash)
-    composed = Composed(deal, data, {}, {}, "", hashes, version, template, pending)
+    composed = Composed(deal, data, {}, {}, "", hashes, version, template, pending, rows.plans)
     return composed if lazy else composed.fill()
 
 
@@ -251,11 +264,33 @@ _CACHED_SQL = (
 )
 
 
-def cached_plan(key: str, deal_id: int, now=None) -> Plan | None:
-    """`Plan.objects.fresh(now).filter(deal_id, cache_key, status=ready)`, newest first, in raw
-    SQL: on a cache hit, compiling the ORM query cost more than running it."""
-    found = list(Plan.objects.raw(_CACHED_SQL, [deal_id, key, Plan.Status.READY, True, now or timezone.now()]))
+def cached_plan(key: str, deal_id: int, now=None, candidates: list[dict] | None = None) -> Plan | None:
+    """`Plan.objects.fresh(now).filter(deal_id, cache_key, status=ready)`, newest first. From
+    `candidates` (the deal's newest ready plans in the cache, read with the deal) when they decide
+    it: the first with the key that has not expired, or none when the list holds every such plan;
+    else in raw SQL (on a cache hit, compiling the ORM query cost more than running it)."""
+    now = now or timezone.now()
+    if candidates is not None:
+        for row in candidates:
+            if row["cache_key"] == key and datetime.fromisoformat(row["expires_at"]) > now:
+                return _plan_from_json(row)
+        if len(candidates) < plan_rows.PLAN_CANDIDATES:
+            return None
+    found = list(Plan.objects.raw(_CACHED_SQL, [deal_id, key, Plan.Status.READY, True, now]))
     return found[0] if found else None
+
+
+_PLAN_FIELDS = [(f.attname, f.column, isinstance(f, DateTimeField)) for f in Plan._meta.concrete_fields]
+
+
+def _plan_from_json(row: dict) -> Plan:
+    """A Plan from its row as PostgreSQL's `row_to_json` wrote it (JSON columns already parsed,
+    timestamps as ISO text), as `Model.from_db` builds one from a cursor row."""
+    values = [
+        datetime.fromisoformat(row[column]) if is_time and row[column] is not None else row[column]
+        for _, column, is_time in _PLAN_FIELDS
+    ]
+    return Plan.from_db(connection.alias, [name for name, _, _ in _PLAN_FIELDS], values)
 
 
 def plan_for_deal(
@@ -273,7 +308,7 @@ def plan_for_deal(
     composed = compose(deal, campaign_context=campaign_context, template_text=template_text, now=now, lazy=True)
     key = composed.cache_key
     if not force_refresh:
-        hit = cached_plan(key, deal.pk, now)
+        hit = cached_plan(key, deal.pk, now, composed.candidates)
         if hit is not None:
             return hit, True
     composed.fill()
@@ -477,7 +512,7 @@ def request_plan(*, deal: Deal, actor=None, campaign_context: str = "", force_re
     now = timezone.now()
     composed = compose(deal, campaign_context=campaign_context, now=now, lazy=True)
     if not force_refresh:
-        hit = cached_plan(composed.cache_key, deal.pk, now)
+        hit = cached_plan(composed.cache_key, deal.pk, now, composed.candidates)
         if hit is not None:
             return hit, True
     plan = pending_plan(composed, now=now, actor=actor)

@@ -180,16 +180,44 @@ def test_service_activity_counts_in_timeline(stale_deal):
     assert data["timeline"][0]["kind"] == "call"
 
 
-def test_a_cache_hit_runs_two_queries_on_postgresql_and_builds_no_summary(stale_deal, django_assert_num_queries):
+def test_a_cache_hit_runs_one_query_on_postgresql_and_builds_no_summary(stale_deal, django_assert_num_queries):
     from django.db import connection
 
-    plans.plan_for_deal(deal=stale_deal)  # creates the context version and the settings row
+    first, _ = plans.plan_for_deal(deal=stale_deal)  # creates the context version and the settings row
     plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk))  # the team's setup is now known by its stamps
-    # PostgreSQL: the deal with its rows and stamps, then the plan lookup. Elsewhere: the deal,
+    # PostgreSQL: the deal with its rows, stamps and newest cached plans. Elsewhere: the deal,
     # contacts, activities, nudge settings, context version, template, the plan lookup.
-    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 7):
-        _, cached = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk))
-    assert cached
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 7):
+        hit, cached = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk))
+    assert cached and hit.pk == first.pk
+    # The plan served is the stored row, field for field.
+    stored = Plan.objects.get(pk=first.pk)
+    for f in Plan._meta.concrete_fields:
+        assert getattr(hit, f.attname) == getattr(stored, f.attname), f.name
+    assert hit.items.count() == stored.items.count() and not hit._state.adding
+
+
+def test_a_deal_with_more_cached_plans_than_the_deal_query_reads_still_finds_its_plan(stale_deal):
+    from nudges import plan_rows
+
+    wanted, _ = plans.plan_for_deal(deal=stale_deal, campaign_context="spring")
+    for i in range(plan_rows.PLAN_CANDIDATES + 1):  # newer plans of the same deal, other campaigns
+        plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk), campaign_context=f"other {i}")
+    hit, cached = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk), campaign_context="spring")
+    assert cached and hit.pk == wanted.pk
+    Plan.objects.filter(pk=wanted.pk).update(in_cache=False)
+    again, cached = plans.plan_for_deal(deal=plans.resolve_deal(stale_deal.pk), campaign_context="spring")
+    assert not cached and again.pk != wanted.pk
+
+
+def test_resolve_deal_by_id_for_a_user_sees_only_their_teams(stale_deal, agent, outsider):
+    assert plans.resolve_deal(stale_deal.pk, user=agent).pk == stale_deal.pk
+    with pytest.raises(PlanError) as err:
+        plans.resolve_deal(stale_deal.pk, user=outsider)
+    assert err.value.code == "not_found"
+    deal = plans.resolve_deal(stale_deal.pk)
+    assert deal.account.name and deal.stage.name and deal.owner_id == stale_deal.owner_id
+    assert deal.amount == stale_deal.amount and deal.primary_contact_id == stale_deal.primary_contact_id
 
 
 def test_postgresql_reads_the_same_rows_in_one_query_as_the_orm(stale_deal, contact, account):
