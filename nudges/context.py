@@ -18,6 +18,7 @@ never rewritten.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -140,15 +141,22 @@ def as_markdown(version) -> str:
 
 
 def learnings(sections: dict[str, str]) -> dict[str, list[str]]:
-    """{channel: [learning text]} from the learnings sections (newest last), for the writers."""
+    """{channel: [learning text]} from the learnings sections (newest last), for the writers.
+    Parsed once per distinct text (a bulk run asks for every deal of a team), handed out as copies."""
+    parsed = _learnings(tuple(sections.get(name) or "" for name in LEARNING_SECTIONS.values()))
+    return {channel: list(lines) for channel, lines in parsed.items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _learnings(texts: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     out = {}
-    for channel, name in LEARNING_SECTIONS.items():
+    for channel, text in zip(LEARNING_SECTIONS, texts, strict=True):
         lines = []
-        for line in (sections.get(name) or "").splitlines():
+        for line in text.splitlines():
             m = _LEARNING_LINE.match(line.strip())
             if m and line.strip().startswith("-"):
                 lines.append(m["text"].strip())
-        out[channel] = lines
+        out[channel] = tuple(lines)
     return out
 
 

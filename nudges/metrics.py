@@ -104,12 +104,22 @@ _CASUAL = re.compile(
 )
 
 
+# The same patterns for ASCII text in lower case: on ASCII a case-insensitive match is a match in
+# the lower case (the patterns' letters are lower case), and without IGNORECASE the scan takes half
+# the time (90 against 180 us for a deal's thread, bench/plans).
+_FORMAL_LOWER = re.compile(_FORMAL.pattern)
+_CASUAL_LOWER = re.compile(_CASUAL.pattern)
+
+
 def classify_tone(bodies: Iterable[str]) -> str:
     # One pass over the thread joined by newlines: no marker spans a newline, so the counts are
     # those of each body summed (and 10x fewer regex calls in a batch).
     text = "\n".join(body or "" for body in bodies)
-    formal = len(_FORMAL.findall(text))
-    casual = len(_CASUAL.findall(text))
+    if text.isascii():
+        low = text.lower()
+        formal, casual = len(_FORMAL_LOWER.findall(low)), len(_CASUAL_LOWER.findall(low))
+    else:
+        formal, casual = len(_FORMAL.findall(text)), len(_CASUAL.findall(text))
     return "casual" if casual > formal else "formal"
 
 

@@ -27,7 +27,7 @@ from crm.bulk_copy import copy_rows, insert_objects
 from crm.models import Deal
 from llm import bulk_handler
 from llm.registry import get_provider
-from nudges import plan_ai, plan_rows, plans, summary
+from nudges import plan_ai, plan_pending, plan_rows, plans, summary
 from nudges.models import DealSummary, Plan, PlanItem
 
 # A pending plan older than this is not waited for: the batch is assumed lost (the Batches API
@@ -124,8 +124,10 @@ def _fill(todo: list[plans.Composed], now, stats: BulkStats) -> None:
 
 
 def _upsert_summaries(rows: list[DealSummary], now) -> None:
-    """One upsert. On PostgreSQL the JSON goes as a text array cast in SQL: `bulk_create` adapted
-    each value into a jsonb array in Python, slower than the summaries took to build."""
+    """One upsert. On PostgreSQL the rows go as one JSON document unpacked in SQL: `bulk_create`
+    adapted each value into a jsonb array in Python, slower than the summaries took to build, and
+    a text array of the JSON texts still spent ~0.15 ms a deal in psycopg escaping each element
+    (bench/plans); one string parameter is escaped in one call."""
     if connection.vendor != "postgresql":
         DealSummary.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["deal"], update_fields=["input_hash", "data", "built_at"]
@@ -135,10 +137,10 @@ def _upsert_summaries(rows: list[DealSummary], now) -> None:
     with connection.cursor() as cur:
         cur.execute(
             f"INSERT INTO {table} (deal_id, input_hash, data, built_at) "  # noqa: S608 - a model's table
-            "SELECT d, h, j::jsonb, %s FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS t(d, h, j) "
+            "SELECT (r->>0)::bigint, r->>1, r->2, %s FROM jsonb_array_elements(%s::jsonb) AS r "
             "ON CONFLICT (deal_id) DO UPDATE SET input_hash = EXCLUDED.input_hash, data = EXCLUDED.data, "
             "built_at = EXCLUDED.built_at",
-            [now, [r.deal_id for r in rows], [r.input_hash for r in rows], [json.dumps(r.data) for r in rows]],
+            [now, json.dumps([[r.deal_id, r.input_hash, r.data] for r in rows])],
         )
 
 
@@ -163,7 +165,7 @@ def _write(todo: list[plans.Composed], now, stats: BulkStats, mode: str) -> None
             with transaction.atomic():
                 _store([(keyed[k], w) for k, w in written.items()], now, stats)
                 if pending:
-                    insert_objects(Plan, [plans.pending_plan(keyed[k], now=now) for k in pending], with_ids=True)
+                    insert_objects(Plan, [plan_pending.pending_plan(keyed[k], now=now) for k in pending], with_ids=True)
                     stats.submitted += len(pending)
 
 
@@ -198,6 +200,6 @@ def on_batch_result(item_key: str, result) -> None:
         return
     plan_id, inputs = found
     if inputs is not None:  # what the model saw: nothing rebuilt
-        plans.complete_from_result(plan_id, inputs, result, deal_id=int(deal_id))
+        plan_pending.complete_from_result(plan_id, inputs, result, deal_id=int(deal_id))
     else:  # a pending row without its inputs (written before they were kept): rebuilt from the deal
-        plans.complete_plan(plan_id, result=result)
+        plan_pending.complete_plan(plan_id, result=result)

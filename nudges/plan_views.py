@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 import llm
-from nudges import feedback, plans, tasks
+from nudges import feedback, plan_pending, plans, tasks
 from nudges.models import Learning, Plan, PlanItem
 from nudges.plan_errors import PlanError
 from nudges.plan_forms import FeedbackForm, PlanRequestForm, UseItemForm
@@ -48,7 +48,7 @@ def plan_create(request, deal_pk):
         messages.error(request, f"Could not plan: {_form_error(form)}")
         return redirect(deal.get_absolute_url())
     try:
-        plan, cached = plans.request_plan(
+        plan, cached = plan_pending.request_plan(
             deal=deal,
             actor=request.user,
             campaign_context=form.cleaned_data["campaign_context"],

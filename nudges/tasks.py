@@ -46,6 +46,6 @@ def rebuild_signals_task() -> dict:
 @shared_task
 def generate_plan_task(plan_id: int) -> bool:
     """Write a pending action plan (console with a model configured); idempotent."""
-    from nudges import plans
+    from nudges import plan_pending
 
-    return plans.complete_plan(int(plan_id)) is not None
+    return plan_pending.complete_plan(int(plan_id)) is not None

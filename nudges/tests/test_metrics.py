@@ -95,3 +95,18 @@ def test_ghosted(waiting_h, usual, factor, min_h, ghosted):
     verdict = metrics.ghosted(waiting_since=waiting, usual_hours=usual, now=now, factor=factor, min_hours=min_h)
     assert verdict.ghosted is ghosted
     assert verdict.reason
+
+
+def test_the_lower_case_tone_scan_of_ascii_text_counts_what_the_case_insensitive_one_counts():
+    import random
+
+    rng = random.Random(7)
+    words = ["Dear", "kind REGARDS", "Good Morning", "thank you for", "I WOULD", "Hey", "hi", "Cheers", "THANKS!",
+             "btw", "Cool", "quick one", "No Worries", "lol", "!", ":)", "regardless", "highway", "x", "sincerely"]  # fmt: skip
+    for _ in range(500):
+        text = "".join(
+            rng.choice(words) + rng.choice([" ", "", ", ", "\n", "-", "_"]) for _ in range(rng.randint(1, 15))
+        )
+        low = text.lower()
+        assert len(metrics._FORMAL_LOWER.findall(low)) == len(metrics._FORMAL.findall(text)), text
+        assert len(metrics._CASUAL_LOWER.findall(low)) == len(metrics._CASUAL.findall(text)), text
