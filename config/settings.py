@@ -417,6 +417,9 @@ PLANS_MAX_TOKENS = env_int("PLANS_MAX_TOKENS", 3000, minimum=256)
 PLANS_FORWARD_DAYS = env_int("PLANS_FORWARD_DAYS", 14, minimum=1)
 # Deals whose plans a learning preview regenerates (the last N deals planned by the team).
 PLANS_PREVIEW_DEALS = env_int("PLANS_PREVIEW_DEALS", 5, minimum=1)
+# PostgreSQL: resolving a deal for a plan (a cache hit's one query) runs as a prepared statement.
+# Turn off behind a connection pooler that cannot keep prepared statements.
+PLANS_PREPARED = env_bool("PLANS_PREPARED", True)
 
 # --- tickets (issue 4) -------------------------------------------------------------------
 # Smart inbox scoring: environment defaults for weight set version 1 (managers add newer versions
@@ -479,9 +482,6 @@ TICKETS_PAGE_SIZE = env_int("TICKETS_PAGE_SIZE", 50, minimum=1)
 # PostgreSQL: the inbox's alert page runs as a prepared statement (its plan reused per connection).
 # Turn off behind a connection pooler that cannot keep prepared statements.
 TICKETS_INBOX_PREPARED = env_bool("TICKETS_INBOX_PREPARED", True)
-# PostgreSQL: resolving a deal for a plan (a cache hit's one query) runs as a prepared statement.
-# Turn off behind a connection pooler that cannot keep prepared statements.
-PLANS_PREPARED = env_bool("PLANS_PREPARED", True)
 # Age scores, SLA breaches and due follow-ups are refreshed by Celery beat this often (minutes).
 TICKETS_AGING_MINUTES = env_int("TICKETS_AGING_MINUTES", 5, minimum=1)
 # ticket_match_idx is a covering index (INCLUDE) on PostgreSQL; SQLite builds it as a plain index

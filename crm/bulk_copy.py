@@ -31,19 +31,24 @@ def insert_objects(model, objs: list, *, with_ids: bool = False) -> list:
         for name in stamped:
             setattr(obj, name, now)
     if with_ids:
-        with connection.cursor() as cur:
-            cur.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, len(objs)],
-            )
-            for obj, (pk,) in zip(objs, cur.fetchall(), strict=True):
-                obj.pk = pk
+        for obj, pk in zip(objs, next_ids(model, len(objs)), strict=True):
+            obj.pk = pk
     names = [f.attname for f in meta.concrete_fields if not f.primary_key or with_ids]
     copy_rows(model, [{n: getattr(obj, n) for n in names} for obj in objs])
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
     return objs
+
+
+def next_ids(model, n: int) -> list[int]:
+    """`n` primary keys drawn from the model's sequence (PostgreSQL), for rows COPY will insert."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, model._meta.pk.column, n],
+        )
+        return [pk for (pk,) in cur.fetchall()]
 
 
 def copy_rows(model, rows: list[dict]) -> None:

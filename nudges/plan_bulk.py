@@ -23,12 +23,13 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from crm.bulk_copy import copy_rows, insert_objects
+from crm.bulk_copy import copy_rows, insert_objects, next_ids
 from crm.models import Deal
 from llm import bulk_handler
 from llm.registry import get_provider
 from nudges import plan_ai, plan_pending, plan_rows, plans, summary
 from nudges.models import DealSummary, Plan, PlanItem
+from nudges.plan_models import new_public_id
 
 # A pending plan older than this is not waited for: the batch is assumed lost (the Batches API
 # answers within 24 hours), so a rerun submits the deal again.
@@ -172,17 +173,22 @@ def _write(todo: list[plans.Composed], now, stats: BulkStats, mode: str) -> None
 def _store(done: list[tuple[plans.Composed, plan_ai.Written]], now, stats: BulkStats) -> None:
     if not done:
         return
-    created = insert_objects(Plan, [plans.new_plan(c, w, now=now) for c, w in done], with_ids=True)
     if connection.vendor == "postgresql":
-        copy_rows(PlanItem, [v for plan, (_, w) in zip(created, done, strict=True)
-                         for v in plans.item_values(w.data["actions"], plan_id=plan.pk)])  # fmt: skip
+        # Rows, not models: ids from the sequence, then COPY (Plan instances cost ~0.1 ms a deal).
+        ids = next_ids(Plan, len(done))
+        copy_rows(Plan, [{"id": pk, "public_id": new_public_id(), **plans.plan_values(c, w, now=now)}
+                         for pk, (c, w) in zip(ids, done, strict=True)])  # fmt: skip
+        copy_rows(PlanItem, [v for pk, (_, w) in zip(ids, done, strict=True)
+                         for v in plans.item_values(w.data["actions"], plan_id=pk)])  # fmt: skip
     else:
+        created = insert_objects(Plan, [plans.new_plan(c, w, now=now) for c, w in done], with_ids=True)
         items = [
             i for plan, (_, w) in zip(created, done, strict=True) for i in plans.plan_items(plan, w.data["actions"])
         ]
         PlanItem.objects.bulk_create(items, batch_size=500)
-    stats.written += len(created)
-    stats.plan_ids.extend(p.pk for p in created)
+        ids = [p.pk for p in created]
+    stats.written += len(ids)
+    stats.plan_ids.extend(ids)
 
 
 @bulk_handler(plan_ai.FEATURE)

@@ -318,26 +318,34 @@ def plan_for_deal(
 
 def new_plan(composed: Composed, written: plan_ai.Written, *, now, actor=None) -> Plan:
     """The unsaved Plan row for a written plan (the single and the bulk path store the same)."""
+    plan = Plan(**plan_values(composed, written, now=now, actor=actor))
+    plan.deal = composed.deal
+    return plan
+
+
+def plan_values(composed: Composed, written: plan_ai.Written, *, now, actor=None) -> dict:
+    """The stored fields of a written plan's row, by attname (the bulk path copies them without
+    building models: a Plan instance cost ~0.1 ms a deal)."""
     h = composed.hashes
-    return Plan(
-        team_id=composed.deal.team_id,
-        deal=composed.deal,
-        campaign_context=composed.inputs["campaign_context"],
-        cache_key=composed.cache_key,
-        deal_hash=h["deal"],
-        summary_hash=h["summary"],
-        prompt_hash=h["prompt"],
-        context_hash=h["context"],
-        campaign_hash=h["campaign"],
-        context_version=composed.version,
-        template=composed.template,
-        situation=written.data.get("situation") or {},
-        summary=composed.summary,
-        provenance={**(written.provenance or {}), "fixes": written.fixes},
-        generated_at=now,
-        expires_at=now + timedelta(minutes=settings.PLANS_CACHE_TTL_MINUTES),
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    )
+    return {
+        "team_id": composed.deal.team_id,
+        "deal_id": composed.deal.pk,
+        "campaign_context": composed.inputs["campaign_context"],
+        "cache_key": composed.cache_key,
+        "deal_hash": h["deal"],
+        "summary_hash": h["summary"],
+        "prompt_hash": h["prompt"],
+        "context_hash": h["context"],
+        "campaign_hash": h["campaign"],
+        "context_version_id": composed.version.pk if composed.version is not None else None,
+        "template_id": composed.template.pk if composed.template is not None else None,
+        "situation": written.data.get("situation") or {},
+        "summary": composed.summary,
+        "provenance": {**(written.provenance or {}), "fixes": written.fixes},
+        "generated_at": now,
+        "expires_at": now + timedelta(minutes=settings.PLANS_CACHE_TTL_MINUTES),
+        "created_by_id": actor.pk if getattr(actor, "is_authenticated", False) else None,
+    }
 
 
 def store_plan(composed: Composed, written: plan_ai.Written, *, actor=None, now=None) -> Plan:
