@@ -8,7 +8,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from crm.models import Deal
 from nudges import plan_bulk, plan_runs, services, tasks
@@ -33,13 +32,6 @@ def pipeline(account, contact, agent, teammate, stages):
     Deal.objects.filter(pk=out[2].pk).update(last_activity_at=timezone.now() - timedelta(days=30))
     services.refresh_nudges(deal_ids=[out[2].pk])
     return out
-
-
-@pytest.fixture
-def manager_api(manager):
-    c = APIClient()
-    c.force_authenticate(manager)
-    return c
 
 
 @pytest.fixture
