@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('nudges', '0004_settings_global_default'),
+        ('nudges', '0005_plan_runs'),
     ]
 
     operations = [
