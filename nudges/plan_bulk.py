@@ -66,8 +66,7 @@ def plan_many(
     campaign = plans.normal_campaign(campaign_context)
     setups: dict[int, plans.TeamSetup] = {}
     for start in range(0, len(deal_ids), chunk):
-        part = deal_ids[start : start + chunk]
-        deals = list(plan_rows.annotate(Deal.objects.filter(pk__in=part).select_related(*plans.DEAL_RELATED)))
+        deals = _load(deal_ids[start : start + chunk])
         deals.sort(key=lambda d: d.pk)
         stats.deals += len(deals)
         rows = plan_rows.rows_for(deals)
@@ -105,6 +104,15 @@ def plan_many(
         if on_chunk is not None:
             on_chunk(stats)
     return stats
+
+
+# The bulk path reads what `summary.assemble` and the stored plan use: the primary contact's id,
+# not its row (one model instance and one join a deal fewer than `plans.DEAL_RELATED`).
+BULK_RELATED = ("account", "stage", "owner")
+
+
+def _load(part: list[int]) -> list[Deal]:
+    return list(plan_rows.annotate(Deal.objects.filter(pk__in=part).select_related(*BULK_RELATED)))
 
 
 def _fill(todo: list[plans.Composed], now, stats: BulkStats) -> None:
