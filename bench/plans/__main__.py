@@ -236,7 +236,7 @@ def main() -> None:
     c95 = pct(cached, 0.95)
     print(
         fmt(
-            f"2. cached plan (same five inputs; {len(queries)} queries per hit, the deal lookup included)",
+            f"2. cached plan (same five inputs; {len(queries)} {'query' if len(queries) == 1 else 'queries'} per hit, the deal lookup included)",
             cached,
             cached_cpu,
         )
