@@ -108,6 +108,13 @@ PRODUCT_COLUMNS = {
     "last_login, payment_status, contract_end, outcome, outcome_on, segment, segment_reason, risk_score, risk_raw, "
     "risk_factors, priority, updated_at, import_run_id",
 }
+# Text columns whose blank is '' (COPY reads an unquoted blank as NULL; dates keep NULL).
+NOT_NULL = {
+    "crm_account": "name, external_id, industry, segment, account_status",
+    "crm_contact": "name, title, email, phone, external_id, time_zone",
+    "notifications_customerrecord": "customer_id, region, tariff, payment_method, account_status, payment_status, "
+    "outcome, segment, segment_reason",
+}
 
 
 def product_files(paths, team, run_id: int) -> tuple[dict[str, Path], int]:
@@ -144,7 +151,8 @@ def product_files(paths, team, run_id: int) -> tuple[dict[str, Path], int]:
                      p["monthly_spend_gbp"], p["tenure_months"], "t" if p["green_tariff"] == "yes" else "f",
                      "t" if p["marketing_consent"] == "yes" else "f", "t", a["account_status"],
                      a["engagement_score"], a["churn_risk"], a["last_login"], a["payment_status"], a["contract_end"],
-                     a["outcome"], a["outcome_date"], "", "", 1, 0, "[]", "Low", at, run_id]
+                     "closed" if a["outcome"] == "closed" else "switched" if a["outcome"] else "", a["outcome_date"],
+                     "", "", 1, 0, "[]", "Low", at, run_id]
                 )  # fmt: skip
     finally:
         for h in handles.values():
@@ -160,7 +168,9 @@ def product_copy(files: dict[str, Path]) -> float:
         for table, path in files.items():
             with (
                 path.open("rb") as f,
-                cur.copy(f"COPY {table} ({PRODUCT_COLUMNS[table]}) FROM STDIN (FORMAT csv)") as copy,
+                cur.copy(
+                    f"COPY {table} ({PRODUCT_COLUMNS[table]}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({NOT_NULL[table]}))"
+                ) as copy,
             ):
                 while chunk := f.read(CHUNK):
                     copy.write(chunk)
