@@ -21,6 +21,7 @@ a line break; the other three files go through the regular import.
 
 from __future__ import annotations
 
+from crm.copyimport import bulk_gin_inserts
 from crm.imports import Counts
 
 ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,63}$"
@@ -213,15 +214,22 @@ def merge(cur, team, stages: dict, run) -> dict[str, Counts]:
     _snapshot(cur, run)
     # New rows carry the run's start as their creation time: undo removes only what the run created.
     params = {"team": team.pk, "run": run.pk, "at": run.started_at}
-    # New customers: an account, a contact, a record, each written by one plain INSERT.
-    cur.execute(
-        """INSERT INTO crm_account (id, team_id, name, kind, external_id, industry, total_spend, lifetime_value,
-               churn_risk, is_vip, segment, account_status, extra, created_at, updated_at)
-           SELECT m.account_id, %(team)s, m.name, 'person', m.customer_id, '', 0, 0, coalesce(m.churn_risk, 0), false, '',
-               m.account_status, '{}', %(at)s, %(at)s
-           FROM nt_m m WHERE m.new_account""",
-        params,
-    )
+    # New customers: an account, a contact, a record, each written by one plain INSERT. The account
+    # names feed the co-pilot's GIN indexes: their pending lists are raised for the load, merged once.
+    with bulk_gin_inserts(cur, "crm_account"):
+        cur.execute(
+            """INSERT INTO crm_account (id, team_id, name, kind, external_id, industry, total_spend, lifetime_value,
+                   churn_risk, is_vip, segment, account_status, extra, created_at, updated_at)
+               SELECT m.account_id, %(team)s, m.name, 'person', m.customer_id, '', 0, 0, coalesce(m.churn_risk, 0),
+                   false, '', m.account_status, '{}', %(at)s, %(at)s
+               FROM nt_m m WHERE m.new_account""",
+            params,
+        )
+        cur.execute(
+            """UPDATE crm_account a SET name = m.name, account_status = m.account_status,
+                   churn_risk = coalesce(m.churn_risk, 0), updated_at = now()
+               FROM nt_m m WHERE a.id = m.account_id AND m.account_changed""",
+        )
     cur.execute(
         """INSERT INTO crm_contact (account_id, name, title, email, phone, preferred_channel, language, opted_out,
                external_id, created_at, time_zone)
@@ -242,12 +250,8 @@ def merge(cur, team, stages: dict, run) -> dict[str, Counts]:
            FROM nt_m m WHERE m.record_id IS NULL""",
         params,
     )
-    # Customers the team already holds: only what changed, after its old values were snapshotted.
-    cur.execute(
-        """UPDATE crm_account a SET name = m.name, account_status = m.account_status,
-               churn_risk = coalesce(m.churn_risk, 0), updated_at = now()
-           FROM nt_m m WHERE a.id = m.account_id AND m.account_changed""",
-    )
+    # Customers the team already holds (accounts above): only what changed, after its old values were
+    # snapshotted.
     cur.execute(
         f"""UPDATE crm_contact c SET {", ".join(f"{f} = m.{f}" for f in CONTACT)}
             FROM nt_m m WHERE c.id = m.contact_id AND m.contact_changed""",

@@ -10,6 +10,7 @@ BENCH_DIR), then times:
   1b. the second ceiling, what any importer must pay: a bare COPY of the same customers, already in the
      product's shape (files written beforehand, untimed), into the product's three tables with all their
      indexes and foreign keys (account, contact, customer record), commit included; no checks, no merge;
+  1c. the same with the GIN pending lists of the account names raised as the import raises them;
   2. the product's import end to end (`crm.copyimport.run_copy_import` with the customer importer):
      decode checks, COPY into staging, every check in SQL, the merge into accounts, contacts and
      customer records (indexed, constrained, the trigram index on account names), commit, the stored
@@ -25,6 +26,7 @@ first words), the CPU time of this process beside each figure.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import resource
@@ -47,7 +49,7 @@ setup_django("postgres://postgres@127.0.0.1:5432/h7_bench")
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from crm.copyimport import CHUNK, run_copy_import  # noqa: E402
+from crm.copyimport import CHUNK, bulk_gin_inserts, run_copy_import  # noqa: E402
 from crm.models import Account, Contact, ImportRun, Team  # noqa: E402
 from notifications import facts, sampledata  # noqa: E402
 from notifications.importing import CustomerFilesImporter  # noqa: E402
@@ -160,13 +162,16 @@ def product_files(paths, team, run_id: int) -> tuple[dict[str, Path], int]:
     return out, first
 
 
-def product_copy(files: dict[str, Path]) -> float:
-    """COPY into the product's tables, indexes and deferred foreign keys included; commit timed."""
+def product_copy(files: dict[str, Path], gin_raised: bool) -> float:
+    """COPY into the product's tables, indexes and deferred foreign keys included; commit timed. With
+    `gin_raised`, the account names' GIN indexes take the import's raised pending list, merged once."""
     t = time.perf_counter()
     with transaction.atomic(), connection.cursor() as c:
         cur = c.cursor
         for table, path in files.items():
+            gin = bulk_gin_inserts(cur, table) if gin_raised else contextlib.nullcontext()
             with (
+                gin,
                 path.open("rb") as f,
                 cur.copy(
                     f"COPY {table} ({PRODUCT_COLUMNS[table]}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({NOT_NULL[table]}))"
@@ -279,7 +284,6 @@ _steps: dict[str, list[float]] = {}
 
 def time_statements() -> None:
     """BENCH_STEPS=1: time every statement psycopg runs (an instrument of the bench only), COPY included."""
-    import contextlib
     import re
 
     import psycopg
@@ -353,13 +357,16 @@ def main() -> None:
     ceiling_team = clear("h7-bench-ceiling")
     ceiling_run = ImportRun.objects.create(team=ceiling_team, kind="customers", label="ceiling")
     files, _ = product_files(paths, ceiling_team, ceiling_run.pk)
-    c0 = cpu()
-    product = product_copy(files)
-    print(
-        f"1b. bare COPY into the product's three tables (indexes, foreign keys, commit): {rows:,} rows in "
-        f"{product:.1f}s = {rows / product:,.0f} rows/s; CPU of this process {cpu() - c0:.1f}s ({load()})"
-    )
-    clear("h7-bench-ceiling")
+    products = []
+    for gin_raised in (False, True):
+        ImportRun.objects.get_or_create(pk=ceiling_run.pk, defaults={"team": ceiling_team, "kind": "customers"})
+        products.append(product_copy(files, gin_raised))
+        print(
+            f"1{'c' if gin_raised else 'b'}. bare COPY into the product's three tables (indexes, foreign keys, commit"
+            f"{'; GIN pending lists raised as the import does' if gin_raised else ''}): {rows:,} rows in "
+            f"{products[-1]:.1f}s = {rows / products[-1]:,.0f} rows/s ({load()})"
+        )
+        clear("h7-bench-ceiling")
     for path in files.values():
         path.unlink()
 
@@ -372,7 +379,8 @@ def main() -> None:
     assert run.status == "imported" and run.created == rows, run.report
     print(
         f"2. import (checks, staging, merge, commit, report): {rows:,} rows in {took:.1f}s = {rows / took:,.0f} rows/s, "
-        f"{ceiling / took:.0%} of the bare COPY, {product / took:.0%} of the COPY into the product's tables; "
+        f"{ceiling / took:.0%} of the bare COPY, {products[0] / took:.0%} of the COPY into the product's tables "
+        f"({products[1] / took:.0%} with the GIN lists raised); "
         f"CPU of this process {cpu() - c0:.1f}s ({load()}); peak RSS {rss_mb():.0f} MB (before: {before:.0f} MB)"
     )
     if STEPS:
