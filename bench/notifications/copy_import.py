@@ -357,22 +357,26 @@ def main() -> None:
     ceiling_team = clear("h7-bench-ceiling")
     ceiling_run = ImportRun.objects.create(team=ceiling_team, kind="customers", label="ceiling")
     files, _ = product_files(paths, ceiling_team, ceiling_run.pk)
+    if STEPS:
+        time_statements()
     products = []
     for gin_raised in (False, True):
         ImportRun.objects.get_or_create(pk=ceiling_run.pk, defaults={"team": ceiling_team, "kind": "customers"})
+        _steps.clear()
         products.append(product_copy(files, gin_raised))
         print(
             f"1{'c' if gin_raised else 'b'}. bare COPY into the product's three tables (indexes, foreign keys, commit"
             f"{'; GIN pending lists raised as the import does' if gin_raised else ''}): {rows:,} rows in "
             f"{products[-1]:.1f}s = {rows / products[-1]:,.0f} rows/s ({load()})"
         )
+        if STEPS:
+            print_steps()
         clear("h7-bench-ceiling")
     for path in files.values():
         path.unlink()
 
     team = clear("h7-bench-bulk")
-    if STEPS:
-        time_statements()
+    _steps.clear()
     before = rss_mb()
     c0 = cpu()
     took, run = timed_import(team, paths)

@@ -123,3 +123,46 @@ def test_import_command_bulk_records_the_run(team):
     call_command("import_customers", str(SAMPLE), "--team", team.slug, "--bulk", stdout=out)
     assert "Imported" in out.getvalue() and "skipped" in out.getvalue()
     assert CustomerRecord.objects.filter(team=team, has_activity=True).count() == 300
+
+
+GIN_INDEXES = """SELECT c.oid, c.reloptions FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                 JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = 'crm_account'::regclass AND am.amname = 'gin'
+                 ORDER BY c.oid"""
+
+
+def _gin_indexes():
+    with connection.cursor() as cur:
+        cur.execute(GIN_INDEXES)
+        return cur.fetchall()
+
+
+def test_copy_import_puts_the_name_indexes_pending_list_limit_back(team):
+    before = _gin_indexes()
+    assert before and all("gin_pending_list_limit=64" in options for _, options in before)
+    assert _copy(team, PROFILES, ACTIVITY, dry_run=True).created == 600
+    assert _gin_indexes() == before
+    run = _copy(team, PROFILES, ACTIVITY)
+    assert run.created == 600 and _gin_indexes() == before
+    with connection.cursor() as cur:  # the names are found through the index
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("SELECT count(*) FROM crm_account WHERE team_id = %s AND lower(name) LIKE %s", [team.pk, "%smith%"])
+        assert cur.fetchone()[0] == Account.objects.filter(team=team, name__icontains="smith").count() > 0
+
+
+def test_bulk_gin_inserts_resets_an_index_that_had_no_limit_of_its_own():
+    from crm.copyimport import BULK_GIN_PENDING_KB, bulk_gin_inserts
+
+    with connection.cursor() as c:
+        cur = c.cursor
+        cur.execute("CREATE TEMP TABLE gin_t (words text[])")
+        cur.execute("CREATE INDEX gin_t_idx ON gin_t USING gin (words)")
+        with bulk_gin_inserts(cur, "gin_t"):  # the pending list is merged before the limit is put back
+            cur.execute("SELECT reloptions FROM pg_class WHERE relname = 'gin_t_idx'")
+            assert cur.fetchone()[0] == [f"gin_pending_list_limit={BULK_GIN_PENDING_KB}"]
+            cur.execute("INSERT INTO gin_t SELECT ARRAY['w' || g, 'x'] FROM generate_series(1, 1000) g")
+        cur.execute("SELECT reloptions FROM pg_class WHERE relname = 'gin_t_idx'")
+        assert cur.fetchone()[0] is None
+        cur.execute("SELECT gin_clean_pending_list('gin_t_idx'::regclass)")
+        assert cur.fetchone()[0] == 0
+        cur.execute("SELECT count(*) FROM gin_t WHERE words @> ARRAY['w7']")
+        assert cur.fetchone()[0] == 1
