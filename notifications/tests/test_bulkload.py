@@ -166,3 +166,21 @@ def test_bulk_gin_inserts_resets_an_index_that_had_no_limit_of_its_own():
         assert cur.fetchone()[0] == 0
         cur.execute("SELECT count(*) FROM gin_t WHERE words @> ARRAY['w7']")
         assert cur.fetchone()[0] == 1
+
+
+def test_copy_path_checks_customer_ids_as_the_row_path_does(team, other_team, tmp_path):
+    ids = ["A" * 64, "A" * 65, "-lead", "ok.id/1_x-y", "a b", "caf\u00e9", "9"]
+    p = tmp_path / "Customer Profiles.csv"
+    p.write_text("customer_id,first_name,last_name,email\n" + "".join(f"{i},N,M,\n" for i in ids), encoding="utf-8")
+    copied = _copy(team, p)
+    rowwise = importing.import_customers([(p.name, p.read_bytes())], team=other_team)
+    got = [
+        (i.line, i.column, i.reason[i.reason.rindex(" is not ") + 1 :]) for i in copied.errors
+    ]  # (the copy path cuts long cells)
+    assert got == [(i.line, i.column, i.reason[i.reason.rindex(" is not ") + 1 :]) for i in rowwise.errors]
+    assert got == [(line, "customer_id", "is not an id (letters, digits, - _ . /, up to 64)") for line in (3, 4, 6, 7)]
+    assert sorted(CustomerRecord.objects.filter(team=team).values_list("customer_id", flat=True)) == [
+        "9",
+        "A" * 64,
+        "ok.id/1_x-y",
+    ]
