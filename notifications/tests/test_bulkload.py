@@ -184,3 +184,42 @@ def test_copy_path_checks_customer_ids_as_the_row_path_does(team, other_team, tm
         "A" * 64,
         "ok.id/1_x-y",
     ]
+
+
+def test_copy_path_checks_amounts_numbers_and_dates(team, tmp_path):
+    spend = ["999999.99", "1000000", "12.345", ".5", "12.", "£1,234.5", "0", "007"]
+    tenure = ["1200", "12000", "1201", "5", "", "5", "0", "-1"]
+    p = tmp_path / "Customer Profiles.csv"
+    p.write_text(
+        "customer_id,first_name,last_name,email,monthly_spend_gbp,tenure_months\n"
+        + "".join(f'C{i},N,M,,"{s}",{t}\n' for i, (s, t) in enumerate(zip(spend, tenure, strict=True))),
+        encoding="utf-8",
+    )
+    dates = [
+        "2024-02-29",
+        "2023-02-29",
+        "1899-12-31",
+        "2100-12-31",
+        "2026-1-05",
+        "20261005",
+        "2026-13-01",
+        "2026-04-31",
+    ]
+    scores = ["100", "101", "1000", "0", "7", "", "x", "99"]
+    a = tmp_path / "Account Activity Logs.csv"
+    a.write_text(
+        "customer_id,engagement_score,churn_risk,last_login\n"
+        + "".join(f"C{i},{s},0.5,{d}\n" for i, (s, d) in enumerate(zip(scores, dates, strict=True))),
+        encoding="utf-8",
+    )
+    run = _copy(team, p, a)
+    # The verdicts of the patterns before they were rewritten for speed: the first failing column per row.
+    assert [(i.file[0], i.line, i.column) for i in run.errors] == [
+        ("C", 3, "monthly_spend_gbp"), ("C", 4, "monthly_spend_gbp"), ("C", 5, "monthly_spend_gbp"),
+        ("C", 6, "monthly_spend_gbp"), ("C", 9, "tenure_months"),
+        ("A", 3, "engagement_score"), ("A", 4, "engagement_score"), ("A", 5, "customer_id"), ("A", 6, "last_login"),
+        ("A", 7, "last_login"), ("A", 8, "engagement_score"), ("A", 9, "last_login"),
+    ]  # fmt: skip
+    got = dict(CustomerRecord.objects.filter(team=team).values_list("customer_id", "monthly_spend"))
+    assert {k: str(v) for k, v in got.items()} == {"C0": "999999.99", "C5": "1234.50", "C6": "0.00"}
+    assert str(CustomerRecord.objects.get(team=team, customer_id="C0").last_login) == "2024-02-29"
