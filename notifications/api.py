@@ -60,16 +60,24 @@ def _paged(name, serializer):
     )
 
 
+def _get(operation_id, name, fields=None, *, rows=None):
+    """A GET endpoint whose answer is an inline serializer: `fields` for a plain object, or `rows`
+    (a serializer class) for a `_page` envelope. The one place the schema shape is written."""
+    responses = _paged(name, rows) if rows is not None else inline_serializer(name, fields)
+
+    def wrap(view):
+        return extend_schema(operation_id=operation_id, responses=responses)(api_view(["GET"])(view))
+
+    return wrap
+
+
 def _page(request, qs, serializer):
     pager = Pages()
     items = pager.paginate_queryset(qs, request)
     return pager.get_paginated_response(serializer(items, many=True).data)
 
 
-@extend_schema(
-    operation_id="notifications_customers_list", responses=_paged("PaginatedCustomerList", CustomerSerializer)
-)
-@api_view(["GET"])
+@_get("notifications_customers_list", "PaginatedCustomerList", rows=CustomerSerializer)
 def customers(request):
     """Customers of the focus segment (or `?segment=`) with their profiles, riskiest first."""
     team = _team(request)
@@ -78,19 +86,16 @@ def customers(request):
     return _page(request, qs.order_by("-risk_score", "-risk_raw", "pk"), CustomerSerializer)
 
 
-@extend_schema(
-    operation_id="notifications_segments_retrieve",
-    responses=inline_serializer(
-        "NotificationSegmentStats",
-        {
-            "team": serializers.CharField(),
-            "focus_segment": serializers.CharField(),
-            "segments": serializers.ListField(child=serializers.DictField()),
-            "risk_check": serializers.DictField(),
-        },
-    ),
+@_get(
+    "notifications_segments_retrieve",
+    "NotificationSegmentStats",
+    {
+        "team": serializers.CharField(),
+        "focus_segment": serializers.CharField(),
+        "segments": serializers.ListField(child=serializers.DictField()),
+        "risk_check": serializers.DictField(),
+    },
 )
-@api_view(["GET"])
 def segment_stats(request):
     """Per (effective) segment: customers, average risk, how many are high, medium and low priority, and
     how many the AI refinement moved there from another rule segment."""
@@ -120,11 +125,7 @@ def segment_stats(request):
     )
 
 
-@extend_schema(
-    operation_id="notifications_notifications_list",
-    responses=_paged("PaginatedNotificationList", NotificationSerializer),
-)
-@api_view(["GET"])
+@_get("notifications_notifications_list", "PaginatedNotificationList", rows=NotificationSerializer)
 def notifications(request):
     """The review queue, prioritised (Critical first, then risk). Filters: priority, segment, status."""
     team = _team(request)
@@ -144,18 +145,15 @@ def notification_detail(request, pk):
     return Response(NotificationSerializer(n).data)
 
 
-@extend_schema(
-    operation_id="notifications_billing_issues_retrieve",
-    responses=inline_serializer(
-        "NotificationBillingIssues",
-        {
-            "team": serializers.CharField(),
-            "count": serializers.IntegerField(),
-            "customers": serializers.ListField(child=serializers.DictField()),
-        },
-    ),
+@_get(
+    "notifications_billing_issues_retrieve",
+    "NotificationBillingIssues",
+    {
+        "team": serializers.CharField(),
+        "count": serializers.IntegerField(),
+        "customers": serializers.ListField(child=serializers.DictField()),
+    },
 )
-@api_view(["GET"])
 def billing_issues(request):
     """Customers with billing-related interactions, with those interactions."""
     team = _team(request)
@@ -188,24 +186,21 @@ def billing_issues(request):
     return Response({"team": team.slug, "count": len(out), "customers": list(out.values())})
 
 
-@extend_schema(
-    operation_id="notifications_value_seekers_retrieve",
-    responses=inline_serializer(
-        "NotificationValueSeekers",
-        {
-            "team": serializers.CharField(),
-            "customers": serializers.IntegerField(),
-            "share_of_customers": serializers.FloatField(),
-            "average_risk": serializers.FloatField(),
-            "average_monthly_spend": serializers.FloatField(),
-            "priorities": serializers.DictField(child=serializers.IntegerField()),
-            "tariffs": serializers.ListField(child=serializers.DictField()),
-            "top_risk_factors": serializers.ListField(child=serializers.DictField()),
-            "urgency": serializers.DictField(),
-        },
-    ),
+@_get(
+    "notifications_value_seekers_retrieve",
+    "NotificationValueSeekers",
+    {
+        "team": serializers.CharField(),
+        "customers": serializers.IntegerField(),
+        "share_of_customers": serializers.FloatField(),
+        "average_risk": serializers.FloatField(),
+        "average_monthly_spend": serializers.FloatField(),
+        "priorities": serializers.DictField(child=serializers.IntegerField()),
+        "tariffs": serializers.ListField(child=serializers.DictField()),
+        "top_risk_factors": serializers.ListField(child=serializers.DictField()),
+        "urgency": serializers.DictField(),
+    },
 )
-@api_view(["GET"])
 def value_seekers(request):
     """Value Seekers in detail: size, risk, priorities, tariffs, the commonest risk factors."""
     team = _team(request)
@@ -283,26 +278,23 @@ def refresh(request):
     )
 
 
-@extend_schema(
-    operation_id="notifications_runs_retrieve",
-    responses=inline_serializer(
-        "NotificationAnalysisRun",
-        {
-            "run": serializers.IntegerField(),
-            "status": serializers.CharField(),
-            "segment": serializers.CharField(),
-            "total": serializers.IntegerField(),
-            "done": serializers.IntegerField(),
-            "error": serializers.CharField(),
-            "batch": serializers.BooleanField(help_text="Sent through the Message Batches API."),
-            "waiting": serializers.IntegerField(help_text="Batch answers still to come."),
-            "stats": serializers.DictField(
-                help_text="customers, unchanged (nothing asked), asked, cached, batched, calls_saved"
-            ),
-        },
-    ),
+@_get(
+    "notifications_runs_retrieve",
+    "NotificationAnalysisRun",
+    {
+        "run": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "segment": serializers.CharField(),
+        "total": serializers.IntegerField(),
+        "done": serializers.IntegerField(),
+        "error": serializers.CharField(),
+        "batch": serializers.BooleanField(help_text="Sent through the Message Batches API."),
+        "waiting": serializers.IntegerField(help_text="Batch answers still to come."),
+        "stats": serializers.DictField(
+            help_text="customers, unchanged (nothing asked), asked, cached, batched, calls_saved"
+        ),
+    },
 )
-@api_view(["GET"])
 def run_detail(request, pk):
     run = get_object_or_404(AnalysisRun.objects.visible_to(request.user), pk=pk)
     return Response(

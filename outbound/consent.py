@@ -16,6 +16,9 @@ from outbound.models import Channel
 
 # Channels whose address is a phone number; chat reaches the customer wherever they last wrote from.
 PHONE_CHANNELS = {Channel.SMS, Channel.PHONE, Channel.WHATSAPP}
+# Built once: `Channel.values` makes a new list on every access, and `refusal` runs twice per delivery.
+CHANNELS = frozenset(Channel.values)
+_ALLOWED = ", ".join(Channel.values)
 
 
 def address_for(contact, channel: str) -> str:
@@ -34,8 +37,8 @@ def address_for(contact, channel: str) -> str:
 def refusal(contact, channel: str, now: datetime | None = None, *, recipient: str = "", is_reply: bool = False):
     """Why this message may not be sent, or None. `now` is accepted for rules that depend on the
     time (quiet hours hold rather than refuse, see `quiet_until`)."""
-    if channel not in Channel.values:
-        return f"Unknown channel {channel!r}. Allowed: {', '.join(Channel.values)}."
+    if channel not in CHANNELS:
+        return f"Unknown channel {channel!r}. Allowed: {_ALLOWED}."
     if contact is not None and contact.opted_out and not is_reply:
         return f"{contact.name} asked not to be contacted."
     if channel == Channel.WEBHOOK:

@@ -5,6 +5,7 @@ import pytest
 
 from crm.models import Contact
 from outbound import consent
+from outbound.models import Channel
 
 UTC = zoneinfo.ZoneInfo("UTC")
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -64,3 +65,16 @@ def test_blank_time_zone_uses_the_default(settings):
     settings.OUTBOUND_DEFAULT_TIME_ZONE = "Asia/Tokyo"
     assert consent.contact_zone(Contact(time_zone="")).key == "Asia/Tokyo"
     assert consent.contact_zone(Contact(time_zone="Europe/Paris")).key == "Europe/Paris"
+
+
+def test_refusal_checks_the_channel_without_rebuilding_the_channel_list(monkeypatch):
+    channels = list(Channel.values)
+    built = []
+    original = type(Channel).values
+    monkeypatch.setattr(type(Channel), "values", property(lambda cls: built.append(1) or original.fget(cls)))
+    contact = Contact(name="Dana", email="dana@example.com", phone="+441234")
+    for channel in channels * 3:
+        assert "Unknown channel" not in (consent.refusal(contact, channel) or "")
+    message = consent.refusal(contact, "pigeon")
+    assert built == []
+    assert message == f"Unknown channel 'pigeon'. Allowed: {', '.join(channels)}."
