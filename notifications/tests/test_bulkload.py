@@ -186,15 +186,17 @@ def test_copy_path_checks_customer_ids_as_the_row_path_does(team, other_team, tm
     ]
 
 
+def _csv(path, header: str, rows: list[str]):
+    """A file of customers C0, C1, ... with the given cells after their id."""
+    path.write_text(header + "\n" + "".join(f"C{i},{row}\n" for i, row in enumerate(rows)), encoding="utf-8")
+    return path
+
+
 def test_copy_path_checks_amounts_numbers_and_dates(team, tmp_path):
     spend = ["999999.99", "1000000", "12.345", ".5", "12.", "£1,234.5", "0", "007"]
     tenure = ["1200", "12000", "1201", "5", "", "5", "0", "-1"]
-    p = tmp_path / "Customer Profiles.csv"
-    p.write_text(
-        "customer_id,first_name,last_name,email,monthly_spend_gbp,tenure_months\n"
-        + "".join(f'C{i},N,M,,"{s}",{t}\n' for i, (s, t) in enumerate(zip(spend, tenure, strict=True))),
-        encoding="utf-8",
-    )
+    p = _csv(tmp_path / "Customer Profiles.csv", "customer_id,first_name,last_name,email,monthly_spend_gbp,tenure_months",
+             [f'N,M,,"{s}",{t}' for s, t in zip(spend, tenure, strict=True)])  # fmt: skip
     dates = [
         "2024-02-29",
         "2023-02-29",
@@ -206,12 +208,8 @@ def test_copy_path_checks_amounts_numbers_and_dates(team, tmp_path):
         "2026-04-31",
     ]
     scores = ["100", "101", "1000", "0", "7", "", "x", "99"]
-    a = tmp_path / "Account Activity Logs.csv"
-    a.write_text(
-        "customer_id,engagement_score,churn_risk,last_login\n"
-        + "".join(f"C{i},{s},0.5,{d}\n" for i, (s, d) in enumerate(zip(scores, dates, strict=True))),
-        encoding="utf-8",
-    )
+    a = _csv(tmp_path / "Account Activity Logs.csv", "customer_id,engagement_score,churn_risk,last_login",
+             [f"{s},0.5,{d}" for s, d in zip(scores, dates, strict=True)])  # fmt: skip
     run = _copy(team, p, a)
     # The verdicts of the patterns before they were rewritten for speed: the first failing column per row.
     assert [(i.file[0], i.line, i.column) for i in run.errors] == [
