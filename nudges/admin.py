@@ -52,7 +52,7 @@ class NudgeSettingsAdmin(admin.ModelAdmin):
 from django.contrib import messages  # noqa: E402
 
 from nudges import plans as plan_services  # noqa: E402
-from nudges.models import ContextVersion, Learning, Plan, PlanFeedback, PlanItem, PromptTemplate  # noqa: E402
+from nudges.models import ContextVersion, Learning, Plan, PlanFeedback, PlanItem, PlanRun, PromptTemplate  # noqa: E402
 
 
 class PlanItemInline(admin.TabularInline):
@@ -110,3 +110,19 @@ class LearningAdmin(admin.ModelAdmin):
     list_display = ["text", "section", "status", "team", "created_at", "decided_by"]
     list_filter = ["status", "team", "section"]
     raw_id_fields = ["feedback", "base_version", "result_version", "decided_by"]
+
+
+@admin.register(PlanRun)
+class PlanRunAdmin(admin.ModelAdmin):
+    """Runs are written by the run itself; admin reads them (and may delete old ones)."""
+
+    list_display = ["pk", "team", "status", "mode", "deals", "done", "written", "cached", "started_by", "created_at"]
+    list_filter = ["status", "mode", "team"]
+    exclude = ["deal_ids"]
+    raw_id_fields = ["started_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -324,5 +324,6 @@ from nudges.plan_models import (  # noqa: E402, F401
     Plan,
     PlanFeedback,
     PlanItem,
+    PlanRun,
     PromptTemplate,
 )

@@ -6,7 +6,8 @@ team is a 404. Refusals are `PlanError` (a crm ServiceError): 400 naming the fie
 """
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -14,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.models import Team, is_manager
-from nudges import context, feedback, plans
+from nudges import context, feedback, plans, tasks
 from nudges.models import ContextVersion, Learning, Plan, PlanFeedback, PlanItem
 
 
@@ -106,22 +107,38 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def get_queryset(self):
         return Plan.objects.visible_to(self.request.user).select_related("context_version").prefetch_related("items")
 
-    @extend_schema(request=PlanRequestSerializer, responses={201: PlanSerializer, 200: PlanSerializer})
+    @extend_schema(
+        request=PlanRequestSerializer,
+        responses={
+            201: PlanSerializer,
+            200: PlanSerializer,
+            202: OpenApiResponse(
+                PlanSerializer, description="With a model: pending; poll the `Location` (the plan) until ready."
+            ),
+        },
+    )
     def create(self, request):
         """Plan a deal: 201 with a new plan, or 200 with the cached one when none of the five inputs
-        changed (unless `force_refresh`)."""
+        changed (unless `force_refresh`). With a model configured a new plan is written by a task:
+        202 with the pending plan and its URL in `Location`, never holding the request on the model."""
         payload = PlanRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         deal = plans.resolve_deal(data["deal"], user=request.user)
-        plan, cached = plans.plan_for_deal(
+        plan, cached = plans.request_plan(
             deal=deal,
             actor=request.user,
             campaign_context=data["campaign_context"],
             force_refresh=data["force_refresh"],
             template_text=data["prompt_template"],
         )
+        pending = plan.status == Plan.Status.PENDING
+        if pending:
+            tasks.generate_plan_task.delay_on_commit(plan.pk)
         body = PlanSerializer(self.get_queryset().get(pk=plan.pk), context={"cached": cached}).data
+        if pending:
+            location = reverse("plan-detail", args=[plan.public_id])
+            return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
         return Response(body, status=status.HTTP_200_OK if cached else status.HTTP_201_CREATED)
 
     def _item(self, plan, item_id) -> PlanItem:
@@ -292,6 +309,10 @@ class CacheStatsView(APIView):
 
 
 def register(router) -> None:
+    from nudges.plan_run_api import PlanRunViewSet
+
+    # Before "plans": its detail route would otherwise take "runs" for a recommendation id.
+    router.register("plans/runs", PlanRunViewSet, basename="plan-run")
     router.register("plans", PlanViewSet, basename="plan")
     router.register("plan-feedback", PlanFeedbackViewSet, basename="plan-feedback")
 

@@ -15,6 +15,7 @@ submitting them again.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -48,10 +49,17 @@ class BulkStats:
 
 
 def plan_many(
-    *, deal_ids: list[int], campaign_context: str = "", now=None, chunk: int = 1000, mode: str = "auto"
+    *,
+    deal_ids: list[int],
+    campaign_context: str = "",
+    now=None,
+    chunk: int = 1000,
+    mode: str = "auto",
+    on_chunk: Callable[[BulkStats], None] | None = None,
 ) -> BulkStats:
     """`mode` is the gateway's: "auto" (a batch when the model has a Batches API and there are
-    enough misses), "batch" or "sync"."""
+    enough misses), "batch" or "sync". `on_chunk(stats)` is called after each chunk is stored, with
+    the counts so far (a run's progress, `nudges.plan_runs`); what it raises stops the run there."""
     now = now or timezone.now()
     stats = BulkStats()
     campaign = plans.normal_campaign(campaign_context)
@@ -93,6 +101,8 @@ def plan_many(
         if todo:
             _fill(todo, now, stats)
             _write(todo, now, stats, mode)
+        if on_chunk is not None:
+            on_chunk(stats)
     return stats
 
 

@@ -101,3 +101,33 @@ class TemplateForm(forms.ModelForm):
         ):
             self.add_error("name", "This team already has a template with this name.")
         return data
+
+
+class PlanRunForm(forms.Form):
+    """Plan my pipeline: which of your deals (team, stage, owner, stale only, how many) and the
+    campaign context. Reps get no owner field: their run plans their own deals."""
+
+    team = forms.ChoiceField()
+    stage = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="All stages", to_field_name="slug", label="Stage"
+    )
+    owner = forms.ChoiceField(required=False, label="Owner")
+    stale_only = forms.BooleanField(required=False, label="Only stale deals (with an open nudge)")
+    campaign_context = forms.CharField(
+        required=False, max_length=500, label="Campaign context (optional)",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Q4 product launch"}),
+    )  # fmt: skip
+    limit = forms.IntegerField(required=False, min_value=1, max_value=1_000_000, label="At most (deals)")
+
+    def __init__(self, *args, teams, owners=None, **kwargs):
+        from crm.models import Stage
+
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = [(t.slug, t.name) for t in teams]
+        self.fields["stage"].queryset = Stage.objects.all()
+        if owners is None:
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].choices = [("", "Every owner")] + [
+                (u.get_username(), u.get_username()) for u in owners
+            ]

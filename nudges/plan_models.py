@@ -342,3 +342,76 @@ class Learning(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class PlanRun(models.Model):
+    """One "Plan my pipeline" run: plans for many deals (`plan_bulk.plan_many`) in the background,
+    its counts updated per chunk so the console and the API can show progress.
+
+    At most one queued or running run per team (a constraint, so two simultaneous starts cannot
+    both win); `nudges.plan_runs` refuses the second with the reason."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Mode(models.TextChoices):
+        AUTO = "auto", "Auto (a model batch for big runs when the model has one)"
+        BATCH = "batch", "Batch"
+        SYNC = "sync", "Synchronous"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="plan_runs")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filters = models.JSONField(default=dict, blank=True, help_text="{stage, owner, stale_only, limit} as asked.")
+    campaign_context = models.CharField(max_length=500, blank=True)
+    mode = models.CharField(max_length=5, choices=Mode.choices, default=Mode.AUTO)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.CharField(max_length=500, blank=True)
+    deal_ids = models.JSONField(default=list, help_text="The deals chosen when the run started, in list order.")
+    deals = models.PositiveIntegerField(default=0, help_text="Deals chosen.")
+    done = models.PositiveIntegerField(default=0, help_text="Deals the run has got through.")
+    written = models.PositiveIntegerField(default=0)
+    cached = models.PositiveIntegerField(default=0, help_text="Fresh plans with the same five inputs: nothing written.")
+    in_flight = models.PositiveIntegerField(default=0, help_text="Pending plans of a model batch still running.")
+    submitted = models.PositiveIntegerField(default=0, help_text="Deals sent to a model batch by this run.")
+    failed = models.PositiveIntegerField(default=0, help_text="Deals gone (deleted) before the run reached them.")
+    model_calls = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last chunk stored.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TeamScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team"], condition=Q(status__in=["queued", "running"]), name="planrun_one_active_per_team"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Plan run {self.pk} of {self.team_id} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("nudges:plan_run_detail", args=[self.pk])
+
+    @property
+    def active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the run took (None until it finished)."""
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

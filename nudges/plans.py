@@ -451,23 +451,37 @@ def pending_plan(composed: Composed, *, now, actor=None) -> Plan:
     )  # fmt: skip
 
 
-def request_plan(*, deal: Deal, actor=None, campaign_context: str = "", force_refresh: bool = False):
-    """The console's entry: (plan, cached). Offline, the plan is written at once; with a model, a
-    cache miss stores a pending row that `complete_plan` (a task) fills while the page polls, so a
-    web request never waits on a model."""
+def request_plan(
+    *, deal: Deal, actor=None, campaign_context: str = "", force_refresh: bool = False, template_text: str | None = None
+):
+    """The console's and the API's entry: (plan, cached). Offline, the plan is written at once; with
+    a model, a cache miss stores a pending row that `complete_plan` (a task: the caller queues
+    `generate_plan_task` for a pending plan) fills while the page or the client polls, so a web
+    request never waits on a model. A one-off `template_text` rides on the pending row until then."""
     import llm
 
     if llm.provider_name() == "offline":
-        return plan_for_deal(deal=deal, actor=actor, campaign_context=campaign_context, force_refresh=force_refresh)
+        return plan_for_deal(
+            deal=deal, actor=actor, campaign_context=campaign_context, force_refresh=force_refresh,
+            template_text=template_text,
+        )  # fmt: skip
     now = timezone.now()
-    composed = compose(deal, campaign_context=campaign_context, now=now, lazy=True)
+    composed = compose(deal, campaign_context=campaign_context, template_text=template_text, now=now, lazy=True)
     if not force_refresh:
         hit = cached_plan(composed.cache_key, deal.pk, now)
         if hit is not None:
             return hit, True
     plan = pending_plan(composed, now=now, actor=actor)
+    asked = {ONE_OFF_TEMPLATE: template_text, FORCE_REFRESH: force_refresh}
+    plan.provenance = {k: v for k, v in asked.items() if v}
     plan.save()
     return plan, False
+
+
+# What a pending plan carries to `complete_plan` besides its ids (the written plan's provenance
+# replaces it): a one-off prompt template, and force_refresh (past the gateway's reply cache too).
+ONE_OFF_TEMPLATE = "prompt_template"
+FORCE_REFRESH = "force_refresh"
 
 
 _HASH_FIELDS = ["cache_key", "deal_hash", "summary_hash", "prompt_hash", "context_hash", "campaign_hash",
@@ -482,8 +496,14 @@ def complete_plan(plan_id: int, *, force_refresh: bool = False, result=None) -> 
     plan = Plan.objects.filter(pk=plan_id, status=Plan.Status.PENDING).first()
     if plan is None:
         return None
+    asked = plan.provenance or {}
+    force_refresh = force_refresh or bool(asked.get(FORCE_REFRESH))
     try:
-        composed = compose(resolve_deal(plan.deal_id), campaign_context=plan.campaign_context)
+        composed = compose(
+            resolve_deal(plan.deal_id),
+            campaign_context=plan.campaign_context,
+            template_text=asked.get(ONE_OFF_TEMPLATE),
+        )
         if result is None:
             written = plan_ai.write_plan(
                 composed.inputs, system=composed.system, force_refresh=force_refresh, about=plan.deal

@@ -49,3 +49,15 @@ def generate_plan_task(plan_id: int) -> bool:
     from nudges import plans
 
     return plans.complete_plan(int(plan_id)) is not None
+
+
+@shared_task
+def plan_run_task(run_id: int) -> str:
+    """Carry out (or resume) a "Plan my pipeline" run; idempotent (a finished run returns at once).
+    Gives its time back after half the soft time limit and queues the next leg."""
+    from nudges import plan_runs
+
+    run, more = plan_runs.carry_out(int(run_id), budget=plan_runs.budget_seconds())
+    if more:
+        plan_run_task.delay(run.pk)
+    return run.status if run else "gone"

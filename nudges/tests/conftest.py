@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from crm.models import Activity, Deal
 from nudges import services
@@ -71,3 +72,10 @@ def nudge(stale_deal):
 def foreign_nudge(foreign_stale_deal):
     services.refresh_nudges(deal_ids=[foreign_stale_deal.pk])
     return Nudge.objects.get(deal=foreign_stale_deal)
+
+
+@pytest.fixture
+def manager_api(manager):
+    c = APIClient()
+    c.force_authenticate(manager)
+    return c

@@ -1,19 +1,11 @@
 """API: plans, expand, use, feedback, context, cache stats; the outsider gets 404 everywhere."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from nudges import context, plans
 from nudges.models import Learning, Plan
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def manager_api(manager):
-    c = APIClient()
-    c.force_authenticate(manager)
-    return c
 
 
 def test_create_then_cached(api, stale_deal):

@@ -10,25 +10,30 @@
     sales_action context-init [--team SLUG] [--force] [--export PATH]
     sales_action context-export [--team SLUG] [--output PATH]
     sales_action context-import FILE [--team SLUG]
+    sales_action recommend-all [--team SLUG] [--stage S] [--owner EMAIL] [--stale-only] [-c TEXT]
+                               [--limit N] [--mode auto|batch|sync]
 
-DEAL_ID is our id or the deal's external id. Exit codes: 0 done, 1 refused (bad option or file),
-2 unknown deal or recommendation.
+DEAL_ID is our id or the deal's external id. Exit codes: 0 done, 1 refused (bad option or file;
+recommend-all: a team's run already active, or a run failed), 2 unknown deal or recommendation
+(recommend-all: no open deal matches the filters).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from crm.models import Team
-from nudges import context, feedback, plan_render, plans
-from nudges.models import Learning, Plan
+from nudges import context, feedback, plan_render, plan_runs, plans
+from nudges.models import Learning, Plan, PlanRun
 from nudges.plan_errors import PlanError
 
 EXIT_REFUSED = 1
@@ -61,6 +66,16 @@ class Command(BaseCommand):
         fb.add_argument("--priority", default="P0", choices=["P0", "P1", "P2"])
         fb.add_argument("--channel", default="email", choices=["email", "phone", "linkedin", "whatsapp"])
         fb.add_argument("--verbose", "-v", action="store_true", dest="verbose")
+
+        many = sub.add_parser("recommend-all", help="Plan my pipeline: plans for many open deals in one run.")
+        many.add_argument("--team", help="Team slug (default: every team, one run each).")
+        many.add_argument("--stage", help="Only deals in this stage (slug or name).")
+        many.add_argument("--owner", help="Only deals owned by this team member (email or username).")
+        many.add_argument("--stale-only", action="store_true", help="Only stale deals (with an open nudge).")
+        many.add_argument("--campaign-context", "-c", default="", help="Additional campaign context.")
+        many.add_argument("--limit", type=int, help="At most N deals per team, biggest first.")
+        many.add_argument("--mode", choices=PlanRun.Mode.values, default=PlanRun.Mode.AUTO,
+                          help="auto: a model batch for big runs when the model has one; batch; sync.")  # fmt: skip
 
         info = sub.add_parser("cache-info", help="Cache statistics.")
         info.add_argument("--team", help="Team slug (default: all teams).")
@@ -188,6 +203,72 @@ class Command(BaseCommand):
                         expand=True,
                     )
                 )
+
+    # --- recommend-all ---------------------------------------------------------------------
+
+    def do_recommend_all(self, *, team, stage, owner, stale_only, campaign_context, limit, mode, **_):
+        if limit is not None and limit < 1:
+            raise CommandError("--limit must be at least 1.", returncode=EXIT_REFUSED)
+        stage_obj = plan_runs.resolve_stage(stage)
+        teams = self._teams(team)
+        choices = {}
+        for t in teams:
+            try:
+                who = plan_runs.resolve_owner(owner, t)
+            except PlanError:
+                if team:
+                    raise
+                continue  # without --team: only the teams the owner is in
+            choices[t] = plan_runs.Choice(stage=stage_obj, owner=who, stale_only=stale_only, limit=limit)
+        if not choices:
+            raise CommandError(f"{owner!r} is not a member of any team.", returncode=EXIT_REFUSED)
+        busy = [r for r in (plan_runs.active_run(t) for t in choices) if r is not None]
+        if busy:
+            raise CommandError(plan_runs.busy(busy[0]).message, returncode=EXIT_REFUSED)
+        runs, started = [], time.perf_counter()
+        for t, choice in choices.items():
+            try:
+                runs.append(
+                    plan_runs.start_run(
+                        team=t, choice=choice, campaign_context=campaign_context, mode=mode, enqueue=False
+                    )
+                )
+            except PlanError as exc:
+                if exc.code == "conflict":
+                    raise
+                self.console.print(f"ℹ️  {t.slug}: {exc.message}")
+        if not runs:
+            raise CommandError("No open deal matches these filters: nothing to plan.", returncode=EXIT_NOT_FOUND)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=self.console, transient=False) as bar:
+            for run in runs:
+                task = bar.add_task(f"{run.team.slug} (run {run.pk})", total=run.deals)
+                plan_runs.carry_out(run.pk, progress=lambda done, total, task=task: bar.update(task, completed=done))
+        runs = list(PlanRun.objects.filter(pk__in=[r.pk for r in runs]).select_related("team").order_by("pk"))
+        self._print_runs(runs, time.perf_counter() - started)
+        failed = [r for r in runs if r.status != PlanRun.Status.DONE]
+        if failed:
+            raise CommandError(
+                "; ".join(f"run {r.pk} ({r.team.slug}) {r.status}: {r.error}" for r in failed), returncode=EXIT_REFUSED
+            )
+
+    def _print_runs(self, runs: list[PlanRun], elapsed: float) -> None:
+        table = Table(title="Pipeline Recommendation Summary")
+        table.add_column("Team", style="bold")
+        for label in ("Run", "Status", "Deals", "Written", "Cached", "In flight", "Submitted", "Failed", "Model calls"):
+            table.add_column(label, justify="right")
+        total = {k: 0 for k in ("deals", "written", "cached", "in_flight", "submitted", "failed", "model_calls")}
+        for r in runs:
+            for k in total:
+                total[k] += getattr(r, k)
+            table.add_row(r.team.slug, str(r.pk), r.status, *(str(getattr(r, k)) for k in total))
+        if len(runs) > 1:
+            table.add_row("all", "", "", *(str(v) for v in total.values()), style="bold")
+        self.console.print(table)
+        rate = total["deals"] / elapsed if elapsed > 0 else 0.0
+        self.console.print(f"⏱  {total['deals']} deals in {elapsed:.1f}s ({rate:,.0f} deals/s)")
+        for r in runs:
+            self.console.print(f"🔗 {r.team.slug}: {r.get_absolute_url()}")
 
     # --- feedback --------------------------------------------------------------------------
 
