@@ -83,7 +83,9 @@ class Account(models.Model):
         BUSINESS = "business", "Business"
         PERSON = "person", "Person or household"
 
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="accounts")
+    # No index of its own: account_team_name_idx and account_unique_external_id start with team_id
+    # (a third b-tree written on every insert for nothing; docs/benchmarks.md, Customer notifications).
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="accounts", db_index=False)
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.BUSINESS)
     external_id = models.CharField(max_length=100, blank=True, help_text="Id in the system it was imported from.")

@@ -29,7 +29,8 @@ class CustomerRecordQuerySet(TeamScopedQuerySet):
 class CustomerRecord(models.Model):
     """The profile and account-activity facts of one customer (one row per customer id)."""
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: customer_record_unique_id and customer_record_segment_idx start with team_id.
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
     account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="energy")
     customer_id = models.CharField(max_length=64)
     # Customer Profiles
