@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property, lru_cache
 
 from llm.injection import looks_like_injection
+from llm.openers import ORDINARY_OPENERS
 
 __all__ = ["find_invented", "limit_output", "looks_like_injection", "screen_inputs"]
 
@@ -158,6 +159,9 @@ _AMOUNT = re.compile(
 )
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?:\s+[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?){1,2}\b")
+# Where a sentence starts: the text's start, after a sentence end or a line break, past any opening
+# quote, bracket or bullet. A word standing there is capitalised for its place, not as a name.
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)[\s\"“‘(*•–-]*")
 _GREETING_NAME = re.compile(r"\b(?:Hi|Hello|Dear|Hey|Morning|Afternoon|Evening)\s+(?P<name>[A-Z][a-z]+)\b")
 _MULT = {"k": 1000, "thousand": 1000, "m": 1_000_000, "million": 1_000_000, "bn": 1_000_000_000}
 # Capitalised words that are not people's or companies' names (sentence starts, sign-offs, roles).
@@ -171,6 +175,7 @@ _COMMON = set(
     also just here there as ok yes no note action priority urgent important routine high medium low
     p0 p1 p2 energy billing payment plan tariff price pricing offer discount product products""".split()
 ) | set(_MONTHS)
+_OPENERS = ORDINARY_OPENERS | _COMMON
 
 
 def _dates(text: str) -> set[tuple[int | None, int, int]]:
@@ -286,10 +291,19 @@ def find_invented(outputs: list[str], sources: list[str]) -> list[str]:
             value = _to_decimal(m["n1"] or m["n2"] or m["n3"], m["m1"] or m["m2"])
             if value is not None and value not in src.numbers:
                 flag("percent" if m["pct"] else "amount", m.group(0))
+        starts = {m.end() for m in _SENTENCE_START.finditer(without_emails)}
         for m in _NAME.finditer(without_emails):
             words = re.split(r"\s+", m.group(0))
+            opener = m.start() in starts and words[0].lower() in _OPENERS
+            if opener:
+                words.pop(0)
             while words and words[0].lower() in _COMMON:
                 words.pop(0)
+            if opener and len(words) == 1:
+                # "Ask Sam ...": Sam is capitalised mid-sentence, a name, known or invented.
+                if words[0].lower() not in src.words and words[0].lower() not in _COMMON:
+                    flag("name", words[0])
+                continue
             if len(words) < 2:
                 continue
             if m.group(0).lower() in src.lower:

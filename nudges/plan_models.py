@@ -408,3 +408,10 @@ class PlanRun(models.Model):
     @property
     def active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the run took (None until it finished)."""
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

@@ -79,7 +79,7 @@ class WeightSetAdmin(admin.ModelAdmin):
         obj.pk, obj.version = ws.pk, ws.version
 
     def has_delete_permission(self, request, obj=None):
-        return False  # "reset to the global default" removes a team's versions, audited
+        return False  # versions are the history; "reset to the global default" adds one that follows it
 
 
 admin.site.register(TopicAlert)

@@ -395,8 +395,8 @@ class WeightSetSerializer(StorageSafeSerializerMixin, serializers.ModelSerialize
 
     class Meta:
         model = WeightSet
-        fields = ["team", "version", *WeightSet.FIELDS, "note", "created_by", "created_at"]
-        read_only_fields = ["version", "created_by", "created_at"]
+        fields = ["team", "version", *WeightSet.FIELDS, "note", "follows_default", "created_by", "created_at"]
+        read_only_fields = ["version", "follows_default", "created_by", "created_at"]
         extra_kwargs = {f: {"min_value": -1000, "max_value": 1000} for f in WeightSet.FIELDS}
 
     def validate(self, data):

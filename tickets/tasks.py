@@ -22,7 +22,7 @@ def generate_draft_task(draft_id: int) -> str:
 def rescore_open_tickets_task(weight_set_id: int) -> int:
     """After a weights change: rescore the tickets that set governs (its team's, or those of every
     team without its own for the global default). A set no longer in force (a newer version queued
-    its own rescore, or a reset removed it) does nothing."""
+    its own rescore, or a reset made the team follow the default) does nothing."""
     default, own = WeightSet.in_force_map()
     if default.pk == weight_set_id:
         inheriting = Ticket.objects.open().exclude(team_id__in=list(own))

@@ -351,8 +351,10 @@ def weights(request):
     if request.method == "POST" and request.POST.get("action") == "reset":
         if team is None:
             raise Http404("Only a team's weights can be reset.")
-        removed = services.reset_team_weights(actor=request.user, team=team)
-        messages.success(request, f"{team} uses the global default again ({removed} own versions removed).")
+        if services.reset_team_weights(actor=request.user, team=team):
+            messages.success(request, f"{team} uses the global default again (its versions stay in the history).")
+        else:
+            messages.info(request, f"{team} already uses the global default.")
         return redirect(back)
     if request.method == "POST":
         if not can_edit:

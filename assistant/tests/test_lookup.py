@@ -85,3 +85,25 @@ def test_the_lookup_indexes_keep_their_pending_list_small():
         rows = cursor.fetchall()
     assert [name for name, _ in rows] == ["assistant_account_name_trgm_idx", "assistant_account_name_words_idx"]
     assert all("gin_pending_list_limit=64" in (options or []) for _, options in rows)
+
+
+@on_postgres
+def test_a_word_thousands_of_names_share_is_read_at_most_word_cap_times_and_the_best_is_still_found(team):
+    rng = random.Random(11)
+    letters = "bcdfghklmnprstvz"
+
+    def word():
+        return "".join(rng.choice(letters) + rng.choice("aeiou") for _ in range(rng.randint(2, 4))).title()
+
+    names = [f"{word()} Energy" for _ in range(tools.WORD_CAP * 5)] + ["Nordlicht Energy", "Nordlicht Solar"]
+    Account.objects.bulk_create(Account(team=team, name=n) for n in names)
+    with connection.cursor() as cursor:
+        rows = tools._shared_word_rows(cursor, "nordlict energy", ["nordlict", "energy"], "", [])
+    assert len(rows) <= tools.WORD_CAP  # "nordlict" (a typo) is in no name; "energy" is in 1,001
+    queries = ["Nordlicht Energy", "Nordlict Energy", "Energy", "Energy Ltd", "Nordlicht"] + [
+        n.replace(n[1:3], n[2] + n[1], 1) for n in rng.sample(names, 40)
+    ]
+    for q in queries:
+        found = tools._candidates_pg({team.pk}, q)
+        assert (found[0][0] if found else None) == _plain_trigram_best(team.pk, q), q
+    assert _names(tools.lookup_client({team.pk}, "Nordlict Energy"))[0] == "Nordlicht Energy"

@@ -27,6 +27,15 @@ SOURCES = [
         ("Kind regards, John Carter", ["invented:name:John Carter"]),
         ("Best regards, the Customer Success Team", []),
         ("Dana Smith at TechGiant asked on Monday.", []),
+        # An ordinary word opening a sentence is capitalised for its place, not part of a name...
+        ("Ask Dana about the renewal.", []),
+        ("Thanks for the order. Unfortunately Dana Smith was out.", []),
+        ("- Ping Dana on Monday.\n- Confirm the order.", []),
+        # ...while the name after it, and a name that merely opens a sentence, are still checked.
+        ("Ask Bartholomew about the renewal.", ["invented:name:Bartholomew"]),
+        ("Thanks. Ping Bartholomew Quince today.", ["invented:name:Bartholomew Quince"]),
+        ("Frank Miller called about the order.", ["invented:name:Frank Miller"]),
+        ("We spoke to Dana. Priya Patel will call.", ["invented:name:Priya Patel"]),
     ],
 )
 def test_never_invents_check(output, expected):

@@ -172,3 +172,20 @@ def test_many_customers_are_refined_through_a_batch_and_stale_answers_are_droppe
     assert all(r.account.segment == "Support Needed" for r in refined)
     moved.refresh_from_db()
     assert moved.segment == segments.VALUE_SEEKERS and moved.segment_source == "rule"
+
+
+def test_an_import_queues_the_refinement_after_commit_rather_than_running_it_inline(
+    team, manager, django_capture_on_commit_callbacks
+):
+    from notifications import importing
+    from notifications.tests.conftest import sample_files
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = importing.import_customers(sample_files(), team=team, actor=manager)
+    assert run.status == "imported", run.report
+    records = CustomerRecord.objects.filter(team=team)
+    assert not records.filter(segment_source="ai").exists()  # the rule segments, until the task runs
+    assert not LLMCall.objects.filter(feature="notifications.segment").exists()
+    for callback in callbacks:  # what a worker (or, with no REDIS_URL, the process itself) does at commit
+        callback()
+    assert records.filter(segment_source="ai").exists()

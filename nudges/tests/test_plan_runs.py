@@ -218,6 +218,8 @@ def test_api_refusals_are_400_naming_the_field(api, manager_api, team, pipeline)
     assert manager_api.post("/api/plans/runs/", {"owner": "outsider@x"}, format="json").status_code == 400
     assert manager_api.post("/api/plans/runs/", {"mode": "later"}, format="json").status_code == 400
     assert manager_api.post("/api/plans/runs/", {"limit": 0}, format="json").status_code == 400
+    assert manager_api.post("/api/plans/runs/", {"stale_only": 0}, format="json").data.keys() == {"stale_only"}
+    assert manager_api.post("/api/plans/runs/", {"stale_only": "false"}).status_code == 415  # JSON only
     assert manager_api.get("/api/plans/runs/1/results/?limit=0").status_code in (400, 404)
     assert not PlanRun.objects.exists()
 

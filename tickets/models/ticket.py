@@ -51,8 +51,9 @@ class WeightSetQuerySet(models.QuerySet):
 class WeightSet(models.Model):
     """A versioned set of scoring weights. `team` empty: the global default, which only admins change;
     a team's own versions (its managers') override it for that team's tickets. The weights in force
-    for a ticket are its team's newest set, else the newest global one. Global version 1 comes from
-    the environment."""
+    for a ticket are its team's newest set, else the newest global one; a team whose newest set
+    `follows_default` (a reset) uses the newest global one too, and keeps its versions as history.
+    Global version 1 comes from the environment."""
 
     team = models.ForeignKey(
         Team,
@@ -75,6 +76,11 @@ class WeightSet(models.Model):
     sentiment_threshold = models.FloatField()
     topic_alert_boost = models.FloatField()
     note = models.CharField(max_length=300, blank=True)
+    follows_default = models.BooleanField(
+        default=False,
+        help_text="A team's reset: from this version on the team uses the global default in force "
+        "(its values are the default's at the reset, for the history).",
+    )
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -151,16 +157,17 @@ class WeightSet(models.Model):
                 .order_by(F("team_id").asc(nulls_last=True), "-version")
                 .first()
             )
-            if found is not None:
+            if found is not None and not found.follows_default:
                 return found
         return cls.current()
 
     @classmethod
     def in_force_map(cls) -> tuple[WeightSet, dict[int, WeightSet]]:
-        """(the global default, {team id: that team's own newest set}) in one query."""
+        """(the global default, {team id: that team's own newest set}) in one query. A team whose
+        newest set follows the default is not in the map: the default governs its tickets."""
         rows = list(cls.objects.newest_per_scope())
         default = next((w for w in rows if w.team_id is None), None) or cls.current()
-        return default, {w.team_id: w for w in rows if w.team_id is not None}
+        return default, {w.team_id: w for w in rows if w.team_id is not None and not w.follows_default}
 
 
 class Ticket(models.Model):

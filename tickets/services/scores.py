@@ -142,15 +142,24 @@ def create_weight_set(*, actor, values: dict, note: str = "", team=None) -> Weig
 
 
 @transaction.atomic
-def reset_team_weights(*, actor, team) -> int:
-    """The team goes back to the global default: its own versions are deleted (each audited with
-    its values) and its open tickets rescored. Returns the number of versions removed."""
+def reset_team_weights(*, actor, team) -> WeightSet | None:
+    """The team goes back to the global default: a new version of its weights that follows the
+    default (its values the default's now, for the history), audited, and its open tickets
+    rescored. Its earlier versions stay in the version history. None when it already follows it."""
     _check_authority(actor, team)
-    removed = list(WeightSet.objects.select_for_update().filter(team=team))
-    for ws in removed:
-        audit.record(actor=actor, action=AuditEvent.Action.DELETE, obj=ws, before=audit.snapshot(ws))
-    WeightSet.objects.filter(pk__in=[ws.pk for ws in removed]).delete()
-    if removed:
-        transaction.on_commit(cache.forget_boost)
-        enqueue("rescore_team_tickets_task", team.pk)
-    return len(removed)
+    versions = list(WeightSet.objects.select_for_update().filter(team=team).order_by("-version"))
+    if not versions or versions[0].follows_default:
+        return None
+    default = WeightSet.current()
+    ws = WeightSet.objects.create(
+        team=team,
+        version=versions[0].version + 1,
+        created_by=_user(actor),
+        note=f"Reset to the global default (v{default.version} at the time)",
+        follows_default=True,
+        **{f: getattr(default, f) for f in WeightSet.FIELDS},
+    )
+    audit.record(actor=actor, action=AuditEvent.Action.CREATE, obj=ws, before={})
+    transaction.on_commit(cache.forget_boost)
+    enqueue("rescore_team_tickets_task", team.pk)
+    return ws

@@ -109,7 +109,7 @@ def test_api_creates_and_lists_a_teams_versions(manager, team, on_commit):
     assert all(row["team"] is None for row in api.get("/api/scoring-weights").json())
 
 
-def test_reset_to_the_global_default_removes_the_teams_versions_and_rescores(
+def test_reset_to_the_global_default_keeps_the_teams_versions_and_rescores(
     client, manager, team, two_tickets, on_commit
 ):
     blue, _ = two_tickets
@@ -121,12 +121,38 @@ def test_reset_to_the_global_default_removes_the_teams_versions_and_rescores(
     with on_commit():
         response = client.post(reverse("tickets:weights"), {"team": team.pk, "action": "reset"})
     assert response.status_code == 302
-    assert not WeightSet.objects.filter(team=team).exists()
+    versions = list(WeightSet.objects.filter(team=team).order_by("version"))
+    assert [(v.version, v.follows_default) for v in versions] == [(1, False), (2, True)]
+    assert versions[1].churn == WeightSet.current().churn  # the default's values, for the history
+    assert WeightSet.in_force(team.pk) == WeightSet.current()
     after = Ticket.objects.get(pk=blue.pk)
     assert after.weight_set_id == WeightSet.current().pk and after.score_churn == pytest.approx(blue.score_churn)
-    assert AuditEvent.objects.filter(object_id=str(own.pk), action=AuditEvent.Action.DELETE).exists()
+    assert AuditEvent.objects.filter(object_id=str(versions[1].pk), action=AuditEvent.Action.CREATE).exists()
+    page = client.get(reverse("tickets:weights"), {"team": team.pk}).content.decode()
+    assert "v1</td>" in page and "v2 (follows the global default)" in page and "uses the global default" in page
     with on_commit():
         assert _api(manager).post(f"/api/scoring-weights/teams/{team.pk}/reset").status_code == 204
+    assert WeightSet.objects.filter(team=team).count() == 2  # already following: nothing added
+    listed = _api(manager).get("/api/scoring-weights", {"team": team.pk}).json()
+    assert sorted((row["version"], row["follows_default"]) for row in listed) == [(1, False), (2, True)]
+
+
+def test_a_reset_team_follows_later_changes_to_the_default_until_it_saves_its_own_again(
+    admin_user, manager, team, two_tickets, on_commit
+):
+    blue, _ = two_tickets
+    with on_commit():
+        services.create_weight_set(actor=manager, team=team, values=CHURN_HEAVY)
+        services.reset_team_weights(actor=manager, team=team)
+        newer = services.create_weight_set(actor=admin_user, values={**WeightSet.env_defaults(), "churn": 7.0})
+    assert WeightSet.in_force(team.pk) == newer
+    default, own = WeightSet.in_force_map()
+    assert default == newer and team.pk not in own
+    assert Ticket.objects.get(pk=blue.pk).weight_set_id == newer.pk
+    with on_commit():
+        again = services.create_weight_set(actor=manager, team=team, values=CHURN_HEAVY)
+    assert again.version == 3 and WeightSet.in_force(team.pk) == again
+    assert Ticket.objects.get(pk=blue.pk).weight_set_id == again.pk
 
 
 def test_score_breakdown_and_ticket_page_show_the_tickets_teams_weights(
