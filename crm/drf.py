@@ -6,6 +6,9 @@
 - `SafeFilterBackend`: django-filter with datetime filters that are converted to UTC and bounded
   to the years the database holds; `?last_activity_at__lt=2024-01-01T00:00:00+16:00` reached
   PostgreSQL with an offset it refuses.
+- `refuse_non_string_text`: DRF's `CharField` (and its Email, Slug, URL and Regex kinds) turned a
+  JSON number into a string (`"language": 0` stored "0") where the schema says string; installed
+  once by `crm.apps`, it refuses numbers and booleans with "Not a valid string." (schemathesis ST201).
 - `ValidatedCursorPagination`: a cursor that does not decode, or whose position is not a value of
   the ordering column, is a 400 on `cursor`, not a 404 or a database error.
 
@@ -34,6 +37,41 @@ from rest_framework.parsers import JSONParser
 # crm.errors and crm.validators are imported inside the functions: DRF imports this module while
 # building APIView (DEFAULT_PARSER_CLASSES), and crm.errors itself imports rest_framework.views.
 NON_FIELD = "non_field_errors"
+
+# --- Text fields -------------------------------------------------------------------------------
+
+
+def refuse_non_string_text() -> None:
+    """Make every DRF CharField refuse input that is not a string. The API's OpenAPI schema says
+    `type: string` for them, and a JSON number silently becoming text hides a client's mistake (an
+    id sent as a number, a phone number losing its leading zero). Form bodies are strings already."""
+    original = serializers.CharField.to_internal_value
+    if getattr(original, "refuses_non_strings", False):
+        return
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return original(self, data)
+
+    to_internal_value.refuses_non_strings = True
+    serializers.CharField.to_internal_value = to_internal_value
+
+
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "maxLength": 100}]})
+class IdOrReferenceField(serializers.CharField):
+    """Our numeric id or an external reference ("42" or "CRM-9001"): a JSON integer is taken as the
+    id it is, and documented so; anything else must be a string."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 100)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = str(data)
+        return super().to_internal_value(data)
+
 
 # --- JSON bodies ------------------------------------------------------------------------------
 

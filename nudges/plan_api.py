@@ -14,6 +14,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.drf import IdOrReferenceField
 from crm.models import Team, is_manager
 from nudges import context, feedback, plan_pending, plans, tasks
 from nudges.models import ContextVersion, Learning, Plan, PlanFeedback, PlanItem
@@ -49,7 +50,7 @@ class PlanSerializer(serializers.ModelSerializer):
 
 
 class PlanRequestSerializer(serializers.Serializer):
-    deal = serializers.CharField(max_length=100, help_text="Our deal id or the deal's external id.")
+    deal = IdOrReferenceField(help_text="Our deal id or the deal's external id.")
     campaign_context = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     force_refresh = serializers.BooleanField(required=False, default=False)
     prompt_template = serializers.CharField(

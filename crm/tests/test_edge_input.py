@@ -247,3 +247,12 @@ def test_inbound_email_with_an_invalid_sender_address_is_refused(api, team, send
 def test_contacts_refuse_an_invalid_email(api, account):
     response = api.post("/api/contacts/", {"account": account.pk, "name": "X", "email": "nope"}, format="json")
     assert response.status_code == 400 and "email" in response.json()
+
+
+@pytest.mark.parametrize("value", [0, 1.5, True, ["en"], {"x": 1}])
+def test_text_fields_refuse_numbers_and_other_non_strings(api, account, value):
+    # DRF's CharField stored `"language": 0` as "0" where the schema says string (schemathesis ST201).
+    response = api.post("/api/contacts/", {"account": account.pk, "name": "X", "language": value}, format="json")
+    assert response.status_code == 400 and "language" in response.json()
+    ok = api.post("/api/contacts/", {"account": account.pk, "name": "X", "language": "en"}, format="json")
+    assert ok.status_code == 201, ok.content
