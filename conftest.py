@@ -197,3 +197,62 @@ def browser_login(page, live_server, user, password=PASSWORD):
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
+
+
+# --- Real Celery workers -------------------------------------------------------------------
+
+
+@pytest.fixture
+def real_worker():
+    """Starts real Celery worker processes on a Redis queue of their own, against this test's
+    PostgreSQL database: `start(concurrency=1)` returns (the process, the queue to send to).
+    Skipped without Redis and PostgreSQL, failed instead when REQUIRE_WORKER is set (CI). Tests
+    using it need `@pytest.mark.django_db(transaction=True)`; every worker is stopped afterwards
+    and its output kept in `.output` for assertions' messages."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.db import connection
+
+    reason = None
+    if not settings.REDIS_URL:
+        reason = "REDIS_URL is not set"
+    elif connection.vendor != "postgresql":
+        reason = "the worker needs a database shared across processes (PostgreSQL)"
+    if reason:
+        if os.environ.get("REQUIRE_WORKER"):
+            pytest.fail(f"REQUIRE_WORKER is set but {reason}")
+        pytest.skip(reason)
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    started = []
+
+    def start(concurrency: int = 1):
+        queue = f"test-{uuid.uuid4().hex[:8]}"
+        pool = ["--pool=solo"] if concurrency == 1 else ["--pool=prefork", f"--concurrency={concurrency}"]
+        worker = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-m", "celery", "-A", "config", "worker", *pool, "-Q", queue,
+             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "warning"],
+            cwd=Path(__file__).resolve().parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        worker.output = ""
+        started.append(worker)
+        return worker, queue
+
+    yield start
+    for worker in started:
+        worker.terminate()
+        try:
+            worker.output = worker.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.output = worker.communicate()[0]

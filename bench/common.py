@@ -5,7 +5,7 @@ import sys
 
 
 def setup_django(default_database_url: str) -> None:
-    """What every PostgreSQL benchmark does first: production settings, quiet logs, the offline
+    """What every benchmark does first: production settings, quiet logs, the offline
     provider with no key (a benchmark never reaches a model), its own database, then Django."""
     os.environ.setdefault("DATABASE_URL", default_database_url)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -13,7 +13,7 @@ def setup_django(default_database_url: str) -> None:
     # ~0.4 ms a query, a tenth of a cached plan), so the settings want a key and hosts.
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
-    os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["LLM_PROVIDER"] = "offline"
     os.environ.pop("ANTHROPIC_API_KEY", None)
@@ -25,11 +25,14 @@ def setup_django(default_database_url: str) -> None:
 
 
 def ensure_database(url: str) -> None:
-    """Create the benchmark database if missing; refuse any database not named for benchmarks."""
+    """Create the benchmark database if missing; refuse any database not named for benchmarks.
+    A SQLite file (the gateway benchmark's default, in a temporary folder) needs nothing."""
     import dj_database_url
     import psycopg
 
     cfg = dj_database_url.parse(url)
+    if cfg["ENGINE"] == "django.db.backends.sqlite3":
+        return
     if "bench" not in cfg["NAME"]:
         sys.exit("Refusing to run against a database whose name does not contain 'bench'.")
     admin = psycopg.connect(

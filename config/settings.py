@@ -420,6 +420,10 @@ PLANS_PREVIEW_DEALS = env_int("PLANS_PREVIEW_DEALS", 5, minimum=1)
 # PostgreSQL: resolving a deal for a plan (a cache hit's one query) runs as a prepared statement.
 # Turn off behind a connection pooler that cannot keep prepared statements.
 PLANS_PREPARED = env_bool("PLANS_PREPARED", True)
+# "Plan my pipeline" with a worker pool: a run's deals are split into this many slices (lanes), each
+# planned by its own task, so a run uses as many worker processes (celery -c). 1: one task in turn.
+# Runs carried out in-process (no Redis, or `sales_action recommend-all`) always use one lane.
+PLANS_RUN_LANES = env_int("PLANS_RUN_LANES", 2, minimum=1)
 
 # --- tickets (issue 4) -------------------------------------------------------------------
 # Smart inbox scoring: environment defaults for weight set version 1 (managers add newer versions

@@ -381,7 +381,14 @@ class PlanRun(models.Model):
     error = models.CharField(max_length=500, blank=True)
     deal_ids = models.JSONField(default=list, help_text="The deals chosen when the run started, in list order.")
     deals = models.PositiveIntegerField(default=0, help_text="Deals chosen.")
-    done = models.PositiveIntegerField(default=0, help_text="Deals the run has got through.")
+    done = models.PositiveIntegerField(default=0, help_text="Deals the run has got through (all lanes).")
+    lanes = models.PositiveSmallIntegerField(
+        default=1, help_text="Slices of the chosen deals planned side by side, one task each (PLANS_RUN_LANES)."
+    )
+    lane_done = models.JSONField(default=list, blank=True, help_text="Deals each lane has got through.")
+    lane_tasks = models.JSONField(
+        default=list, blank=True, help_text="The task that holds each lane; a redelivered copy takes it over."
+    )
     written = models.PositiveIntegerField(default=0)
     cached = models.PositiveIntegerField(default=0, help_text="Fresh plans with the same five inputs: nothing written.")
     in_flight = models.PositiveIntegerField(default=0, help_text="Pending plans of a model batch still running.")

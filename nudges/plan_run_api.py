@@ -22,7 +22,7 @@ class PlanRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = PlanRun
         fields = [
-            "id", "team", "status", "mode", "filters", "campaign_context", "deals", "done", "written", "cached",
+            "id", "team", "status", "mode", "filters", "campaign_context", "deals", "lanes", "done", "written", "cached",
             "in_flight", "submitted", "failed", "model_calls", "error", "started_by", "created_at", "started_at",
             "finished_at", "console_url",
         ]  # fmt: skip

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -144,10 +145,11 @@ def start_run(
     campaign_context: str = "",
     mode: str = PlanRun.Mode.AUTO,
     enqueue: bool = True,
+    lanes: int | None = None,
     now=None,
 ) -> PlanRun:
     """Store a queued run over the deals chosen now and (with `enqueue`) queue its task after
-    commit. Refused (PlanError) when the team has an active run, the rep asks for another owner's
+    commit; its deals are cut into `lanes` slices (default: `lanes_for`), planned side by side. Refused (PlanError) when the team has an active run, the rep asks for another owner's
     deals, or nothing matches."""
     now = now or timezone.now()
     if mode not in PlanRun.Mode.values:
@@ -169,6 +171,7 @@ def start_run(
                 mode=mode,
                 deal_ids=ids,
                 deals=len(ids),
+                lanes=lanes or lanes_for(len(ids), mode, in_process=not enqueue),
                 created_at=now,
             )
     except IntegrityError:  # another start won the race for the team's one active run
@@ -192,8 +195,29 @@ def chunk_for(mode: str) -> int:
     return SMALL_CHUNK
 
 
+def lanes_for(deals: int, mode: str, *, in_process: bool) -> int:
+    """How many slices a run's deals are cut into: one in-process (the command, or tasks run eagerly
+    with no broker), else PLANS_RUN_LANES, but never a lane of less than one chunk."""
+    if in_process or settings.CELERY_TASK_ALWAYS_EAGER:
+        return 1
+    return max(1, min(settings.PLANS_RUN_LANES, -(-deals // chunk_for(mode))))
+
+
+def lane_bounds(run: PlanRun) -> list[tuple[int, int]]:
+    """Each lane's [start, end) in `run.deal_ids`: contiguous slices of (nearly) equal size."""
+    n, lanes = len(run.deal_ids), max(1, run.lanes)
+    step = -(-n // lanes)
+    return [(min(n, k * step), min(n, (k + 1) * step)) for k in range(lanes)]
+
+
+def _lane_done(run: PlanRun) -> list[int]:
+    # Runs stored before lanes existed have one lane and only `done`.
+    return list(run.lane_done) if run.lane_done else [run.done] + [0] * (max(1, run.lanes) - 1)
+
+
 class _Stop(Exception):
-    """Raised from the chunk callback: the run was taken away (marked lost) or its time is up."""
+    """Raised from the chunk callback: the run was taken away (marked lost, failed by another lane,
+    or this lane taken over by a redelivered copy of its task) or its time is up."""
 
     def __init__(self, reason: str):
         self.reason = reason
@@ -202,58 +226,106 @@ class _Stop(Exception):
 _COUNTS = ("written", "cached", "in_flight", "submitted", "model_calls")
 
 
-def carry_out(run_id: int, *, budget: float | None = None, progress=None) -> tuple[PlanRun | None, bool]:
-    """Run (or resume) a run: (the run, more to do). Idempotent: a finished or missing run returns
-    at once. `budget`: seconds after which the run stops at the next chunk and answers `more`, so
-    a task hands over to the next one before its time limit. `progress(done, total)` after each chunk.
-    A failure marks the run failed with the reason (the console shows it); it is not raised."""
-    now = timezone.now()
-    claimed = PlanRun.objects.filter(pk=run_id, status__in=PlanRun.ACTIVE).update(
-        status=PlanRun.Status.RUNNING, heartbeat_at=now
-    )
-    if not claimed:
-        return PlanRun.objects.filter(pk=run_id).first(), False
-    PlanRun.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=now)
-    run = PlanRun.objects.get(pk=run_id)
-    todo = run.deal_ids[run.done :]
-    chunk = chunk_for(run.mode)
-    base = {k: getattr(run, k) for k in (*_COUNTS, "done", "failed")}
-    started = time.monotonic()
-    chunks = 0
+def _claim(run_id: int, lanes: list[int] | None, holder: str, now) -> PlanRun | None:
+    """Mark the run running and `holder` as the task of `lanes` (all when None); None when the run
+    is finished, failed or gone."""
+    with transaction.atomic():
+        run = PlanRun.objects.select_for_update().filter(pk=run_id, status__in=PlanRun.ACTIVE).first()
+        if run is None:
+            return None
+        run.status, run.heartbeat_at = PlanRun.Status.RUNNING, now
+        run.started_at = run.started_at or now
+        tasks = list(run.lane_tasks) + [""] * (run.lanes - len(run.lane_tasks))
+        for k in range(run.lanes) if lanes is None else lanes:
+            tasks[k] = holder
+        run.lane_tasks = tasks
+        run.lane_done = _lane_done(run)
+        run.save(update_fields=["status", "heartbeat_at", "started_at", "lane_tasks", "lane_done"])
+        return run
 
-    def on_chunk(stats: plan_bulk.BulkStats) -> None:
-        nonlocal chunks
-        chunks += 1
-        through = min(chunks * chunk, len(todo))
-        updated = PlanRun.objects.filter(pk=run_id, status=PlanRun.Status.RUNNING).update(
-            done=base["done"] + through,
-            failed=base["failed"] + through - stats.deals,  # chosen deals deleted since
-            heartbeat_at=timezone.now(),
-            **{k: base[k] + getattr(stats, k) for k in _COUNTS},
-        )
-        if not updated:
+
+def _record(run_id: int, lane: int, holder: str, through: int, delta: dict[str, int]) -> PlanRun:
+    """Add one chunk's counts under the run's row lock; _Stop when the run or the lane is no
+    longer this task's."""
+    with transaction.atomic():
+        run = PlanRun.objects.select_for_update().filter(pk=run_id, status=PlanRun.Status.RUNNING).first()
+        if run is None or run.lane_tasks[lane] != holder:
             raise _Stop("taken away")
-        if progress is not None:
-            progress(base["done"] + through, run.deals)
-        if budget is not None and through < len(todo) and time.monotonic() - started > budget:
-            raise _Stop("time")
+        lane_done = _lane_done(run)
+        lane_done[lane] += through
+        run.lane_done = lane_done
+        run.done += through
+        run.failed += through - delta["deals"]  # chosen deals deleted since
+        for k in _COUNTS:
+            setattr(run, k, getattr(run, k) + delta[k])
+        run.heartbeat_at = timezone.now()
+        run.save(update_fields=["lane_done", "done", "failed", "heartbeat_at", *_COUNTS])
+        return run
 
-    try:
-        plan_bulk.plan_many(
-            deal_ids=todo, campaign_context=run.campaign_context, chunk=chunk, mode=run.mode, on_chunk=on_chunk
-        )
-    except _Stop as stop:
-        return PlanRun.objects.get(pk=run_id), stop.reason == "time"
-    except Exception as exc:  # noqa: BLE001 - any failure is shown on the run with its reason
-        logger.exception("plan run %s failed", run_id)
-        PlanRun.objects.filter(pk=run_id, status=PlanRun.Status.RUNNING).update(
-            status=PlanRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:500], finished_at=timezone.now()
-        )
-        return PlanRun.objects.get(pk=run_id), False
-    PlanRun.objects.filter(pk=run_id, status=PlanRun.Status.RUNNING).update(
-        status=PlanRun.Status.DONE, finished_at=timezone.now()
-    )
-    return PlanRun.objects.get(pk=run_id), False
+
+def _finish_if_complete(run_id: int) -> PlanRun | None:
+    """The last lane to finish marks the run done."""
+    with transaction.atomic():
+        run = PlanRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is not None and run.status == PlanRun.Status.RUNNING:
+            bounds = lane_bounds(run)
+            if all(done >= end - start for done, (start, end) in zip(_lane_done(run), bounds, strict=True)):
+                run.status, run.finished_at = PlanRun.Status.DONE, timezone.now()
+                run.save(update_fields=["status", "finished_at"])
+        return run
+
+
+def carry_out(
+    run_id: int, *, lane: int | None = None, holder: str = "", budget: float | None = None, progress=None
+) -> tuple[PlanRun | None, bool]:
+    """Run (or resume) one lane of a run, or every lane in turn (`lane` None: the command, one
+    task): (the run, more to do). Idempotent: a finished or missing run returns at once, and a lane
+    resumes where it stopped. `holder` names the task holding the lane; a copy of it that was
+    redelivered takes the lane over and this one stops at its next chunk. `budget`: seconds after
+    which the lane stops at the next chunk and answers `more`, so a task hands over to the next one
+    before its time limit. `progress(done, total)` after each chunk, over all lanes. A failure marks
+    the run failed with the reason (the console shows it; the other lanes stop); it is not raised."""
+    holder = holder or f"inline-{uuid.uuid4().hex[:12]}"
+    run = _claim(run_id, None if lane is None else [lane], holder, timezone.now())
+    if run is None:
+        return PlanRun.objects.filter(pk=run_id).first(), False
+    bounds = lane_bounds(run)
+    chunk = chunk_for(run.mode)
+    started = time.monotonic()
+    for k in range(run.lanes) if lane is None else [lane]:
+        start, end = bounds[k]
+        todo = run.deal_ids[start + _lane_done(run)[k] : end]
+        if not todo:
+            continue
+        seen = dict.fromkeys(("deals", *_COUNTS), 0)
+        chunks = 0
+
+        def on_chunk(stats: plan_bulk.BulkStats, k=k, todo=todo, seen=seen) -> None:
+            nonlocal chunks
+            chunks += 1
+            through = min(chunks * chunk, len(todo)) - min((chunks - 1) * chunk, len(todo))
+            now_counts = {name: getattr(stats, name) for name in seen}
+            delta = {name: now_counts[name] - seen[name] for name in seen}
+            seen.update(now_counts)
+            stored = _record(run_id, k, holder, through, delta)
+            if progress is not None:
+                progress(stored.done, stored.deals)
+            if budget is not None and chunks * chunk < len(todo) and time.monotonic() - started > budget:
+                raise _Stop("time")
+
+        try:
+            plan_bulk.plan_many(
+                deal_ids=todo, campaign_context=run.campaign_context, chunk=chunk, mode=run.mode, on_chunk=on_chunk
+            )
+        except _Stop as stop:
+            return PlanRun.objects.get(pk=run_id), stop.reason == "time"
+        except Exception as exc:  # noqa: BLE001 - any failure is shown on the run with its reason
+            logger.exception("plan run %s failed (lane %s)", run_id, k)
+            PlanRun.objects.filter(pk=run_id, status=PlanRun.Status.RUNNING).update(
+                status=PlanRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:500], finished_at=timezone.now()
+            )
+            return PlanRun.objects.get(pk=run_id), False
+    return _finish_if_complete(run_id), False
 
 
 @dataclass

@@ -51,13 +51,24 @@ def generate_plan_task(plan_id: int) -> bool:
     return plan_pending.complete_plan(int(plan_id)) is not None
 
 
-@shared_task
-def plan_run_task(run_id: int) -> str:
+@shared_task(bind=True)
+def plan_run_task(self, run_id: int, lane: int | None = None) -> str:
     """Carry out (or resume) a "Plan my pipeline" run; idempotent (a finished run returns at once).
-    Gives its time back after half the soft time limit and queues the next leg."""
+    A run of several lanes: this call (no `lane`) queues one task a lane, on the queue it came from,
+    so the worker pool plans them side by side. Each gives its time back after half the soft time
+    limit and queues its next leg."""
     from nudges import plan_runs
+    from nudges.models import PlanRun
 
-    run, more = plan_runs.carry_out(int(run_id), budget=plan_runs.budget_seconds())
+    queue = (self.request.delivery_info or {}).get("routing_key") or None
+    if lane is None:
+        lanes = PlanRun.objects.filter(pk=run_id).values_list("lanes", flat=True).first() or 1
+        if lanes > 1:
+            for k in range(lanes):
+                plan_run_task.apply_async((run_id, k), queue=queue)
+            return "running"
+    holder = self.request.id or ""
+    run, more = plan_runs.carry_out(int(run_id), lane=lane, holder=holder, budget=plan_runs.budget_seconds())
     if more:
-        plan_run_task.delay(run.pk)
+        plan_run_task.apply_async((run.pk, lane), queue=queue)
     return run.status if run else "gone"

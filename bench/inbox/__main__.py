@@ -121,7 +121,7 @@ def main() -> None:
         with connection.cursor() as cur:
             cur.execute(
                 "TRUNCATE tickets_ticketkeyword, tickets_message, tickets_ticketevent, tickets_draft, "
-                "tickets_delivery, tickets_escalationnotice, tickets_inboundmessage, tickets_ticket CASCADE"
+                "tickets_escalationnotice, tickets_inboundmessage, tickets_ticket CASCADE"
             )
             cur.execute(
                 "DELETE FROM crm_account WHERE team_id IN (SELECT id FROM crm_team WHERE slug LIKE 'bench-team-%%')"

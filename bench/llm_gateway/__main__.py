@@ -16,15 +16,10 @@ import sys
 import tempfile
 import time
 
+from bench.common import setup_django
+
 tmp = tempfile.mkdtemp(prefix="llm-bench-")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
-os.environ["LLM_PROVIDER"] = "offline"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-import django  # noqa: E402
-
-django.setup()
+setup_django(f"sqlite:///{tmp}/bench.sqlite3")
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402

@@ -79,3 +79,19 @@ def manager_api(manager):
     c = APIClient()
     c.force_authenticate(manager)
     return c
+
+
+@pytest.fixture
+def pipeline(account, contact, agent, teammate, stages):
+    """Five open deals: three of the agent's (one stale, in negotiation), two of the teammate's."""
+    out = []
+    for i, (owner, stage) in enumerate(
+        [(agent, "proposal"), (agent, "proposal"), (agent, "negotiation"), (teammate, "proposal"), (teammate, "lead")]
+    ):
+        d = Deal.objects.create(team=account.team, account=account, primary_contact=contact, owner=owner,
+                                name=f"Deal {i}", stage=stages[stage], amount=1000 * (i + 1))  # fmt: skip
+        add_email(d, direction="out", days_ago=10 + i, body="Did the pricing reach procurement?")
+        out.append(d)
+    Deal.objects.filter(pk=out[2].pk).update(last_activity_at=timezone.now() - timedelta(days=30))
+    services.refresh_nudges(deal_ids=[out[2].pk])
+    return out

@@ -10,28 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Deal
-from nudges import plan_bulk, plan_runs, services, tasks
+from nudges import plan_bulk, plan_runs, tasks
 from nudges.models import Plan, PlanRun
 from nudges.plan_errors import PlanError
-from nudges.tests.conftest import add_email
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def pipeline(account, contact, agent, teammate, stages):
-    """Five open deals: three of the agent's (one stale, in negotiation), two of the teammate's."""
-    out = []
-    for i, (owner, stage) in enumerate(
-        [(agent, "proposal"), (agent, "proposal"), (agent, "negotiation"), (teammate, "proposal"), (teammate, "lead")]
-    ):
-        d = Deal.objects.create(team=account.team, account=account, primary_contact=contact, owner=owner,
-                                name=f"Deal {i}", stage=stages[stage], amount=1000 * (i + 1))  # fmt: skip
-        add_email(d, direction="out", days_ago=10 + i, body="Did the pricing reach procurement?")
-        out.append(d)
-    Deal.objects.filter(pk=out[2].pk).update(last_activity_at=timezone.now() - timedelta(days=30))
-    services.refresh_nudges(deal_ids=[out[2].pk])
-    return out
 
 
 @pytest.fixture
@@ -375,3 +358,67 @@ def test_command_refuses_while_a_run_is_active(team, pipeline):
     with pytest.raises(CommandError) as err:
         run_command("--team", "blue")
     assert err.value.returncode == 1 and f"run {running.pk}" in str(err.value)
+
+
+# --- lanes: a run's deals planned side by side by several tasks ------------------------------
+
+
+def test_a_run_of_two_lanes_queues_a_task_a_lane_and_the_last_one_finishes_it(team, manager, pipeline):
+    run = plan_runs.start_run(team=team, actor=manager, enqueue=False, lanes=2)
+    assert plan_runs.lane_bounds(run) == [(0, 3), (3, 5)]
+    assert tasks.plan_run_task(run.pk) == "running"  # the dispatcher: each lane's task (eager here) did the work
+    run.refresh_from_db()
+    assert run.status == "done" and run.lane_done == [3, 2] and (run.done, run.written, run.cached) == (5, 5, 0)
+    assert len(set(run.lane_tasks)) == 2 and all(run.lane_tasks)
+    assert Plan.objects.filter(status="ready").count() == 5
+
+
+def test_one_finished_lane_leaves_the_run_running_until_the_other_is_done(team, manager, pipeline):
+    run = plan_runs.start_run(team=team, actor=manager, enqueue=False, lanes=2)
+    first, more = plan_runs.carry_out(run.pk, lane=1, holder="task-b")
+    assert not more and first.status == "running" and first.lane_done == [0, 2] and first.done == 2
+    done, _ = plan_runs.carry_out(run.pk, lane=0, holder="task-a")
+    assert done.status == "done" and done.lane_done == [3, 2] and done.written == 5
+
+
+def test_a_redelivered_copy_takes_the_lane_over_and_the_old_one_stops(team, manager, pipeline, monkeypatch):
+    monkeypatch.setattr(plan_runs, "BIG_CHUNK", 1)
+    run = plan_runs.start_run(team=team, actor=manager, enqueue=False, lanes=2)
+
+    def redelivered(done, total):  # after the old task's first chunk, its copy claims the lane
+        if done == 1:
+            plan_runs._claim(run.pk, [0], "copy", timezone.now())
+
+    stopped, more = plan_runs.carry_out(run.pk, lane=0, holder="old", progress=redelivered)
+    assert not more and stopped.lane_done == [1, 0] and stopped.lane_tasks[0] == "copy"
+    plan_runs.carry_out(run.pk, lane=0, holder="copy")
+    final, _ = plan_runs.carry_out(run.pk, lane=1, holder="other")
+    # The old task's second plan was written but not counted by it: its copy found it in the cache.
+    assert final.status == "done" and final.lane_done == [3, 2] and (final.written, final.cached) == (4, 1)
+    assert Plan.objects.filter(status="ready").count() == 5
+
+
+def test_a_failing_lane_fails_the_run_and_the_other_lane_stops(team, manager, pipeline, monkeypatch):
+    run = plan_runs.start_run(team=team, actor=manager, enqueue=False, lanes=2)
+    real = plan_bulk._write
+
+    def broken(todo, *args, **kwargs):
+        if any(c.deal.pk == pipeline[0].pk for c in todo):  # lane 1 holds the smallest deals
+            raise RuntimeError("disk full")
+        return real(todo, *args, **kwargs)
+
+    monkeypatch.setattr(plan_bulk, "_write", broken)
+    failed, _ = plan_runs.carry_out(run.pk, lane=1, holder="b")
+    assert failed.status == "failed" and "disk full" in failed.error
+    after, more = plan_runs.carry_out(run.pk, lane=0, holder="a")
+    assert not more and after.status == "failed" and after.lane_done == [0, 0]
+
+
+def test_lanes_follow_the_setting_but_not_in_process_nor_below_a_chunk(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.PLANS_RUN_LANES = 4
+    assert plan_runs.lanes_for(10_000, "auto", in_process=False) == 4
+    assert plan_runs.lanes_for(1_500, "auto", in_process=False) == 2  # a lane is at least a chunk (1,000)
+    assert plan_runs.lanes_for(10_000, "auto", in_process=True) == 1
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    assert plan_runs.lanes_for(10_000, "auto", in_process=False) == 1
