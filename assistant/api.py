@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -107,7 +107,7 @@ class PlaybookViewSet(
     """The sales playbook documents of your teams. Managers upload a PDF, Markdown or text file; a
     title that exists is replaced (its passages swapped in one transaction)."""
 
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser]  # the upload is a file: multipart only
 
     def get_queryset(self):
         qs = PlaybookDocument.objects.visible_to(self.request.user).annotate(passage_count=Count("passages"))

@@ -266,11 +266,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # crm/drf.py: bounded datetime filters, JSON bodies without NUL or deep nesting (docs/api.md).
     "DEFAULT_FILTER_BACKENDS": ["crm.drf.SafeFilterBackend"],
-    "DEFAULT_PARSER_CLASSES": [
-        "crm.drf.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON bodies only, as the schema says: a form body gets 415. The file uploads name their own
+    # parsers (multipart); docs/api.md lists them.
+    "DEFAULT_PARSER_CLASSES": ["crm.drf.SafeJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "crm.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -9,6 +9,9 @@
 - `refuse_non_string_text`: DRF's `CharField` (and its Email, Slug, URL and Regex kinds) turned a
   JSON number into a string (`"language": 0` stored "0") where the schema says string; installed
   once by `crm.apps`, it refuses numbers and booleans with "Not a valid string." (schemathesis ST201).
+- `refuse_non_boolean_flags`: DRF's `BooleanField` read 0, 1, "true", "yes", "on"... as booleans where
+  the schema says boolean; installed the same way, it takes JSON `true` and `false` only. The file
+  uploads' multipart flags, where every value is a string, use `FormBooleanField`.
 - `ValidatedCursorPagination`: a cursor that does not decode, or whose position is not a value of
   the ordering column, is a 400 on `cursor`, not a 404 or a database error.
 
@@ -56,6 +59,30 @@ def refuse_non_string_text() -> None:
 
     to_internal_value.refuses_non_strings = True
     serializers.CharField.to_internal_value = to_internal_value
+
+
+def refuse_non_boolean_flags() -> None:
+    """Make every DRF BooleanField take JSON `true` or `false` only. API bodies are JSON (docs/api.md),
+    whose schema says `type: boolean`; DRF's field also reads 0, 1, "true", "yes", "on" and "off",
+    so a client sending `"false"` by mistake was answered as if it meant it."""
+    original = serializers.BooleanField.to_internal_value
+    if getattr(original, "refuses_non_booleans", False):
+        return
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or getattr(self, "reads_form_strings", False):
+            return original(self, data)
+        self.fail("invalid", input=data)
+
+    to_internal_value.refuses_non_booleans = True
+    serializers.BooleanField.to_internal_value = to_internal_value
+
+
+class FormBooleanField(serializers.BooleanField):
+    """A flag in a multipart body (the file uploads), where every value is a string: DRF's reading,
+    "true"/"false", "1"/"0" and the like."""
+
+    reads_form_strings = True
 
 
 @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "maxLength": 100}]})
@@ -272,6 +299,7 @@ _ERRORS = {
     "403": "Signed in, but the role does not allow it (or a session request without its CSRF token).",
     "404": "No such row among those you can see (other teams' rows answer the same).",
     "409": "The row changed or other rows depend on it.",
+    "415": "The body is not JSON (the file uploads: not multipart/form-data); `detail` names the type sent.",
     "429": "Too many requests (sign-in lockout); see `Retry-After`.",
 }
 
@@ -281,7 +309,8 @@ def document_error_responses(result, generator, request, public):
 
     400 wherever input is read (a body, query parameters, a cursor); 401 for every operation that
     needs credentials; 403 for writes (roles, CSRF); 404 where a path names a row; 409 for deletes
-    (protected rows). An operation's own documented answers win."""
+    (protected rows); 415 wherever a body is read in a type the operation does not take. An
+    operation's own documented answers win."""
     for path, item in result.get("paths", {}).items():
         for method, operation in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
@@ -289,6 +318,8 @@ def document_error_responses(result, generator, request, public):
             statuses = set()
             if operation.get("requestBody") or any(p.get("in") == "query" for p in operation.get("parameters", [])):
                 statuses.add("400")
+            if operation.get("requestBody"):
+                statuses.add("415")
             security = operation.get("security")
             if security and {} not in security:  # credentials required (not optional, not none)
                 # 404 too: whatever is not yours (a row, a team, a manager-only view) is "not found".

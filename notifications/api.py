@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from crm.models import Activity, ImportRun, Team, is_manager
@@ -314,7 +314,7 @@ def run_detail(request, pk):
 
 @extend_schema(request={"multipart/form-data": ImportSerializer}, responses=ImportRunSerializer)
 @api_view(["POST"])
-@parser_classes([MultiPartParser, FormParser, JSONParser])
+@parser_classes([MultiPartParser])  # files: multipart only (a JSON body cannot carry them)
 def import_files(request):
     """Managers: the five files (multipart `files`), `dry_run`, `strict`. 201 imported, 200 dry run,
     422 refused; the body is the row-level report either way."""

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from crm.drf import FormBooleanField
 from notifications.models import CustomerRecord, Notification
 
 
@@ -51,8 +52,8 @@ class RefreshSerializer(serializers.Serializer):
 
 class ImportSerializer(serializers.Serializer):
     files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
-    dry_run = serializers.BooleanField(default=False)
-    strict = serializers.BooleanField(default=False)
+    dry_run = FormBooleanField(default=False)
+    strict = FormBooleanField(default=False)
 
 
 class ImportIssueSerializer(serializers.Serializer):

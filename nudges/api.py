@@ -8,7 +8,7 @@ from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts_security.tokens import auser_for_token
@@ -109,13 +109,13 @@ class NudgeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(report.as_dict(), status=code)
 
     @extend_schema(request={"multipart/form-data": ImportSerializer}, responses=ImportReportSerializer)
-    @action(detail=False, methods=["post"], url_path="import/crm-events", parser_classes=[MultiPartParser, FormParser])
+    @action(detail=False, methods=["post"], url_path="import/crm-events", parser_classes=[MultiPartParser])
     def import_crm_events(self, request):
         """Import the seed's crm_events.csv into a team; a row-level report of what was skipped."""
         return self._import(request, importers.import_crm_events)
 
     @extend_schema(request={"multipart/form-data": ImportSerializer}, responses=ImportReportSerializer)
-    @action(detail=False, methods=["post"], url_path="import/emails", parser_classes=[MultiPartParser, FormParser])
+    @action(detail=False, methods=["post"], url_path="import/emails", parser_classes=[MultiPartParser])
     def import_emails(self, request):
         """Import the seed's emails.json threads onto already-imported deals."""
         return self._import(request, importers.import_emails)

@@ -10,7 +10,6 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from crm.drf import SafeJSONParser
 from nudges import plan_runs
 from nudges.models import PlanRun
 
@@ -31,16 +30,6 @@ class PlanRunSerializer(serializers.ModelSerializer):
         return obj.get_absolute_url()
 
 
-class JSONBoolean(serializers.BooleanField):
-    """true or false as JSON booleans, nothing else (DRF's field also takes 0, "yes", "on"...,
-    which the schema's `boolean` does not allow: schemathesis ST201)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool):
-            return data
-        self.fail("invalid", input=data)
-
-
 class PlanRunRequestSerializer(serializers.Serializer):
     team = serializers.IntegerField(
         min_value=1, max_value=2**63 - 1, required=False, help_text="Default: your first team."
@@ -52,7 +41,7 @@ class PlanRunRequestSerializer(serializers.Serializer):
         max_length=254, required=False, allow_blank=True, default="",
         help_text="A team member's email or username; a rep (not a manager) always plans their own deals.",
     )  # fmt: skip
-    stale_only = JSONBoolean(required=False, default=False, help_text="Only deals with an open nudge.")
+    stale_only = serializers.BooleanField(required=False, default=False, help_text="Only deals with an open nudge.")
     campaign_context = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     limit = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False, allow_null=True, default=None)
     mode = serializers.ChoiceField(choices=PlanRun.Mode.choices, required=False, default=PlanRun.Mode.AUTO)
@@ -89,7 +78,6 @@ class PlanRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     serializer_class = PlanRunSerializer
     filterset_fields = ["status", "team"]
-    parser_classes = [SafeJSONParser]  # JSON bodies only: a form cannot say true or false as the schema does
 
     def get_queryset(self):
         return PlanRun.objects.visible_to(self.request.user).select_related("started_by").defer("deal_ids")

@@ -49,7 +49,7 @@ def test_bad_filters_are_400_not_500(api, nudge, query):
 
 def test_outsider_gets_404_on_detail_and_act(outsider_api, nudge):
     assert outsider_api.get(f"/api/nudges/{nudge.pk}/").status_code == 404
-    assert outsider_api.post(f"/api/nudges/{nudge.pk}/act/", {"action": "done"}).status_code == 404
+    assert outsider_api.post(f"/api/nudges/{nudge.pk}/act/", {"action": "done"}, format="json").status_code == 404
     nudge.refresh_from_db()
     assert nudge.status == Nudge.Status.OPEN
 
