@@ -31,6 +31,8 @@ BULK = int(os.environ.get("BENCH_BULK", "10000"))
 NAIVE_BULK = int(os.environ.get("BENCH_NAIVE_BULK", "300"))
 os.environ["REDIS_URL"] = REDIS  # before Django reads its settings: tasks go to this broker
 
+from django.core.management import call_command  # noqa: E402
+
 from bench.plans.__main__ import clear_plans, load, naive_plan, verdict  # noqa: E402 - sets Django up
 from config.celery import app as celery_app  # noqa: E402
 from crm.models import Deal  # noqa: E402
@@ -65,6 +67,7 @@ def pool_run(queue: str, team_id: int, ids: list[int], lanes: int, campaign: str
 
 
 def main() -> None:
+    call_command("migrate", verbosity=0)
     if not Deal.objects.exists():
         sys.exit("No deals: run `python -m bench.plans` on this database first.")
     ids = list(Deal.objects.order_by("pk").values_list("pk", flat=True)[:BULK])
