@@ -46,7 +46,7 @@ def start_worker(queue: str) -> subprocess.Popen:
     return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork", f"--concurrency={CONCURRENCY}",
          "-Q", queue, "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "warning"],
-        cwd=ROOT, env=os.environ.copy(),
+        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL,
     )  # fmt: skip
 
 
