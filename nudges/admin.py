@@ -116,7 +116,19 @@ class LearningAdmin(admin.ModelAdmin):
 class PlanRunAdmin(admin.ModelAdmin):
     """Runs are written by the run itself; admin reads them (and may delete old ones)."""
 
-    list_display = ["pk", "team", "status", "mode", "deals", "done", "written", "cached", "started_by", "created_at"]
+    list_display = [
+        "pk",
+        "team",
+        "status",
+        "mode",
+        "deals",
+        "lanes",
+        "done",
+        "written",
+        "cached",
+        "started_by",
+        "created_at",
+    ]
     list_filter = ["status", "mode", "team"]
     exclude = ["deal_ids"]
     raw_id_fields = ["started_by"]

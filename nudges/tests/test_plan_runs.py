@@ -270,6 +270,9 @@ def test_console_panel_polls_while_the_run_is_active(manager_client, team, pipel
     run = _start(team)
     html = manager_client.get(run.get_absolute_url(), headers={"HX-Request": "true"}).content.decode()
     assert html.strip().startswith('<div id="run-panel"') and 'hx-trigger="every 2s"' in html and "0 of 5 deals" in html
+    assert "lanes side by side" not in manager_client.get(run.get_absolute_url()).content.decode()
+    PlanRun.objects.filter(pk=run.pk).update(lanes=2)
+    assert "2 lanes side by side" in manager_client.get(run.get_absolute_url()).content.decode()
 
 
 def test_console_second_start_is_refused_with_the_reason(manager_client, team, pipeline):
