@@ -12,6 +12,9 @@
 - `refuse_non_boolean_flags`: DRF's `BooleanField` read 0, 1, "true", "yes", "on"... as booleans where
   the schema says boolean; installed the same way, it takes JSON `true` and `false` only. The file
   uploads' multipart flags, where every value is a string, use `FormBooleanField`.
+- `refuse_non_integer_numbers`: DRF's `IntegerField` and `PrimaryKeyRelatedField` read "5", 5.0 and
+  "5.0" as 5 where the schema says integer; installed the same way, they take JSON integers only in a
+  JSON body; query strings and multipart bodies (a QueryDict: every value a string) take digits.
 - `ValidatedCursorPagination`: a cursor that does not decode, or whose position is not a value of
   the ordering column, is a 400 on `cursor`, not a 404 or a database error.
 
@@ -23,12 +26,14 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from datetime import timedelta
 
 import django_filters
 from django import forms
 from django.conf import settings
 from django.db import models
+from django.http import QueryDict
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -76,6 +81,58 @@ def refuse_non_boolean_flags() -> None:
 
     to_internal_value.refuses_non_booleans = True
     serializers.BooleanField.to_internal_value = to_internal_value
+
+
+def reads_strings(field: serializers.Field) -> bool:
+    """Whether `field` reads text: its serializer validates a QueryDict (a query string or a multipart
+    body, where every value is a string) or the field says so. A parsed JSON body has real numbers."""
+    data = getattr(field.root, "initial_data", None)
+    return isinstance(data, QueryDict) or getattr(field, "reads_form_strings", False)
+
+
+# In a query string or a form: "5" and "-5", not "5.0" or "٥" (DRF read both as 5).
+INTEGER_TEXT = re.compile(r"-?[0-9]+")
+
+
+def _is_json_integer(data) -> bool:
+    return isinstance(data, int) and not isinstance(data, bool)
+
+
+def refuse_non_integer_numbers() -> None:
+    """Make DRF's IntegerField and PrimaryKeyRelatedField take JSON integers only in a JSON body. The
+    schema says `type: integer`; DRF also read "5", 5.0 and "5.0" as 5 (and a foreign key 5.7 as row 5,
+    through the model field's int()). Query-parameter serializers and the uploads' `team` read a
+    QueryDict and keep reading digits."""
+    integer = serializers.IntegerField.to_internal_value
+    if not getattr(integer, "refuses_non_integers", False):
+
+        def integer_to_internal_value(self, data):
+            if _is_json_integer(data) or (
+                reads_strings(self) and isinstance(data, str) and INTEGER_TEXT.fullmatch(data)
+            ):
+                return integer(self, data)
+            self.fail("invalid")
+
+        integer_to_internal_value.refuses_non_integers = True
+        serializers.IntegerField.to_internal_value = integer_to_internal_value
+
+    related = serializers.PrimaryKeyRelatedField.to_internal_value
+    if not getattr(related, "refuses_non_integers", False):
+
+        def related_to_internal_value(self, data):
+            if _is_json_integer(data) or reads_strings(self) or not _integer_pk(self):
+                return related(self, data)
+            self.fail("incorrect_type", data_type=type(data).__name__)
+
+        related_to_internal_value.refuses_non_integers = True
+        serializers.PrimaryKeyRelatedField.to_internal_value = related_to_internal_value
+
+
+def _integer_pk(field: serializers.PrimaryKeyRelatedField) -> bool:
+    if field.pk_field is not None:
+        return False  # the pk_field decides what it reads
+    pk = field.queryset.model._meta.pk
+    return isinstance(pk.target_field if pk.is_relation else pk, models.IntegerField)
 
 
 class FormBooleanField(serializers.BooleanField):
@@ -369,7 +426,9 @@ class TeamMemberField(serializers.Field):
     outsider which ids exist. Both get `NOT_A_MEMBER`."""
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | str) or not str(data).isdigit():
+        if not _is_json_integer(data) and not (
+            isinstance(data, str) and data.isascii() and data.isdigit() and reads_strings(self)
+        ):
             raise ValidationError(NOT_A_MEMBER)
         value = int(data)
         if not 1 <= value < 2**63:
