@@ -5,10 +5,13 @@ from assistant.models import Conversation, Message, Passage, PlaybookDocument
 
 
 class AssistantAskSerializer(serializers.Serializer):
-    question = serializers.CharField(
+    # `\S`: the schema then says what the service refuses, a question of spaces only.
+    question = serializers.RegexField(
+        r"\S",
         trim_whitespace=True,
-        allow_blank=True,
-        help_text=f"At most {settings.ASSISTANT_MAX_QUESTION_CHARS:,} characters; longer is refused with the reason.",
+        error_messages={"blank": "Ask a question first."},
+        help_text=f"At most {settings.ASSISTANT_MAX_QUESTION_CHARS:,} characters (a run of spaces counts as one); "
+        "longer is refused with the reason.",
     )
     conversation = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     stream = serializers.BooleanField(required=False, default=False, help_text="Answer as Server-Sent Events.")

@@ -325,6 +325,14 @@ class ValidatedCursorPagination(CursorPagination):
             raise ValidationError({self.page_size_query_param: ["A positive whole number."]})
         return super().get_page_size(request)
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                # Past max_page_size DRF gives max_page_size rows: no maximum to document.
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
     def paginate_queryset(self, queryset, request, view=None):
         self._queryset_model = queryset.model
         return super().paginate_queryset(queryset, request, view)

@@ -6,6 +6,9 @@ from crm.models import Account, Activity, Contact, Deal, ImportRun, Order, Stage
 from crm.validators import StorageSafeSerializerMixin
 
 
+SHARE = "Churn risk is a share between 0 and 1."
+
+
 class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
     """A foreign key that only accepts rows the requesting user can see (others read as 'does not exist')."""
 
@@ -55,15 +58,14 @@ class AccountSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer)
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+        # In the field, not in validate(): the schema then says minimum 0 and maximum 1.
+        extra_kwargs = {
+            "churn_risk": {"min_value": 0, "max_value": 1, "error_messages": {"min_value": SHARE, "max_value": SHARE}}
+        }
 
     def validate(self, attrs):
         _check_member(self, attrs, "account_manager")
         return attrs
-
-    def validate_churn_risk(self, value):
-        if not 0 <= value <= 1:
-            raise serializers.ValidationError("Churn risk is a share between 0 and 1.")
-        return value
 
 
 class ContactSerializer(StorageSafeSerializerMixin, serializers.ModelSerializer):

@@ -5,7 +5,7 @@ import django_filters
 from django import forms
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
@@ -26,6 +26,7 @@ from nudges.serializers import (
 from nudges.views import _stream_response, api_unauthorized
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 class IdFilter(django_filters.NumberFilter):
     """A whole, positive id that fits a bigint: anything else is a 400, not a database error."""
 

@@ -397,13 +397,13 @@ class WeightSetSerializer(StorageSafeSerializerMixin, serializers.ModelSerialize
         model = WeightSet
         fields = ["team", "version", *WeightSet.FIELDS, "note", "follows_default", "created_by", "created_at"]
         read_only_fields = ["version", "follows_default", "created_by", "created_at"]
-        extra_kwargs = {f: {"min_value": -1000, "max_value": 1000} for f in WeightSet.FIELDS}
-
-    def validate(self, data):
-        for name in ("age_cap", "sentiment_threshold"):
-            if data.get(name, 0) < 0:
-                raise serializers.ValidationError({name: "Must be zero or more."})
-        return data
+        # age_cap and sentiment_threshold are zero or more, in the field so the schema says so.
+        extra_kwargs = {
+            f: {"min_value": 0, "error_messages": {"min_value": "Must be zero or more."}, "max_value": 1000}
+            if f in ("age_cap", "sentiment_threshold")
+            else {"min_value": -1000, "max_value": 1000}
+            for f in WeightSet.FIELDS
+        }
 
 
 class FollowUpSerializer(StorageSafeSerializerMixin, serializers.Serializer):

@@ -61,7 +61,7 @@ def test_schemathesis_with_every_check_finds_no_failure(live_server):
         "--suppress-health-check",
         "all",
         "--report",
-        "junit",
+        os.environ.get("SCHEMATHESIS_REPORTS", "junit"),
         "--report-dir",
         str(ROOT / "schemathesis-report"),
     ]
