@@ -33,7 +33,9 @@ class PlanItemSerializer(serializers.ModelSerializer):
 class PlanSerializer(serializers.ModelSerializer):
     recommendation_id = serializers.CharField(source="public_id")
     deal = serializers.IntegerField(source="deal_id")
-    context_version = serializers.CharField(source="context_version.version", default=None)
+    context_version = serializers.CharField(
+        source="context_version.version", default=None, allow_null=True, read_only=True
+    )
     items = PlanItemSerializer(many=True)
     cached = serializers.SerializerMethodField()
 
@@ -70,7 +72,9 @@ class UseSerializer(ItemRefSerializer):
 
 
 class LearningSerializer(serializers.ModelSerializer):
-    result_version = serializers.CharField(source="result_version.version", default=None)
+    result_version = serializers.CharField(
+        source="result_version.version", default=None, allow_null=True, read_only=True
+    )
 
     class Meta:
         model = Learning
@@ -196,7 +200,7 @@ class PlanFeedbackViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewse
 
 
 class ContextVersionSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True, read_only=True)
     rolled_back_to = serializers.CharField(source="rolled_back_to.version", default=None, allow_null=True)
     markdown = serializers.SerializerMethodField()
 

@@ -15,7 +15,7 @@ from nudges.models import PlanRun
 
 
 class PlanRunSerializer(serializers.ModelSerializer):
-    started_by = serializers.CharField(source="started_by.username", default=None)
+    started_by = serializers.CharField(source="started_by.username", default=None, allow_null=True, read_only=True)
     console_url = serializers.SerializerMethodField()
 
     class Meta:

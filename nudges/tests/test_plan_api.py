@@ -86,6 +86,27 @@ def test_context_read_update_versions_rollback(api, manager_api, team):
     assert manager_api.post("/api/plan-context/rollback/", {"version": "9.9"}, format="json").status_code == 404
 
 
+def test_a_context_version_created_by_no_one_reads_null_as_the_schema_says(api, team):
+    from drf_spectacular.generators import SchemaGenerator
+
+    context.init_context(team_id=team.pk)  # as load_demo and the CLI do: no one
+    assert api.get("/api/plan-context/").data["created_by"] is None
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    assert schema["components"]["schemas"]["ContextVersion"]["properties"]["created_by"]["nullable"] is True
+
+
+@pytest.mark.parametrize(
+    ("component", "field"),
+    [("Plan", "context_version"), ("Learning", "result_version"), ("PlanRun", "started_by")],
+)
+def test_optional_links_in_plan_answers_are_nullable_in_the_schema(component, field):
+    # Each is a nullable foreign key (a deleted version, a run started from the command line).
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    assert schema["components"]["schemas"][component]["properties"][field]["nullable"] is True
+
+
 def test_cache_stats(api, stale_deal):
     plans.plan_for_deal(deal=stale_deal)
     stats = api.get("/api/plan-cache/").data
