@@ -52,7 +52,11 @@ NON_FIELD = "non_field_errors"
 def refuse_non_string_text() -> None:
     """Make every DRF CharField refuse input that is not a string. The API's OpenAPI schema says
     `type: string` for them, and a JSON number silently becoming text hides a client's mistake (an
-    id sent as a number, a phone number losing its leading zero). Form bodies are strings already."""
+    id sent as a number, a phone number losing its leading zero). Form bodies are strings already.
+
+    Its length is also checked as sent: DRF trims surrounding whitespace first and checks
+    `max_length` on what is left, so a text of 500 characters with a leading no-break space was
+    taken where the schema says `maxLength: 500` (schemathesis ST201)."""
     original = serializers.CharField.to_internal_value
     if getattr(original, "refuses_non_strings", False):
         return
@@ -60,6 +64,8 @@ def refuse_non_string_text() -> None:
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return original(self, data)
 
     to_internal_value.refuses_non_strings = True

@@ -256,3 +256,12 @@ def test_text_fields_refuse_numbers_and_other_non_strings(api, account, value):
     assert response.status_code == 400 and "language" in response.json()
     ok = api.post("/api/contacts/", {"account": account.pk, "name": "X", "language": "en"}, format="json")
     assert ok.status_code == 201, ok.content
+
+
+def test_a_text_over_its_max_length_is_refused_even_when_it_is_whitespace_that_would_be_trimmed(api, team):
+    # DRF trims first and checks max_length on the rest: 500 characters and a leading no-break space
+    # were taken where the schema says maxLength 500 (schemathesis ST201 on /api/topic-alerts/).
+    longest = "refund, " + "x" * 492
+    sent = api.post("/api/topic-alerts/", {"team": team.pk, "text": "\u00a0" + longest}, format="json")
+    assert sent.status_code == 400 and "500" in str(sent.json()["text"])
+    assert api.post("/api/topic-alerts/", {"team": team.pk, "text": " refund "}, format="json").status_code == 201
