@@ -5,7 +5,6 @@ from crm.drf import TeamMemberField, member_of_team
 from crm.models import Account, Activity, Contact, Deal, ImportRun, Order, Stage, Team
 from crm.validators import StorageSafeSerializerMixin
 
-
 SHARE = "Churn risk is a share between 0 and 1."
 
 
