@@ -4,8 +4,8 @@
   NUL, lone surrogates or non-finite numbers, are a 400 naming the top-level field, before any
   view sees them (Python's parser raises RecursionError near 1,000 levels; PostgreSQL refuses NUL).
 - `SafeFilterBackend`: django-filter with datetime filters that are converted to UTC and bounded
-  to the years the database holds; `?last_activity_at__lt=2024-01-01T00:00:00+16:00` reached
-  PostgreSQL with an offset it refuses.
+  to the years the database holds (`?last_activity_at__lt=2024-01-01T00:00:00+16:00` reached
+  PostgreSQL with an offset it refuses), and no empty value for a filter that is not text.
 - `refuse_non_string_text`: DRF's `CharField` (and its Email, Slug, URL and Regex kinds) turned a
   JSON number into a string (`"language": 0` stored "0") where the schema says string; installed
   once by `crm.apps`, it refuses numbers and booleans with "Not a valid string." (schemathesis ST201).
@@ -279,6 +279,17 @@ class SafeFilterSet(django_filters.FilterSet):
         models.DateTimeField: {"filter_class": BoundedDateTimeFilter},
         models.BooleanField: {"filter_class": StrictBooleanFilter},
     }
+
+    def is_valid(self):
+        # django-filter reads `?occurred_at__lt=` (or `?team=`, `?status=`) as "no filter" and answers
+        # every row; the schema says a date-time, an integer, one of the choices (schemathesis ST201).
+        # Only text filters take the empty string; leave the parameter out for no filter.
+        valid = super().is_valid()
+        for name, filter_ in self.filters.items():
+            if self.data.get(name) == "" and not isinstance(filter_, django_filters.CharFilter):
+                self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+        return valid
 
 
 class SafeFilterBackend(DjangoFilterBackend):
