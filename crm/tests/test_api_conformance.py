@@ -96,6 +96,9 @@ BOUND_FIELDS = {
     "public_id": ("path",),
 }
 
+# Paths whose `{id}` names such a row (schemathesis otherwise guesses ids from list answers only).
+PATH_IDS = {"accounts": "account", "contacts": "contact", "deals": "deal", "tickets": "ticket"}
+
 
 def _existing_rows_config(user) -> str:
     """A schemathesis config whose dictionaries hold ids of rows `user` can see, after a small
@@ -119,6 +122,8 @@ def _existing_rows_config(user) -> str:
     values = {name: list(qs.order_by("pk").values_list("pk", flat=True)[:20]) for name, qs in rows.items()}
     plans = [plan["recommendation_id"] for plan in client.get("/api/plans/").json()["results"]]
     values["recommendation_id"] = values["public_id"] = plans
+    # The tickets' paths say `{id}` is a string of digits: an integer entry would count as invalid.
+    values["ticket"] = [str(ticket["id"]) for ticket in client.get("/api/tickets/").json()["tickets"]]
     lines = []
     for name, ids in values.items():
         assert ids, f"the demo world has no {name} for {user}"
@@ -127,4 +132,11 @@ def _existing_rows_config(user) -> str:
     for name, locations in BOUND_FIELDS.items():
         for location in locations:
             lines.append(f'"{location}.{name}" = {{ dictionary = "{name}", probability = 0.5 }}')
+    for resource, name in PATH_IDS.items():
+        lines += [
+            "",
+            "[[operations]]",
+            f"include-path-regex = '^/api/(ai/)?{resource}/\\{{id\\}}/'",
+            f'parameters = {{ "path.id" = {{ dictionary = "{name}", probability = 0.5 }} }}',
+        ]
     return "\n".join(lines) + "\n"
