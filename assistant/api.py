@@ -7,7 +7,6 @@ from django.db.models import Count
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -29,6 +28,7 @@ from assistant.serializers import (
     AssistantPlaybookUploadSerializer,
     AssistantRatingSerializer,
 )
+from crm.drf import sse_event_schema
 from crm.models import Team, is_manager
 
 
@@ -41,8 +41,9 @@ class AskView(APIView):
         responses={
             201: AssistantMessageSerializer,
             (200, "text/event-stream"): OpenApiResponse(
-                response=OpenApiTypes.STR,
-                description="With `stream: true`: Server-Sent Events, `step` events then one `answer` event.",
+                response=sse_event_schema("step", "answer", "error"),
+                description="With `stream: true`: Server-Sent Events, `step` events then one `answer` event "
+                "(or one `error`); each event's `data` is a JSON object.",
             ),
             400: OpenApiResponse(description="Empty, over-long or otherwise refused question."),
             404: OpenApiResponse(description="No such conversation of yours."),

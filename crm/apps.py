@@ -8,7 +8,12 @@ class CrmConfig(AppConfig):
     def ready(self):
         # llm (below crm) stores an opaque `scope` on each usage row; callers pass the team id, so a
         # user sees the usage rows of the teams they see (every row, unscoped ones too, for admins).
-        from crm.drf import refuse_non_boolean_flags, refuse_non_integer_numbers, refuse_non_string_text
+        from crm.drf import (
+            refuse_empty_typed_parameters,
+            refuse_non_boolean_flags,
+            refuse_non_integer_numbers,
+            refuse_non_string_text,
+        )
         from crm.visibility import visible_team_ids
         from llm.usage import register_scope_resolver
 
@@ -16,3 +21,4 @@ class CrmConfig(AppConfig):
         refuse_non_string_text()
         refuse_non_boolean_flags()
         refuse_non_integer_numbers()
+        refuse_empty_typed_parameters()

@@ -4,8 +4,8 @@
   NUL, lone surrogates or non-finite numbers, are a 400 naming the top-level field, before any
   view sees them (Python's parser raises RecursionError near 1,000 levels; PostgreSQL refuses NUL).
 - `SafeFilterBackend`: django-filter with datetime filters that are converted to UTC and bounded
-  to the years the database holds (`?last_activity_at__lt=2024-01-01T00:00:00+16:00` reached
-  PostgreSQL with an offset it refuses), and no empty value for a filter that is not text.
+  to the years the database holds; `?last_activity_at__lt=2024-01-01T00:00:00+16:00` reached
+  PostgreSQL with an offset it refuses.
 - `refuse_non_string_text`: DRF's `CharField` (and its Email, Slug, URL and Regex kinds) turned a
   JSON number into a string (`"language": 0` stored "0") where the schema says string; installed
   once by `crm.apps`, it refuses numbers and booleans with "Not a valid string." (schemathesis ST201).
@@ -163,6 +163,23 @@ class IdOrReferenceField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+def sse_event_schema(*events: str) -> dict:
+    """The schema of one Server-Sent Event of a `text/event-stream` response: an object with its
+    `event` name and its `data` (a JSON text), as OpenAPI 3.2's `itemSchema` describes a stream and
+    as schemathesis checks every parsed event against the response's schema (ST108). A stream is
+    not one string."""
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "event": {"type": "string", "enum": list(events)},
+            "data": {"type": "string", "description": "A JSON object."},
+            "id": {"type": "string"},
+            "retry": {"type": "integer"},
+        },
+    }
+
+
 # --- JSON bodies ------------------------------------------------------------------------------
 
 
@@ -281,19 +298,45 @@ class SafeFilterSet(django_filters.FilterSet):
     }
 
     def is_valid(self):
-        # django-filter reads `?occurred_at__lt=` (or `?team=`, `?status=`) as "no filter" and answers
-        # every row; the schema says a date-time, an integer, one of the choices (schemathesis ST201).
-        # Only text filters take the empty string; leave the parameter out for no filter.
+        """A typed filter sent empty (`?account=`, `?occurred_at__lt=`) is a 400 naming it, not "no
+        filter": the schema says an integer, a date-time or one of the choices, and an empty value is
+        none of them (schemathesis ST201). Text filters may be empty."""
         valid = super().is_valid()
-        for name, filter_ in self.filters.items():
-            if self.data.get(name) == "" and not isinstance(filter_, django_filters.CharFilter):
-                self.form.add_error(name, "Give a value, or leave the parameter out.")
+        for name, value in self.data.items():
+            found = self.filters.get(name)
+            if found is not None and value == "" and not isinstance(found.field, forms.CharField):
+                self.form.add_error(name, EMPTY_PARAMETER)
                 valid = False
         return valid
 
 
+EMPTY_PARAMETER = "Give a value, or leave the parameter out."
+
+
 class SafeFilterBackend(DjangoFilterBackend):
     filterset_base = SafeFilterSet
+
+
+def refuse_empty_typed_parameters() -> None:
+    """Make every DRF field that is not text read an empty value in a query string or a multipart
+    body (`?limit=`, `team=`) as the value it is, which its validation refuses ("A valid integer is
+    required."), instead of as "not given": the schema says an integer, a boolean or one of the
+    choices, and an empty value is none of them. Installed once by `crm.apps`."""
+    original = serializers.Field.get_value
+    if getattr(original, "reads_empty_values", False):
+        return
+
+    def get_value(self, dictionary):
+        if (
+            isinstance(dictionary, QueryDict)
+            and not isinstance(self, serializers.CharField)
+            and dictionary.get(self.field_name, None) == ""
+        ):
+            return ""
+        return original(self, dictionary)
+
+    get_value.reads_empty_values = True
+    serializers.Field.get_value = get_value
 
 
 # --- cursors ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts_security.tokens import auser_for_token
-from crm.drf import SafeFilterSet
+from crm.drf import SafeFilterSet, sse_event_schema
 from nudges import importers, plan_api, services, stream, tasks
 from nudges.models import Nudge, Warning
 from nudges.serializers import (
@@ -124,7 +124,7 @@ class NudgeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 @extend_schema(
     parameters=[OpenApiParameter("last_event_id", int, required=False)],
-    responses={(200, "text/event-stream"): str},
+    responses={(200, "text/event-stream"): sse_event_schema("nudge")},
 )
 @login_not_required
 async def stream_api(request):

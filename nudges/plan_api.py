@@ -10,11 +10,11 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.drf import IdOrReferenceField
+from crm.drf import EMPTY_PARAMETER, IdOrReferenceField
 from crm.models import Team, is_manager
 from nudges import context, feedback, plan_pending, plans, tasks
 from nudges.models import ContextVersion, Learning, Plan, PlanFeedback, PlanItem
@@ -236,7 +236,10 @@ TEAM_PARAM = OpenApiParameter("team", int, required=False, description="Default:
 
 
 def _team(request, team_id=None) -> Team:
-    team_id = team_id or request.query_params.get("team")
+    if team_id is None:
+        team_id = request.query_params.get("team")
+        if team_id == "":
+            raise ValidationError({"team": [EMPTY_PARAMETER]})  # the schema says an integer
     teams = Team.objects.visible_to(request.user)
     if team_id:
         if not str(team_id).isdigit():

@@ -19,6 +19,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.drf import EMPTY_PARAMETER
 from crm.validators import parse_id
 from tickets import cache, inbox, rules, services
 from tickets import serializers as s
@@ -422,7 +423,10 @@ class WeightsView(APIView):
         operation_id="scoring_weights_list",
     )
     def get(self, request):
-        team = self._team(request, request.query_params.get("team"))
+        raw = request.query_params.get("team")
+        if raw == "":
+            raise ValidationError({"team": [EMPTY_PARAMETER]})  # the schema says an integer
+        team = self._team(request, raw)
         WeightSet.current()
         rows = WeightSet.objects.filter(team=team) if team else WeightSet.objects.global_default()
         return Response(s.WeightSetSerializer(rows[:50], many=True).data)

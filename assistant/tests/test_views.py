@@ -165,6 +165,21 @@ def test_api_ask_can_stream(api, world):
     response = api.post("/api/assistant/ask/", {"question": SEED_SPEND, "stream": True}, format="json")
     events = b"".join(response.streaming_content).decode()
     assert "event: step" in events and "event: answer" in events
+    # Each event is what the OpenAPI schema says a stream's event is (schemathesis ST108 checks it).
+    import jsonschema
+    from drf_spectacular.generators import SchemaGenerator
+
+    operation = SchemaGenerator().get_schema(public=True)["paths"]["/api/assistant/ask/"]["post"]
+    event_schema = operation["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    parsed = []
+    for block in events.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "data" in fields:
+            parsed.append({**fields, **({"retry": int(fields["retry"])} if "retry" in fields else {})})
+    assert [e["event"] for e in parsed][-1] == "answer" and len(parsed) >= 2
+    for event in parsed:
+        jsonschema.validate(event, event_schema)
+        assert isinstance(json.loads(event["data"]), dict)
 
 
 @pytest.mark.django_db
