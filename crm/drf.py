@@ -10,8 +10,8 @@
   JSON number into a string (`"language": 0` stored "0") where the schema says string; installed
   once by `crm.apps`, it refuses numbers and booleans with "Not a valid string." (schemathesis ST201).
 - `refuse_non_boolean_flags`: DRF's `BooleanField` read 0, 1, "true", "yes", "on"... as booleans where
-  the schema says boolean; installed the same way, it takes JSON `true` and `false` only. The file
-  uploads' multipart flags, where every value is a string, use `FormBooleanField`.
+  the schema says boolean; installed the same way, it takes JSON `true` and `false` only in a JSON
+  body; query strings and multipart bodies (the uploads' flags) read "true"/"false" as DRF does.
 - `refuse_non_integer_numbers`: DRF's `IntegerField` and `PrimaryKeyRelatedField` read "5", 5.0 and
   "5.0" as 5 where the schema says integer; installed the same way, they take JSON integers only in a
   JSON body; query strings and multipart bodies (a QueryDict: every value a string) take digits.
@@ -81,7 +81,7 @@ def refuse_non_boolean_flags() -> None:
         return
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or getattr(self, "reads_form_strings", False):
+        if isinstance(data, bool) or reads_strings(self):
             return original(self, data)
         self.fail("invalid", input=data)
 
@@ -91,9 +91,8 @@ def refuse_non_boolean_flags() -> None:
 
 def reads_strings(field: serializers.Field) -> bool:
     """Whether `field` reads text: its serializer validates a QueryDict (a query string or a multipart
-    body, where every value is a string) or the field says so. A parsed JSON body has real numbers."""
-    data = getattr(field.root, "initial_data", None)
-    return isinstance(data, QueryDict) or getattr(field, "reads_form_strings", False)
+    body, where every value is a string). A parsed JSON body has real numbers and booleans."""
+    return isinstance(getattr(field.root, "initial_data", None), QueryDict)
 
 
 # In a query string or a form: "5" and "-5", not "5.0" or "٥" (DRF read both as 5).
@@ -139,13 +138,6 @@ def _integer_pk(field: serializers.PrimaryKeyRelatedField) -> bool:
         return False  # the pk_field decides what it reads
     pk = field.queryset.model._meta.pk
     return isinstance(pk.target_field if pk.is_relation else pk, models.IntegerField)
-
-
-class FormBooleanField(serializers.BooleanField):
-    """A flag in a multipart body (the file uploads), where every value is a string: DRF's reading,
-    "true"/"false", "1"/"0" and the like."""
-
-    reads_form_strings = True
 
 
 @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "maxLength": 100}]})

@@ -1,6 +1,5 @@
 from rest_framework import serializers
 
-from crm.drf import FormBooleanField
 from notifications.models import CustomerRecord, Notification
 
 
@@ -52,8 +51,8 @@ class RefreshSerializer(serializers.Serializer):
 
 class ImportSerializer(serializers.Serializer):
     files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
-    dry_run = FormBooleanField(default=False)
-    strict = FormBooleanField(default=False)
+    dry_run = serializers.BooleanField(default=False)
+    strict = serializers.BooleanField(default=False)
 
 
 class ImportIssueSerializer(serializers.Serializer):

@@ -2,7 +2,6 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from crm.drf import FormBooleanField
 from crm.models import Activity, Team
 from crm.serializers import VisibleRelatedField
 from crm.validators import StorageSafeSerializerMixin
@@ -80,8 +79,8 @@ class ScanResultSerializer(serializers.Serializer):
 class ImportSerializer(serializers.Serializer):
     team = VisibleRelatedField(queryset=Team.objects.all())
     file = serializers.FileField()
-    dry_run = FormBooleanField(default=False, help_text="Check and count, write nothing.")
-    strict = FormBooleanField(default=False, help_text="All or nothing: one bad row and nothing is written.")
+    dry_run = serializers.BooleanField(default=False, help_text="Check and count, write nothing.")
+    strict = serializers.BooleanField(default=False, help_text="All or nothing: one bad row and nothing is written.")
 
     def validate_file(self, value):
         if value.size > settings.NUDGES_IMPORT_MAX_BYTES:

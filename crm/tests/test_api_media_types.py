@@ -4,11 +4,11 @@ from urllib.parse import urlencode
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import QueryDict
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework import serializers
 from rest_framework.test import APIClient
 
-from crm.drf import FormBooleanField
 from crm.models import Account, Deal
 
 UPLOADS = {
@@ -77,7 +77,6 @@ def test_the_schema_lists_json_bodies_only_except_the_uploads():
 
 class Flags(serializers.Serializer):
     flag = serializers.BooleanField()
-    form_flag = FormBooleanField(required=False)
 
 
 @pytest.mark.parametrize("value", ["true", "false", 1, 0, "yes", "on", None])
@@ -92,9 +91,10 @@ def test_json_true_and_false_are_booleans(value):
     assert flags.is_valid() and flags.validated_data["flag"] is value
 
 
-def test_a_multipart_flag_reads_form_strings():
-    flags = Flags(data={"flag": True, "form_flag": "false"})
-    assert flags.is_valid() and flags.validated_data["form_flag"] is False
+def test_a_query_string_or_multipart_flag_reads_form_strings():
+    flags = Flags(data=QueryDict("flag=false"))
+    assert flags.is_valid() and flags.validated_data["flag"] is False
+    assert not Flags(data=QueryDict("flag=maybe")).is_valid()
 
 
 def test_a_string_for_a_boolean_in_an_api_body_is_400_naming_it(api, team):
