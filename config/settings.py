@@ -292,6 +292,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "crm.drf.document_error_responses",
+        "crm.drf.decimal_bodies_take_numbers",
     ],
 }
 

@@ -9,6 +9,7 @@ class CrmConfig(AppConfig):
         # llm (below crm) stores an opaque `scope` on each usage row; callers pass the team id, so a
         # user sees the usage rows of the teams they see (every row, unscoped ones too, for admins).
         from crm.drf import (
+            methods_before_permissions,
             refuse_empty_typed_parameters,
             refuse_non_boolean_flags,
             refuse_non_integer_numbers,
@@ -22,3 +23,4 @@ class CrmConfig(AppConfig):
         refuse_non_boolean_flags()
         refuse_non_integer_numbers()
         refuse_empty_typed_parameters()
+        methods_before_permissions()

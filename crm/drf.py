@@ -278,6 +278,13 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class IntegerFilter(django_filters.NumberFilter):
+    """An integer column filters by a whole number: django-filter's NumberFilter reads a decimal, so
+    `?source_id=0.5` answered an empty page where the schema says integer (schemathesis ST201)."""
+
+    field_class = forms.IntegerField
+
+
 class SafeFilterSet(django_filters.FilterSet):
     """The FilterSet every `filterset_fields` builds on: datetime fields filter through
     `BoundedDateTimeFilter`, booleans through `StrictBooleanFilter`. Hand-written filtersets subclass
@@ -287,6 +294,19 @@ class SafeFilterSet(django_filters.FilterSet):
         **django_filters.FilterSet.FILTER_DEFAULTS,
         models.DateTimeField: {"filter_class": BoundedDateTimeFilter},
         models.BooleanField: {"filter_class": StrictBooleanFilter},
+        **{
+            kind: {"filter_class": IntegerFilter}
+            for kind in (
+                models.IntegerField,
+                models.BigIntegerField,
+                models.SmallIntegerField,
+                models.PositiveIntegerField,
+                models.PositiveBigIntegerField,
+                models.PositiveSmallIntegerField,
+                models.AutoField,
+                models.BigAutoField,
+            )
+        },
     }
 
     def is_valid(self):
@@ -307,6 +327,27 @@ EMPTY_PARAMETER = "Give a value, or leave the parameter out."
 
 class SafeFilterBackend(DjangoFilterBackend):
     filterset_base = SafeFilterSet
+
+
+def methods_before_permissions() -> None:
+    """Answer a method the endpoint does not have with 405 before checking who asks: a permission
+    that hides an endpoint behind 404 (the usage ledger for people without `llm.view_usage`) answered
+    `TRACE /api/llm/usage/` with 404, where 405 says the method, not the caller, is wrong
+    (schemathesis ST204). Installed once by `crm.apps`."""
+    from rest_framework.exceptions import MethodNotAllowed
+    from rest_framework.views import APIView
+
+    original = APIView.check_permissions
+    if getattr(original, "methods_first", False):
+        return
+
+    def check_permissions(self, request):
+        if request.method not in self.allowed_methods:
+            raise MethodNotAllowed(request.method)
+        return original(self, request)
+
+    check_permissions.methods_first = True
+    APIView.check_permissions = check_permissions
 
 
 def refuse_empty_typed_parameters() -> None:
@@ -419,6 +460,22 @@ _ERRORS = {
     "415": "The body is not JSON (the file uploads: not multipart/form-data); `detail` names the type sent.",
     "429": "Too many requests (sign-in lockout); see `Retry-After`.",
 }
+
+
+def decimal_bodies_take_numbers(result, generator, request, public):
+    """A money field (`DecimalField`) is answered as a string ("12.50", exact) and takes a string or
+    a JSON number in a request body, as DRF reads both; drf-spectacular documented the request side
+    as a string only, so a client sending 12.5 was "violating the schema" and still answered 201
+    (schemathesis would flag it). Request components (COMPONENT_SPLIT_REQUEST: `...Request`) say
+    `oneOf` the decimal string or a number."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request"):
+            continue
+        for prop, schema in list(component.get("properties", {}).items()):
+            if schema.get("format") == "decimal" and schema.get("type") == "string":
+                outer = {k: schema.pop(k) for k in ("nullable", "description", "readOnly", "writeOnly") if k in schema}
+                component["properties"][prop] = {"oneOf": [schema, {"type": "number"}], **outer}
+    return result
 
 
 def document_error_responses(result, generator, request, public):

@@ -70,3 +70,19 @@ def test_an_empty_text_filter_is_still_taken_and_a_given_value_still_filters(api
     assert api.get("/api/activities/", {"account": str(account.pk)}).status_code == 200
     refused = api.get("/api/activities/", {"account": ""})
     assert refused.status_code == 400 and refused.json() == {"account": [EMPTY_PARAMETER]}
+
+
+@pytest.mark.django_db
+def test_an_integer_filter_refuses_a_fraction(api):
+    # django-filter's NumberFilter read `?source_id=0.5` as a decimal and answered an empty page.
+    refused = api.get("/api/deliveries/", {"source_id": "0.5"})
+    assert refused.status_code == 400 and "source_id" in refused.json()
+    assert api.get("/api/deliveries/", {"source_id": "5"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_method_the_endpoint_lacks_is_405_even_where_the_caller_would_get_404(api):
+    # The usage ledger hides itself from agents with 404; TRACE is still the method's fault (ST204).
+    assert api.get("/api/llm/usage/").status_code == 404
+    assert api.generic("TRACE", "/api/llm/usage/").status_code == 405
+    assert api.delete("/api/llm/usage/").status_code == 405

@@ -52,3 +52,15 @@ def test_the_bounds_moved_into_fields_still_answer_with_their_reasons(api, team,
     managing.force_authenticate(manager)
     weights = managing.post("/api/scoring-weights/", {"team": team.pk, "age_cap": -1}, format="json")
     assert weights.status_code == 400 and weights.json()["age_cap"] == ["Must be zero or more."]
+
+
+def test_money_fields_take_a_decimal_string_or_a_number_in_bodies_and_answer_strings(schema, api, team):
+    components = schema["components"]["schemas"]
+    body = components["AccountRequest"]["properties"]["lifetime_value"]
+    assert [s["type"] for s in body["oneOf"]] == ["string", "number"] and body["oneOf"][0]["format"] == "decimal"
+    assert components["Account"]["properties"]["lifetime_value"]["type"] == "string"  # answers: exact text
+    for sent in (12.5, "12.50"):
+        created = api.post(
+            "/api/accounts/", {"team": team.pk, "name": f"Co {sent}", "lifetime_value": sent}, format="json"
+        )
+        assert created.status_code == 201 and created.json()["lifetime_value"] == "12.50"
