@@ -14,6 +14,7 @@ class CrmConfig(AppConfig):
             refuse_non_boolean_flags,
             refuse_non_integer_numbers,
             refuse_non_string_text,
+            refuse_unknown_query_parameters,
         )
         from crm.visibility import visible_team_ids
         from llm.usage import register_scope_resolver
@@ -24,3 +25,4 @@ class CrmConfig(AppConfig):
         refuse_non_integer_numbers()
         refuse_empty_typed_parameters()
         methods_before_permissions()
+        refuse_unknown_query_parameters()

@@ -8,13 +8,15 @@ from django.db.models import Avg, Count, F, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from crm.drf import StrictPageSize
 from crm.models import Activity, ImportRun, Team, is_manager
 from notifications import importing, risk, runs, services
 from notifications.errors import ServiceError
@@ -30,10 +32,30 @@ from notifications.serializers import (
 )
 
 
-class Pages(PageNumberPagination):
+class Pages(StrictPageSize, PageNumberPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
+
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+            # DRF reads an empty or unreadable page as page 1; the schema says a page number.
+            raise ValidationError({self.page_query_param: ["A page number, from 1."]})
+        return super().get_page_number(request, paginator)
+
+
+# The query parameters these endpoints read, documented (an undocumented one is refused: crm.drf).
+TEAM = OpenApiParameter("team", str, description="A team's slug; default: your first team with customers.")
+SEGMENT = OpenApiParameter("segment", str, description="A segment's name; customers: default the focus segment.")
+PAGES = [
+    OpenApiParameter("page", int, description="Page number, from 1."),
+    OpenApiParameter("limit", int, description="Rows a page, 1–200 (default 50)."),
+]
+QUEUE_FILTERS = [
+    OpenApiParameter("priority", str, description="Critical, Important or Routine."),
+    OpenApiParameter("status", str, description="A notification's status (draft, approved, sent...)."),
+]
 
 
 def _team(request) -> Team:
@@ -60,13 +82,17 @@ def _paged(name, serializer):
     )
 
 
-def _get(operation_id, name, fields=None, *, rows=None):
+def _get(operation_id, name, fields=None, *, rows=None, params=(TEAM,)):
     """A GET endpoint whose answer is an inline serializer: `fields` for a plain object, or `rows`
-    (a serializer class) for a `_page` envelope. The one place the schema shape is written."""
+    (a serializer class) for a `_page` envelope with its page parameters. The one place the schema
+    shape is written."""
     responses = _paged(name, rows) if rows is not None else inline_serializer(name, fields)
+    parameters = [*params, *(PAGES if rows is not None else [])]
 
     def wrap(view):
-        return extend_schema(operation_id=operation_id, responses=responses)(api_view(["GET"])(view))
+        return extend_schema(operation_id=operation_id, responses=responses, parameters=parameters)(
+            api_view(["GET"])(view)
+        )
 
     return wrap
 
@@ -77,7 +103,7 @@ def _page(request, qs, serializer):
     return pager.get_paginated_response(serializer(items, many=True).data)
 
 
-@_get("notifications_customers_list", "PaginatedCustomerList", rows=CustomerSerializer)
+@_get("notifications_customers_list", "PaginatedCustomerList", rows=CustomerSerializer, params=(TEAM, SEGMENT))
 def customers(request):
     """Customers of the focus segment (or `?segment=`) with their profiles, riskiest first."""
     team = _team(request)
@@ -125,7 +151,12 @@ def segment_stats(request):
     )
 
 
-@_get("notifications_notifications_list", "PaginatedNotificationList", rows=NotificationSerializer)
+@_get(
+    "notifications_notifications_list",
+    "PaginatedNotificationList",
+    rows=NotificationSerializer,
+    params=(TEAM, SEGMENT, *QUEUE_FILTERS),
+)
 def notifications(request):
     """The review queue, prioritised (Critical first, then risk). Filters: priority, segment, status."""
     team = _team(request)
@@ -254,6 +285,7 @@ def send(request, pk):
 
 @extend_schema(
     request=RefreshSerializer,
+    parameters=[TEAM],
     responses={
         200: OpenApiResponse(description="`recompute`: how many customers changed segment."),
         202: OpenApiResponse(description="`analyse`: the analysis run is queued (poll its run)."),
@@ -294,6 +326,7 @@ def refresh(request):
             help_text="customers, unchanged (nothing asked), asked, cached, batched, calls_saved"
         ),
     },
+    params=(),
 )
 def run_detail(request, pk):
     run = get_object_or_404(AnalysisRun.objects.visible_to(request.user), pk=pk)
@@ -312,7 +345,7 @@ def run_detail(request, pk):
     )
 
 
-@extend_schema(request={"multipart/form-data": ImportSerializer}, responses=ImportRunSerializer)
+@extend_schema(request={"multipart/form-data": ImportSerializer}, responses=ImportRunSerializer, parameters=[TEAM])
 @api_view(["POST"])
 @parser_classes([MultiPartParser])  # files: multipart only (a JSON body cannot carry them)
 def import_files(request):

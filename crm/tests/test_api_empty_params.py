@@ -86,3 +86,19 @@ def test_a_method_the_endpoint_lacks_is_405_even_where_the_caller_would_get_404(
     assert api.get("/api/llm/usage/").status_code == 404
     assert api.generic("TRACE", "/api/llm/usage/").status_code == 405
     assert api.delete("/api/llm/usage/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_query_parameter_the_operation_does_not_document_is_refused_by_name(api, account):
+    # A misspelt filter used to answer with every row; the schema lists all an operation takes.
+    refused = api.get("/api/accounts/", {"nmae__icontains": "Tech", "name__icontains": "Tech"})
+    assert refused.status_code == 400 and set(refused.json()) == {"nmae__icontains"}
+    assert api.get("/api/accounts/", {"name__icontains": "Tech", "format": "json"}).status_code == 200
+    assert api.get(f"/api/accounts/{account.pk}/", {"x": "1"}).status_code == 400
+    assert api.get("/api/llm/usage/", {"x": "1"}).status_code == 404  # a hidden endpoint stays hidden
+
+
+@pytest.mark.django_db
+def test_a_literal_path_is_not_taken_for_a_template_that_also_matches_it(api, team):
+    # /api/plans/runs/ documents `team` and `status`; the plan /api/plans/{public_id}/ documents neither.
+    assert api.get("/api/plans/runs/", {"team": team.pk, "status": "done"}).status_code == 200
