@@ -15,6 +15,7 @@
 - `refuse_non_integer_numbers`: DRF's `IntegerField` and `PrimaryKeyRelatedField` read "5", 5.0 and
   "5.0" as 5 where the schema says integer; installed the same way, they take JSON integers only in a
   JSON body; query strings and multipart bodies (a QueryDict: every value a string) take digits.
+  `FloatField` likewise takes JSON numbers only (it read `false` as 0.0 and "0.5" as 0.5).
 - `ValidatedCursorPagination`: a cursor that does not decode, or whose position is not a value of
   the ordering column, is a 400 on `cursor`, not a 404 or a database error.
 
@@ -121,6 +122,19 @@ def refuse_non_integer_numbers() -> None:
 
         integer_to_internal_value.refuses_non_integers = True
         serializers.IntegerField.to_internal_value = integer_to_internal_value
+
+    floating = serializers.FloatField.to_internal_value
+    if not getattr(floating, "refuses_non_numbers", False):
+
+        def float_to_internal_value(self, data):
+            # `false` was read as 0.0 and "0.5" as 0.5 where the schema says number (ST201).
+            number = isinstance(data, int | float) and not isinstance(data, bool)
+            if number or (reads_strings(self) and isinstance(data, str)):
+                return floating(self, data)
+            self.fail("invalid")
+
+        float_to_internal_value.refuses_non_numbers = True
+        serializers.FloatField.to_internal_value = float_to_internal_value
 
     related = serializers.PrimaryKeyRelatedField.to_internal_value
     if not getattr(related, "refuses_non_integers", False):

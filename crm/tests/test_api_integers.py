@@ -60,3 +60,14 @@ def test_integer_query_parameters_still_work(api, team):
     response = api.get("/api/tickets/", {"team": team.pk, "limit": "5", "page": "1"})
     assert response.status_code == 200, response.content
     assert api.get("/api/tickets/", {"limit": "5.0"}).status_code == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [False, True, "0.5"])
+def test_a_number_field_takes_json_numbers_only(api, account, value):
+    # DRF's FloatField read `false` as 0.0 and "0.5" as 0.5 where the schema says number (ST201 on
+    # PATCH /api/tickets/{id}/triage/ `sentiment`); an account's churn_risk is the same kind of field.
+    response = api.patch(f"/api/accounts/{account.pk}/", {"churn_risk": value}, format="json")
+    assert response.status_code == 400 and "churn_risk" in response.json()
+    assert api.patch(f"/api/accounts/{account.pk}/", {"churn_risk": 0.5}, format="json").status_code == 200
+    assert api.patch(f"/api/accounts/{account.pk}/", {"churn_risk": 1}, format="json").status_code == 200
