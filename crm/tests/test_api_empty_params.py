@@ -102,3 +102,11 @@ def test_a_query_parameter_the_operation_does_not_document_is_refused_by_name(ap
 def test_a_literal_path_is_not_taken_for_a_template_that_also_matches_it(api, team):
     # /api/plans/runs/ documents `team` and `status`; the plan /api/plans/{public_id}/ documents neither.
     assert api.get("/api/plans/runs/", {"team": team.pk, "status": "done"}).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["team", "segment", "priority", "status"])
+def test_a_nul_in_a_query_parameter_is_a_400_not_a_database_error(api, team, name):
+    # The notifications endpoints read these by hand; PostgreSQL refuses NUL in a comparison (500).
+    response = api.get("/api/notifications/notifications/", {name: "a\x00b"})
+    assert response.status_code == 400 and set(response.json()) == {name}
