@@ -110,42 +110,46 @@ def refuse_non_integer_numbers() -> None:
     schema says `type: integer`; DRF also read "5", 5.0 and "5.0" as 5 (and a foreign key 5.7 as row 5,
     through the model field's int()). Query-parameter serializers and the uploads' `team` read a
     QueryDict and keep reading digits."""
-    integer = serializers.IntegerField.to_internal_value
-    if not getattr(integer, "refuses_non_integers", False):
+    _guard(
+        serializers.IntegerField,
+        "refuses_non_integers",
+        lambda self, data: (
+            _is_json_integer(data) or (reads_strings(self) and isinstance(data, str) and INTEGER_TEXT.fullmatch(data))
+        ),
+        lambda self, data: self.fail("invalid"),
+    )
+    # FloatField read `false` as 0.0 and "0.5" as 0.5 where the schema says number (ST201).
+    _guard(
+        serializers.FloatField,
+        "refuses_non_numbers",
+        lambda self, data: (
+            (isinstance(data, int | float) and not isinstance(data, bool))
+            or (reads_strings(self) and isinstance(data, str))
+        ),
+        lambda self, data: self.fail("invalid"),
+    )
+    _guard(
+        serializers.PrimaryKeyRelatedField,
+        "refuses_non_integers",
+        lambda self, data: _is_json_integer(data) or reads_strings(self) or not _integer_pk(self),
+        lambda self, data: self.fail("incorrect_type", data_type=type(data).__name__),
+    )
 
-        def integer_to_internal_value(self, data):
-            if _is_json_integer(data) or (
-                reads_strings(self) and isinstance(data, str) and INTEGER_TEXT.fullmatch(data)
-            ):
-                return integer(self, data)
-            self.fail("invalid")
 
-        integer_to_internal_value.refuses_non_integers = True
-        serializers.IntegerField.to_internal_value = integer_to_internal_value
+def _guard(field_class, marker: str, accepts, refuse) -> None:
+    """Put `accepts(field, data)` in front of `field_class.to_internal_value` (once: `marker`);
+    what it does not accept is refused by `refuse(field, data)`."""
+    original = field_class.to_internal_value
+    if getattr(original, marker, False):
+        return
 
-    floating = serializers.FloatField.to_internal_value
-    if not getattr(floating, "refuses_non_numbers", False):
+    def to_internal_value(self, data):
+        if accepts(self, data):
+            return original(self, data)
+        refuse(self, data)
 
-        def float_to_internal_value(self, data):
-            # `false` was read as 0.0 and "0.5" as 0.5 where the schema says number (ST201).
-            number = isinstance(data, int | float) and not isinstance(data, bool)
-            if number or (reads_strings(self) and isinstance(data, str)):
-                return floating(self, data)
-            self.fail("invalid")
-
-        float_to_internal_value.refuses_non_numbers = True
-        serializers.FloatField.to_internal_value = float_to_internal_value
-
-    related = serializers.PrimaryKeyRelatedField.to_internal_value
-    if not getattr(related, "refuses_non_integers", False):
-
-        def related_to_internal_value(self, data):
-            if _is_json_integer(data) or reads_strings(self) or not _integer_pk(self):
-                return related(self, data)
-            self.fail("incorrect_type", data_type=type(data).__name__)
-
-        related_to_internal_value.refuses_non_integers = True
-        serializers.PrimaryKeyRelatedField.to_internal_value = related_to_internal_value
+    setattr(to_internal_value, marker, True)
+    field_class.to_internal_value = to_internal_value
 
 
 def _integer_pk(field: serializers.PrimaryKeyRelatedField) -> bool:
