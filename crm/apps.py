@@ -8,7 +8,7 @@ class CrmConfig(AppConfig):
     def ready(self):
         # llm (below crm) stores an opaque `scope` on each usage row; callers pass the team id, so a
         # user sees the usage rows of the teams they see (every row, unscoped ones too, for admins).
-        from crm.drf import (
+        from crm.drf_input import (
             methods_before_permissions,
             refuse_empty_typed_parameters,
             refuse_non_boolean_flags,

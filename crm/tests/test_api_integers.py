@@ -1,4 +1,4 @@
-"""Integers in a JSON body are JSON integers (crm.drf.refuse_non_integer_numbers); query strings and
+"""Integers in a JSON body are JSON integers (crm.drf_input.refuse_non_integer_numbers); query strings and
 multipart bodies, where every value is a string, still read digits."""
 
 import pytest
